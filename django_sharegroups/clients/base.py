@@ -1,0 +1,130 @@
+"""The client adapter interface: what the runtime needs from any share-consumer client.
+
+The runtime talks to librdkafka, the in-memory broker and the native client through this one
+interface. Adapters differ in what they can do; they say so through ``capabilities`` and the
+runtime refuses, at startup, features an adapter cannot honour (``require``).
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ..exceptions import CapabilityError
+
+
+class AcknowledgeType(enum.Enum):
+    """How the broker should treat an acquired record (KIP-932, RENEW from KIP-1222)."""
+
+    ACCEPT = "accept"
+    RELEASE = "release"
+    REJECT = "reject"
+    RENEW = "renew"
+
+
+class Capability(str, enum.Enum):
+    """Optional abilities of a client adapter."""
+
+    #: RENEW acknowledgements (extend the acquisition lock without releasing).
+    RENEW = "renew"
+    #: The broker never acquires more records than the poll asked for (KIP-1206).
+    STRICT_RECORD_LIMIT = "strict_record_limit"
+    #: Records may stay unacknowledged across polls (librdkafka forbids it in explicit mode).
+    HOLD_ACROSS_POLLS = "hold_across_polls"
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedRecord:
+    """One acquired record as the adapter hands it over: bytes, coordinates, delivery count.
+
+    ``handle`` is whatever the adapter needs to acknowledge the record later (for example the
+    ``confluent_kafka.Message``); the runtime never looks inside it.
+    """
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes | None]] = ()
+    timestamp_ms: int | None = None
+    delivery_count: int = 1
+    handle: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AcknowledgementFailure:
+    """An acknowledgement the broker refused, with the broker's error name."""
+
+    topic: str
+    partition: int
+    offset: int
+    error: str
+
+
+class ShareConsumerClient(ABC):
+    """One share-group member. Not thread-safe: only the thread that owns it may call it."""
+
+    #: Adapter name as used in settings (``confluent``, ``memory``, ``native``).
+    name: ClassVar[str]
+    #: What this adapter can do beyond the basics.
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+
+    @abstractmethod
+    def subscribe(self, topics: Sequence[str]) -> None:
+        """Join the share group for these topics (replaces any earlier subscription)."""
+
+    @abstractmethod
+    def poll(self, max_records: int, timeout: float) -> list[ReceivedRecord]:
+        """Acquire up to ``max_records`` records, waiting at most ``timeout`` seconds.
+
+        Adapters without ``strict_record_limit`` may return more; the runtime copes.
+        """
+
+    @abstractmethod
+    def acknowledge(self, record: ReceivedRecord, ack_type: AcknowledgeType) -> None:
+        """Record an acknowledgement locally; it reaches the broker with the next poll/commit."""
+
+    @abstractmethod
+    def commit_sync(self, timeout: float) -> list[AcknowledgementFailure]:
+        """Send pending acknowledgements and wait; return the ones the broker refused."""
+
+    @abstractmethod
+    def commit_async(self) -> None:
+        """Send pending acknowledgements without waiting."""
+
+    def acquisition_lock_timeout_ms(self) -> int | None:
+        """The broker's current acquisition lock duration, when the adapter knows it."""
+        return None
+
+    @abstractmethod
+    def close(self) -> None:
+        """Send pending acknowledgements, leave the group and free resources."""
+
+    @classmethod
+    def supports(cls, capability: Capability) -> bool:
+        return capability in cls.capabilities
+
+    @classmethod
+    def require(cls, capability: Capability, feature: str) -> None:
+        """Fail loudly when ``feature`` needs a capability this adapter does not have."""
+        if capability not in cls.capabilities:
+            raise CapabilityError(
+                f"{feature} needs the '{capability.value}' capability, which the "
+                f"'{cls.name}' client adapter does not have."
+            )
+
+
+class ShareConsumerClientFactory(ABC):
+    """Creates members for one broker; one factory per process, shared by all threads."""
+
+    client_class: ClassVar[type[ShareConsumerClient]]
+
+    @abstractmethod
+    def create(
+        self, group_id: str, *, client_id: str, overrides: Mapping[str, Any] | None = None
+    ) -> ShareConsumerClient:
+        """A new, unsubscribed member of ``group_id``."""
