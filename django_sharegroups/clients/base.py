@@ -25,7 +25,7 @@ class AcknowledgeType(enum.Enum):
     RENEW = "renew"
 
 
-class Capability(str, enum.Enum):
+class Capability(enum.StrEnum):
     """Optional abilities of a client adapter."""
 
     #: RENEW acknowledgements (extend the acquisition lock without releasing).
@@ -95,6 +95,10 @@ class ShareConsumerClient(ABC):
     @abstractmethod
     def commit_async(self) -> None:
         """Send pending acknowledgements without waiting."""
+
+    def take_acknowledgement_failures(self) -> list[AcknowledgementFailure]:
+        """Refusals the broker reported since the last call (e.g. while polling)."""
+        return []
 
     def acquisition_lock_timeout_ms(self) -> int | None:
         """The broker's current acquisition lock duration, when the adapter knows it."""

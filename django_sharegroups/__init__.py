@@ -1,0 +1,23 @@
+"""django-sharegroups: Kafka share groups (KIP-932, "Queues for Kafka") for Django.
+
+Declare share groups in an app's ``consumers.py``::
+
+    from django_sharegroups import ShareGroupConsumer, share_group, topic
+
+    class WebhookConsumer(ShareGroupConsumer):
+        def consume(self, messages):
+            for message in messages:
+                deliver(message.payload)
+                self.mark_accepted(message)
+
+    share_group("webhooks", concurrency=4, topics=[topic("webhooks", consumer=WebhookConsumer)])
+
+and run them with ``python manage.py runshareconsumers``.
+"""
+
+from .clients.base import AcknowledgeType
+from .consumer import ShareGroupConsumer
+from .messages import Message, Messages
+from .routing import share_group, topic
+
+__all__ = ["AcknowledgeType", "Message", "Messages", "ShareGroupConsumer", "share_group", "topic"]

@@ -1,0 +1,35 @@
+"""AppConfig: discover every installed app's ``consumers.py`` and register the route checks."""
+
+import importlib
+
+from django.apps import AppConfig, apps
+from django.core import checks
+from django.utils.module_loading import module_has_submodule
+
+
+class ShareGroupsConfig(AppConfig):
+    name = "django_sharegroups"
+    verbose_name = "Share groups"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from .instrumentation import events
+        from .instrumentation.logging_listener import log_event
+        from .routing import registry
+        from .routing.checks import check_routes
+
+        discover_consumers(registry)
+        checks.register(check_routes, "sharegroups")
+        events.subscribe("*", log_event)
+
+
+def discover_consumers(registry) -> None:
+    """Import ``<app>.consumers`` for every installed app, like the admin's autodiscovery.
+
+    An import error propagates: a broken ``consumers.py`` must stop startup, not vanish.
+    """
+    for app_config in apps.get_app_configs():
+        if module_has_submodule(app_config.module, "consumers"):
+            module = f"{app_config.name}.consumers"
+            with registry.declaring_from(module):
+                importlib.import_module(module)

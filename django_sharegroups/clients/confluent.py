@@ -1,0 +1,148 @@
+"""The ``confluent`` adapter: share consumers backed by librdkafka via confluent-kafka.
+
+librdkafka's share consumer is not thread-safe and, in explicit mode, insists that every record
+of a poll is acknowledged before the next poll; it has no RENEW and treats ``max.poll.records``
+as a soft bound. So this adapter declares no capabilities.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from confluent_kafka import AcknowledgeType as ConfluentAcknowledgeType
+from confluent_kafka import KafkaError, KafkaException, ShareConsumer
+
+from ..exceptions import NotSupportedError
+from .base import (
+    AcknowledgementFailure,
+    AcknowledgeType,
+    ReceivedRecord,
+    ShareConsumerClient,
+    ShareConsumerClientFactory,
+)
+
+logger = logging.getLogger("django_sharegroups.clients.confluent")
+librdkafka_logger = logging.getLogger("django_sharegroups.librdkafka")
+
+_ACK_TYPES = {
+    AcknowledgeType.ACCEPT: ConfluentAcknowledgeType.ACCEPT,
+    AcknowledgeType.RELEASE: ConfluentAcknowledgeType.RELEASE,
+    AcknowledgeType.REJECT: ConfluentAcknowledgeType.REJECT,
+}
+
+#: Errors a poll can report that only mean "nothing more right now".
+_BENIGN_POLL_ERRORS = {KafkaError._PARTITION_EOF, KafkaError._TIMED_OUT}
+
+
+class ConfluentShareConsumer(ShareConsumerClient):
+    """One librdkafka share consumer in explicit acknowledgement mode."""
+
+    name = "confluent"
+    capabilities = frozenset()
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self._config = {
+            **config,
+            "share.acknowledgement.mode": "explicit",
+            "logger": librdkafka_logger,
+        }
+        self._consumer = ShareConsumer(self._config)
+        self._failures: list[AcknowledgementFailure] = []
+        self._consumer.set_acknowledgement_commit_callback(self._on_commit)
+
+    def subscribe(self, topics: Sequence[str]) -> None:
+        self._consumer.subscribe(list(topics))
+
+    def poll(self, max_records: int, timeout: float) -> list[ReceivedRecord]:
+        records = []
+        for message in self._consumer.poll(timeout):
+            error = message.error()
+            if error is not None:
+                if error.code() in _BENIGN_POLL_ERRORS:
+                    continue
+                if error.fatal():
+                    raise KafkaException(error)
+                logger.warning("Share consumer poll reported %s: %s", error.name(), error.str())
+                continue
+            _, timestamp = message.timestamp()
+            records.append(
+                ReceivedRecord(
+                    topic=message.topic(),
+                    partition=message.partition(),
+                    offset=message.offset(),
+                    key=message.key(),
+                    value=message.value(),
+                    headers=tuple(message.headers() or ()),
+                    timestamp_ms=timestamp if timestamp > 0 else None,
+                    delivery_count=message.delivery_count() or 1,
+                    handle=message,
+                )
+            )
+        return records
+
+    def acknowledge(self, record: ReceivedRecord, ack_type: AcknowledgeType) -> None:
+        try:
+            confluent_type = _ACK_TYPES[ack_type]
+        except KeyError:
+            raise NotSupportedError(
+                f"The '{self.name}' client adapter cannot send {ack_type.name} "
+                "(librdkafka has no RENEW yet); use the 'native' adapter."
+            ) from None
+        self._consumer.acknowledge(record.handle, confluent_type)
+
+    def commit_sync(self, timeout: float) -> list[AcknowledgementFailure]:
+        self._consumer.commit_sync(timeout)
+        return self._take_failures()
+
+    def commit_async(self) -> None:
+        self._consumer.commit_async()
+
+    def close(self) -> None:
+        self._consumer.close()
+
+    def take_acknowledgement_failures(self) -> list[AcknowledgementFailure]:
+        return self._take_failures()
+
+    def _take_failures(self) -> list[AcknowledgementFailure]:
+        failures, self._failures = self._failures, []
+        return failures
+
+    def _on_commit(self, offsets, exception) -> None:
+        """Collect acknowledgements the broker refused (called on the owning thread)."""
+        if exception is None:
+            return
+        error = exception.args[0] if exception.args else None
+        name = error.name() if isinstance(error, KafkaError) else repr(exception)
+        for partition, partition_offsets in (offsets or {}).items():
+            for offset in sorted(partition_offsets):
+                self._failures.append(
+                    AcknowledgementFailure(partition.topic, partition.partition, offset, name)
+                )
+
+
+class ConfluentClientFactory(ShareConsumerClientFactory):
+    """Builds librdkafka share consumers from the project's librdkafka settings."""
+
+    client_class = ConfluentShareConsumer
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config = dict(config)
+
+    def create(
+        self, group_id: str, *, client_id: str, overrides: Mapping[str, Any] | None = None
+    ) -> ConfluentShareConsumer:
+        config = {**self.config, **(overrides or {}), "group.id": group_id, "client.id": client_id}
+        return ConfluentShareConsumer(config)
+
+
+def factory_from_settings(settings) -> ConfluentClientFactory:
+    from ..exceptions import ConfigurationError
+
+    if not settings.bootstrap_servers:
+        raise ConfigurationError(
+            "The 'confluent' client adapter needs Kafka: set KAFKA_BOOTSTRAP_SERVERS or "
+            "SHAREGROUPS['KAFKA']['bootstrap.servers']."
+        )
+    return ConfluentClientFactory(settings.kafka)

@@ -1,0 +1,65 @@
+"""Settings of django-sharegroups: one ``SHAREGROUPS`` dict in Django settings, plus environment.
+
+Every key has a default, so an empty project works against the in-memory broker. Connection
+settings are librdkafka keys (``bootstrap.servers``, ``security.protocol``, ...) and go to every
+client unchanged; ``KAFKA_BOOTSTRAP_SERVERS`` in the environment fills in ``bootstrap.servers``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings as django_settings
+
+DEFAULTS: dict[str, Any] = {
+    # Client adapter: "confluent" (librdkafka), "memory" (in-process) or None = confluent when
+    # bootstrap servers are configured, memory otherwise.
+    "CLIENT": None,
+    # librdkafka configuration passed to every share consumer (and later producers/admin).
+    "KAFKA": {},
+    # Seconds a stopping process waits for running jobs before giving up.
+    "SHUTDOWN_TIMEOUT": 30.0,
+    # Seconds one poll waits for records before the loop checks for shutdown again.
+    "POLL_TIMEOUT": 0.5,
+}
+
+
+@dataclass(frozen=True)
+class ShareGroupsSettings:
+    """The resolved settings; build with :func:`get_settings`."""
+
+    client: str
+    kafka: dict[str, Any] = field(default_factory=dict)
+    shutdown_timeout: float = 30.0
+    poll_timeout: float = 0.5
+
+    @property
+    def bootstrap_servers(self) -> str | None:
+        return self.kafka.get("bootstrap.servers")
+
+
+def get_settings() -> ShareGroupsSettings:
+    """Read ``settings.SHAREGROUPS`` and the environment, filling in defaults."""
+    user = getattr(django_settings, "SHAREGROUPS", {}) or {}
+    unknown = set(user) - set(DEFAULTS)
+    if unknown:
+        from .exceptions import ConfigurationError
+
+        raise ConfigurationError(
+            f"Unknown SHAREGROUPS setting(s): {', '.join(sorted(unknown))}. "
+            f"Known: {', '.join(sorted(DEFAULTS))}."
+        )
+    merged = {**DEFAULTS, **user}
+    kafka = dict(merged["KAFKA"] or {})
+    env_bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if env_bootstrap and "bootstrap.servers" not in kafka:
+        kafka["bootstrap.servers"] = env_bootstrap
+    client = merged["CLIENT"] or ("confluent" if kafka.get("bootstrap.servers") else "memory")
+    return ShareGroupsSettings(
+        client=client,
+        kafka=kafka,
+        shutdown_timeout=float(merged["SHUTDOWN_TIMEOUT"]),
+        poll_timeout=float(merged["POLL_TIMEOUT"]),
+    )

@@ -1,0 +1,52 @@
+"""``ShareGroupConsumer``: the base class users subclass to process share-group records."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .clients.base import AcknowledgeType
+from .exceptions import ShareGroupsError
+
+if TYPE_CHECKING:
+    from .messages import Message, Messages
+    from .processing.acknowledgements import JobAcknowledgements
+    from .routing import ShareGroup, Topic
+
+
+class ShareGroupConsumer:
+    """Processes the jobs of one topic in one consumer thread; lives as long as the thread.
+
+    Acknowledge each message explicitly with ``mark_accepted``, ``mark_released`` or
+    ``mark_rejected``. A message left unacknowledged when ``consume`` returns is RELEASEd (the
+    broker redelivers it with a higher delivery count); an exception RELEASEs the job's
+    unacknowledged messages and is logged with its traceback. There is no partition, offset or
+    seek API here: under share groups the broker decides who gets which record.
+    """
+
+    def __init__(self, share_group: ShareGroup, topic: Topic) -> None:
+        self.share_group = share_group
+        self.topic = topic
+        self._acknowledgements: JobAcknowledgements | None = None
+
+    def consume(self, messages: Messages) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement consume(messages).")
+
+    def mark_accepted(self, message: Message) -> None:
+        """The record was processed: the broker will not deliver it again."""
+        self._mark(message, AcknowledgeType.ACCEPT)
+
+    def mark_released(self, message: Message) -> None:
+        """Give the record back: the broker redelivers it (delivery count + 1) until its limit."""
+        self._mark(message, AcknowledgeType.RELEASE)
+
+    def mark_rejected(self, message: Message) -> None:
+        """The record can never be processed: the broker archives it."""
+        self._mark(message, AcknowledgeType.REJECT)
+
+    def shutdown(self) -> None:
+        """Called once when the consumer thread stops; release resources here."""
+
+    def _mark(self, message: Message, ack_type: AcknowledgeType) -> None:
+        if self._acknowledgements is None:
+            raise ShareGroupsError("Messages can only be acknowledged while consume() runs.")
+        self._acknowledgements.mark(message, ack_type)

@@ -1,0 +1,29 @@
+"""``manage.py runshareconsumers``: run the declared share groups until SIGTERM/SIGINT."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ...exceptions import ConfigurationError
+from ...runtime.runner import ShareConsumerRunner
+from ...runtime.selection import select_share_groups
+
+
+class Command(BaseCommand):
+    help = "Consume the declared share groups: one thread per share-consumer instance."
+    requires_system_checks = "__all__"
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--group", action="append", default=[], metavar="NAME", help="Run only this group."
+        )
+        parser.add_argument(
+            "--exclude-group", action="append", default=[], metavar="NAME", help="Skip it."
+        )
+
+    def handle(self, *args, **options):
+        try:
+            groups = select_share_groups(options["group"], options["exclude_group"])
+            exit_code = ShareConsumerRunner(groups).run()
+        except ConfigurationError as exc:
+            raise CommandError(str(exc)) from exc
+        if exit_code:
+            raise CommandError(f"Share consumers stopped with exit code {exit_code}.", exit_code)

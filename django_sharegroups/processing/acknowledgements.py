@@ -1,0 +1,53 @@
+"""Per-job acknowledgement bookkeeping: which record of a job got which acknowledgement."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..clients.base import AcknowledgeType
+from ..exceptions import ShareGroupsError
+from ..messages import Message
+
+
+class AcknowledgementError(ShareGroupsError):
+    """A record was acknowledged twice, or does not belong to the job acknowledging it."""
+
+
+class JobAcknowledgements:
+    """Acknowledgements a consumer made during one job, in the order it made them.
+
+    Only the owning consumer thread hands them to the client, so workers never touch it.
+    """
+
+    def __init__(self, messages: Iterable[Message]) -> None:
+        self._messages = {m.coordinates: m for m in messages}
+        self._types: dict[tuple[str, int, int], AcknowledgeType] = {}
+
+    def mark(self, message: Message, ack_type: AcknowledgeType) -> None:
+        key = message.coordinates
+        if key not in self._messages:
+            raise AcknowledgementError(f"{message!r} is not part of the job being processed.")
+        if key in self._types:
+            raise AcknowledgementError(
+                f"{message!r} was already acknowledged as {self._types[key].name}."
+            )
+        self._types[key] = ack_type
+
+    def mark_all_unacknowledged(self, ack_type: AcknowledgeType) -> list[Message]:
+        """Acknowledge what is still open (e.g. RELEASE after an exception); return those."""
+        left = self.unacknowledged()
+        for message in left:
+            self._types[message.coordinates] = ack_type
+        return left
+
+    def unacknowledged(self) -> list[Message]:
+        return [m for key, m in self._messages.items() if key not in self._types]
+
+    def items(self) -> list[tuple[Message, AcknowledgeType]]:
+        return [(self._messages[key], ack_type) for key, ack_type in self._types.items()]
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for ack_type in self._types.values():
+            counts[ack_type.name] = counts.get(ack_type.name, 0) + 1
+        return counts

@@ -1,0 +1,192 @@
+"""System checks for declared routes: ``manage.py check`` reports every broken declaration.
+
+Check ids (also listed in docs/routing.md):
+
+- ``sharegroups.E001`` consumer cannot be imported
+- ``sharegroups.E002`` consumer is not a ShareGroupConsumer subclass
+- ``sharegroups.E003`` topic declared twice in one share group
+- ``sharegroups.E004`` share group declared twice
+- ``sharegroups.E005`` invalid share-group option value
+- ``sharegroups.E006`` invalid topic option value
+- ``sharegroups.E007`` share group without topics
+- ``sharegroups.E008`` invalid share-group or topic name
+- ``sharegroups.E009`` invalid SHAREGROUPS setting or unknown client adapter
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from django.core.checks import Error
+
+from ..clients import ADAPTERS
+from ..exceptions import ConfigurationError
+from .registry import RouteRegistry, registry
+from .share_group import PRIORITY_POLL_INTERVALS_MS, ShareGroup
+from .topic import DESERIALIZATION_ERROR_POLICIES, JOBS_BUILDERS, Topic
+
+TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
+NAMED_DESERIALIZERS = ("json", "string", "raw")
+
+
+def check_routes(app_configs=None, routes: RouteRegistry | None = None, **kwargs) -> list[Error]:
+    """Entry point registered with Django's check framework."""
+    routes = routes or registry
+    errors = list(_check_settings())
+    groups = routes.groups
+    for name, count in Counter(g.name for g in groups if _hashable(g.name)).items():
+        if count > 1:
+            errors.append(
+                Error(
+                    f"Share group {name!r} is declared {count} times.",
+                    hint="Give each share group a unique name, or merge the declarations.",
+                    id="sharegroups.E004",
+                )
+            )
+    for group in groups:
+        errors.extend(_check_group(group))
+    return errors
+
+
+def _check_settings() -> Iterable[Error]:
+    from ..conf import get_settings
+
+    try:
+        settings = get_settings()
+    except ConfigurationError as exc:
+        yield Error(str(exc), id="sharegroups.E009")
+        return
+    if settings.client not in ADAPTERS:
+        yield Error(
+            f"SHAREGROUPS['CLIENT'] is {settings.client!r}, which is not a client adapter.",
+            hint=f"Use one of: {', '.join(ADAPTERS)}.",
+            id="sharegroups.E009",
+        )
+
+
+def _hashable(value) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _group_label(group: ShareGroup) -> str:
+    where = f" (declared in {group.declared_in})" if group.declared_in else ""
+    return f"Share group {group.name!r}{where}"
+
+
+def _check_group(group: ShareGroup) -> Iterable[Error]:
+    label = _group_label(group)
+    if not isinstance(group.name, str) or not group.name.strip():
+        yield Error(
+            f"{label}: the name must be a non-empty string.", id="sharegroups.E008", obj=group.name
+        )
+    if not group.topics:
+        yield Error(
+            f"{label} has no topics.",
+            hint="Pass topics=[topic('name', consumer=MyConsumer)].",
+            id="sharegroups.E007",
+        )
+    yield from _check_group_options(group, label)
+    names = Counter(t.name for t in group.topics if _hashable(t.name))
+    for name, count in names.items():
+        if count > 1:
+            yield Error(
+                f"{label} routes topic {name!r} {count} times.",
+                hint="Declare each topic once per share group.",
+                id="sharegroups.E003",
+            )
+    for route in group.topics:
+        yield from _check_topic(route, label)
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _check_group_options(group: ShareGroup, label: str) -> Iterable[Error]:
+    def invalid(option: str, value, expected: str) -> Error:
+        return Error(
+            f"{label}: {option}={value!r} is invalid; expected {expected}.",
+            id="sharegroups.E005",
+        )
+
+    if not _positive_int(group.concurrency):
+        yield invalid("concurrency", group.concurrency, "an integer >= 1")
+    if group.poll_interval is not None and not (
+        isinstance(group.poll_interval, int)
+        and not isinstance(group.poll_interval, bool)
+        and group.poll_interval >= 0
+    ):
+        yield invalid("poll_interval", group.poll_interval, "milliseconds as an integer >= 0")
+    if group.priority not in PRIORITY_POLL_INTERVALS_MS:
+        yield invalid("priority", group.priority, " | ".join(PRIORITY_POLL_INTERVALS_MS))
+    if group.client is not None and group.client not in ADAPTERS:
+        yield invalid("client", group.client, "one of " + ", ".join(ADAPTERS))
+    if not isinstance(group.kafka, dict):
+        yield invalid("kafka", group.kafka, "a dict of librdkafka settings")
+
+
+def _check_topic(route: Topic, label: str) -> Iterable[Error]:
+    where = f"{label}, topic {route.name!r}"
+    if not isinstance(route.name, str) or not TOPIC_NAME.match(route.name):
+        yield Error(
+            f"{where}: a topic name is 1-249 characters of letters, digits, '.', '_' and '-'.",
+            id="sharegroups.E008",
+        )
+    yield from _check_consumer(route, where)
+
+    def invalid(option: str, value, expected: str) -> Error:
+        return Error(
+            f"{where}: {option}={value!r} is invalid; expected {expected}.",
+            id="sharegroups.E006",
+        )
+
+    if route.jobs_builder not in JOBS_BUILDERS and not callable(route.jobs_builder):
+        yield invalid(
+            "jobs_builder", route.jobs_builder, " | ".join(JOBS_BUILDERS) + " or a callable"
+        )
+    if not _positive_int(route.max_messages_per_job):
+        yield invalid("max_messages_per_job", route.max_messages_per_job, "an integer >= 1")
+    elif route.jobs_builder == "per_message" and route.max_messages_per_job != 1:
+        yield invalid(
+            "max_messages_per_job",
+            route.max_messages_per_job,
+            "1 with jobs_builder='per_message' (use 'per_batch' for bigger jobs)",
+        )
+    if route.deserializer not in NAMED_DESERIALIZERS and not callable(route.deserializer):
+        yield invalid(
+            "deserializer", route.deserializer, " | ".join(NAMED_DESERIALIZERS) + " or a callable"
+        )
+    if route.on_deserialization_error not in DESERIALIZATION_ERROR_POLICIES:
+        yield invalid(
+            "on_deserialization_error",
+            route.on_deserialization_error,
+            " | ".join(DESERIALIZATION_ERROR_POLICIES),
+        )
+    for option in route.options:
+        yield invalid(option, route.options[option], "no such topic option")
+
+
+def _check_consumer(route: Topic, where: str) -> Iterable[Error]:
+    from ..consumer import ShareGroupConsumer
+
+    try:
+        consumer = route.consumer_class()
+    except ImportError as exc:
+        yield Error(
+            f"{where}: consumer {route.consumer!r} cannot be imported ({exc}).",
+            hint="Use the dotted path of a ShareGroupConsumer subclass, or the class itself.",
+            id="sharegroups.E001",
+        )
+        return
+    if not (isinstance(consumer, type) and issubclass(consumer, ShareGroupConsumer)):
+        yield Error(
+            f"{where}: consumer {consumer!r} is not a ShareGroupConsumer subclass.",
+            hint="Subclass django_sharegroups.ShareGroupConsumer and implement consume().",
+            id="sharegroups.E002",
+        )

@@ -1,0 +1,75 @@
+"""A share group route: the group name, its topics and how many consumer threads serve it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .registry import registry as default_registry
+from .topic import Topic
+
+#: Poll interval (milliseconds between polls) that each ``priority`` stands for.
+PRIORITY_POLL_INTERVALS_MS = {"high": 0, "normal": 0, "low": 100, "background": 500}
+
+
+@dataclass
+class ShareGroup:
+    """Routing of one share group. Built with :func:`share_group`; validated by system checks."""
+
+    name: Any
+    topics: list[Topic] = field(default_factory=list)
+    concurrency: Any = 1
+    poll_interval: Any = None
+    priority: Any = "normal"
+    client: Any = None
+    kafka: dict[str, Any] = field(default_factory=dict)
+    #: Where it was declared ("myapp.consumers"), so check messages can point at it.
+    declared_in: str | None = None
+
+    @property
+    def topic_names(self) -> list[str]:
+        return [t.name for t in self.topics]
+
+    @property
+    def poll_interval_ms(self) -> int:
+        """Explicit ``poll_interval`` wins; otherwise the interval of the ``priority``."""
+        if self.poll_interval is not None:
+            return int(self.poll_interval)
+        return PRIORITY_POLL_INTERVALS_MS.get(self.priority, 0)
+
+    def topic(self, name: str) -> Topic:
+        for t in self.topics:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+
+def share_group(
+    name: str,
+    *,
+    topics: list[Topic],
+    concurrency: int = 1,
+    poll_interval: int | None = None,
+    priority: str = "normal",
+    client: str | None = None,
+    kafka: dict[str, Any] | None = None,
+    registry=None,
+) -> ShareGroup:
+    """Declare a share group and register it (in the project-wide registry by default).
+
+    ``concurrency`` is the number of share-consumer instances (one thread each) this process
+    runs; ``poll_interval`` (ms) or ``priority`` sets how eagerly they poll; ``client`` picks a
+    client adapter for this group only; ``kafka`` adds librdkafka keys for this group only.
+    """
+    group = ShareGroup(
+        name=name,
+        topics=list(topics),
+        concurrency=concurrency,
+        poll_interval=poll_interval,
+        priority=priority,
+        client=client,
+        kafka=dict(kafka or {}),
+        declared_in=(registry or default_registry).current_module,
+    )
+    (registry or default_registry).register(group)
+    return group

@@ -1,0 +1,69 @@
+"""A topic route: which consumer class processes a topic, and how records are grouped into jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils.module_loading import import_string
+
+#: Jobs builders the engine knows by name; a callable is accepted too (``custom``).
+JOBS_BUILDERS = ("per_message", "per_batch", "per_partition", "per_key")
+#: What happens to a record whose payload cannot be deserialized.
+DESERIALIZATION_ERROR_POLICIES = ("reject", "release")
+
+
+@dataclass
+class Topic:
+    """Routing of one topic inside a share group. Built with :func:`topic`; validated by checks.
+
+    Values are stored as declared, even wrong ones, so that ``manage.py check`` can report every
+    mistake at once instead of the first one raising at import time.
+    """
+
+    name: Any
+    consumer: Any
+    jobs_builder: Any = "per_message"
+    max_messages_per_job: Any = 1
+    deserializer: Any = "json"
+    on_deserialization_error: Any = "reject"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def consumer_class(self) -> type:
+        """The consumer class, importing it first when it was declared as a dotted path."""
+        if isinstance(self.consumer, str):
+            return import_string(self.consumer)
+        return self.consumer
+
+    def deserialize(self) -> Callable[[bytes | None], Any]:
+        from ..messages import resolve_deserializer
+
+        return resolve_deserializer(self.deserializer)
+
+
+def topic(
+    name: str,
+    *,
+    consumer: type | str,
+    jobs_builder: str | Callable = "per_message",
+    max_messages_per_job: int = 1,
+    deserializer: str | Callable[[bytes | None], Any] = "json",
+    on_deserialization_error: str = "reject",
+    **options: Any,
+) -> Topic:
+    """Declare a topic route for :func:`share_group`.
+
+    ``consumer`` is a :class:`~django_sharegroups.ShareGroupConsumer` subclass or its dotted
+    path. ``deserializer`` is ``"json"`` (default), ``"string"``, ``"raw"`` or a callable that
+    takes the raw bytes.
+    """
+    return Topic(
+        name=name,
+        consumer=consumer,
+        jobs_builder=jobs_builder,
+        max_messages_per_job=max_messages_per_job,
+        deserializer=deserializer,
+        on_deserialization_error=on_deserialization_error,
+        options=options,
+    )

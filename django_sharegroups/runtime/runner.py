@@ -1,0 +1,145 @@
+"""The process runner: starts a listener thread per share-consumer instance, stops them cleanly.
+
+Stop sequence (SIGTERM / SIGINT): listeners stop polling, the running job finishes and its
+acknowledgements are sent, unstarted jobs are RELEASEd, every client is closed. If that takes
+longer than ``shutdown_timeout`` — or a second signal arrives — the process exits non-zero and
+reports what was still running.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Sequence
+
+from ..clients import build_client_factory
+from ..clients.base import ShareConsumerClientFactory
+from ..conf import ShareGroupsSettings, get_settings
+from ..instrumentation import EventBus, events
+from ..routing import ShareGroup
+from .listener import ShareGroupListener
+
+logger = logging.getLogger("django_sharegroups.runtime")
+
+EXIT_OK = 0
+#: Listeners did not stop within the shutdown timeout, or a second signal forced the exit.
+EXIT_FORCED = 2
+#: A listener could not start or died.
+EXIT_FAILED = 1
+
+
+class ShareConsumerRunner:
+    """Runs the given share groups in this process until asked to stop."""
+
+    def __init__(
+        self,
+        share_groups: Sequence[ShareGroup],
+        *,
+        settings: ShareGroupsSettings | None = None,
+        bus: EventBus = events,
+        factories: dict[str, ShareConsumerClientFactory] | None = None,
+    ) -> None:
+        self.share_groups = list(share_groups)
+        self.settings = settings or get_settings()
+        self.bus = bus
+        self.factories = dict(factories or {})
+        self.stop_event = threading.Event()
+        self.listeners: list[ShareGroupListener] = []
+        self._signals_received = 0
+
+    def _factory(self, name: str) -> ShareConsumerClientFactory:
+        if name not in self.factories:
+            self.factories[name] = build_client_factory(name, self.settings)
+        return self.factories[name]
+
+    def start(self) -> None:
+        """Start every listener and wait until each has joined or failed to."""
+        for group in self.share_groups:
+            factory = self._factory(group.client or self.settings.client)
+            for index in range(group.concurrency):
+                self.listeners.append(
+                    ShareGroupListener(
+                        group,
+                        index,
+                        factory,
+                        stop_event=self.stop_event,
+                        bus=self.bus,
+                        poll_timeout=self.settings.poll_timeout,
+                        commit_timeout=min(self.settings.shutdown_timeout, 30.0),
+                    )
+                )
+        for listener in self.listeners:
+            listener.start()
+        for listener in self.listeners:
+            listener.started_consuming.wait()
+
+    def stop(self) -> None:
+        """Ask every listener to stop after its current job."""
+        self.stop_event.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the listeners to finish; True when all did within ``timeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for listener in self.listeners:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            listener.join(remaining)
+        return not any(listener.is_alive() for listener in self.listeners)
+
+    def running_jobs(self) -> list[str]:
+        return [
+            f"{listener.name}: {listener.current_job}"
+            for listener in self.listeners
+            if listener.is_alive() and listener.current_job
+        ]
+
+    def run(self, *, handle_signals: bool = True) -> int:
+        """Start, block until stopped (signal or every listener gone), shut down; exit code."""
+        if handle_signals:
+            self._install_signal_handlers()
+        self.start()
+        failed = [listener for listener in self.listeners if listener.startup_error]
+        if failed:
+            self.stop()
+        while not self.stop_event.is_set():
+            if not any(listener.is_alive() for listener in self.listeners):
+                break
+            self.stop_event.wait(0.5)
+        return self.shutdown(EXIT_FAILED if failed else EXIT_OK)
+
+    def shutdown(self, exit_code: int = EXIT_OK) -> int:
+        self.stop()
+        clean = self.join(self.settings.shutdown_timeout)
+        still_running = self.running_jobs()
+        if not clean:
+            exit_code = EXIT_FORCED
+        self.bus.publish(
+            "process.shutdown",
+            clean=clean,
+            still_running=still_running,
+            listeners=len(self.listeners),
+            exit_code=exit_code,
+        )
+        return exit_code
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum, frame) -> None:
+        self._signals_received += 1
+        if self._signals_received == 1:
+            logger.info("%s received: stopping after the running jobs", signal.Signals(signum).name)
+            self.stop()
+            return
+        logger.error(
+            "%s received again: exiting now; still running: %s",
+            signal.Signals(signum).name,
+            self.running_jobs() or "nothing",
+        )
+        import os
+
+        os._exit(EXIT_FORCED)
