@@ -1,0 +1,161 @@
+"""The walking skeleton's acceptance tests, on a real Apache Kafka 4.4 broker."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from django_sharegroups import ShareGroupConsumer, share_group, topic
+from django_sharegroups.routing import RouteRegistry
+
+from .conftest import Collector, produce_json, running, wait_until
+
+pytestmark = pytest.mark.kafka
+
+
+def declare(name, consumer, **options):
+    return share_group(
+        name, topics=[topic(name, consumer=consumer)], registry=RouteRegistry(), **options
+    )
+
+
+def consumer_class(behaviour):
+    """A consumer whose ``consume`` calls ``behaviour(consumer, message)`` per message."""
+
+    class Consumer(ShareGroupConsumer):
+        def consume(self, messages):
+            for message in messages:
+                behaviour(self, message)
+
+    return Consumer
+
+
+def test_ten_thousand_records_four_threads_every_offset_once(kafka_bootstrap_servers, share_topic):
+    name = share_topic(partitions=3)
+    total = 10_000
+    produce_json(kafka_bootstrap_servers, name, ({"n": i} for i in range(total)))
+    seen = Collector()
+
+    def accept(consumer, message):
+        seen.add(message)
+        consumer.mark_accepted(message)
+
+    group = declare(name, consumer_class(accept), concurrency=4)
+    with running([group], kafka_bootstrap_servers):
+        assert wait_until(lambda: len(seen) >= total, timeout=120), len(seen)
+        time.sleep(1)  # anything delivered twice would show up now
+    offsets = seen.offsets()
+    assert len(offsets) == total
+    assert len(set(offsets)) == total
+    assert sorted(p["n"] for *_, p in seen.seen) == list(range(total))
+    assert {partition for partition, _ in offsets} == {0, 1, 2}
+
+    # A second run of the same group gets nothing old: only a record produced now.
+    again = Collector()
+
+    def accept_again(consumer, message):
+        again.add(message)
+        consumer.mark_accepted(message)
+
+    group = declare(name, consumer_class(accept_again), concurrency=4)
+    with running([group], kafka_bootstrap_servers):
+        produce_json(kafka_bootstrap_servers, name, [{"n": "sentinel"}])
+        assert wait_until(lambda: len(again) >= 1, timeout=60)
+        time.sleep(2)
+    assert [p for *_, p in again.seen] == [{"n": "sentinel"}]
+
+
+def test_release_redelivers_with_delivery_count_two(kafka_bootstrap_servers, share_topic):
+    name = share_topic()
+    produce_json(kafka_bootstrap_servers, name, [{"n": 1}])
+    seen = Collector()
+
+    def release_first(consumer, message):
+        seen.add(message)
+        if message.delivery_count == 1:
+            consumer.mark_released(message)
+        else:
+            consumer.mark_accepted(message)
+
+    with running([declare(name, consumer_class(release_first))], kafka_bootstrap_servers):
+        assert wait_until(lambda: len(seen) >= 2, timeout=60)
+        time.sleep(1)
+    assert [(offset, count) for _, _, offset, count, _ in seen.seen] == [(0, 1), (0, 2)]
+
+
+def test_rejected_record_never_comes_back(kafka_bootstrap_servers, share_topic):
+    name = share_topic()
+    produce_json(kafka_bootstrap_servers, name, [{"poison": True}])
+    seen = Collector()
+
+    def reject_poison(consumer, message):
+        seen.add(message)
+        if message.payload.get("poison"):
+            consumer.mark_rejected(message)
+        else:
+            consumer.mark_accepted(message)
+
+    with running([declare(name, consumer_class(reject_poison))], kafka_bootstrap_servers):
+        assert wait_until(lambda: len(seen) >= 1, timeout=60)
+        produce_json(kafka_bootstrap_servers, name, [{"poison": False}])
+        assert wait_until(lambda: len(seen) >= 2, timeout=60)
+        time.sleep(2)
+    assert [(offset, count) for _, _, offset, count, _ in seen.seen] == [(0, 1), (1, 1)]
+
+
+def test_released_until_the_delivery_limit_is_not_delivered_again(
+    kafka_bootstrap_servers, share_topic
+):
+    name = share_topic(share_delivery_count_limit=3)
+    produce_json(kafka_bootstrap_servers, name, [{"always": "fails"}])
+    seen = Collector()
+
+    def always_release(consumer, message):
+        seen.add(message)
+        if message.payload.get("always"):
+            consumer.mark_released(message)
+        else:
+            consumer.mark_accepted(message)
+
+    with running([declare(name, consumer_class(always_release))], kafka_bootstrap_servers):
+        assert wait_until(lambda: len(seen) >= 3, timeout=60)
+        produce_json(kafka_bootstrap_servers, name, [{"always": None}])
+        assert wait_until(lambda: len(seen) >= 4, timeout=60)
+        time.sleep(2)
+    assert [(offset, count) for _, _, offset, count, _ in seen.seen] == [
+        (0, 1),
+        (0, 2),
+        (0, 3),
+        (1, 1),
+    ]
+
+
+def test_a_raising_consumer_is_logged_and_its_thread_keeps_consuming(
+    kafka_bootstrap_servers, share_topic, caplog
+):
+    name = share_topic(partitions=2)
+    produce_json(kafka_bootstrap_servers, name, ({"n": i} for i in range(10)))
+    seen = Collector()
+
+    class Flaky(ShareGroupConsumer):
+        def consume(self, messages):
+            for message in messages:
+                seen.add(message)
+                if message.delivery_count == 1:
+                    raise ValueError(f"first try of {message.payload['n']} fails")
+                self.mark_accepted(message)
+
+    with caplog.at_level(logging.ERROR, logger="django_sharegroups"):
+        with running([declare(name, Flaky)], kafka_bootstrap_servers) as runner:
+            assert wait_until(lambda: len(seen) >= 20, timeout=90), seen.seen
+            time.sleep(1)
+            assert all(listener.is_alive() for listener in runner.listeners)
+    firsts = sorted(p["n"] for *_, count, p in seen.seen if count == 1)
+    seconds = sorted(p["n"] for *_, count, p in seen.seen if count == 2)
+    assert firsts == seconds == list(range(10))
+    failures = [r for r in caplog.records if "consume() of" in r.getMessage()]
+    assert len(failures) == 10
+    assert all(r.exc_info and r.exc_info[0] is ValueError for r in failures)
+    assert all("released 1 unacknowledged" in r.getMessage() for r in failures)

@@ -1,0 +1,135 @@
+"""Jobs builders, per-job acknowledgements, deserialization and the job executor."""
+
+import logging
+
+import pytest
+
+from django_sharegroups import AcknowledgeType, ShareGroupConsumer, share_group, topic
+from django_sharegroups.clients.base import ReceivedRecord
+from django_sharegroups.instrumentation import EventBus
+from django_sharegroups.messages import DeserializationError, Message, json_deserializer
+from django_sharegroups.processing.acknowledgements import AcknowledgementError, JobAcknowledgements
+from django_sharegroups.processing.executor import execute_job
+from django_sharegroups.processing.jobs_builders import BUILDERS
+from django_sharegroups.routing import RouteRegistry
+
+
+def make_message(offset, partition=0, key=b"k", value=b'{"n": 1}', topic_name="t"):
+    record = ReceivedRecord(topic_name, partition, offset, key, value, delivery_count=1)
+    return Message.deserialize(record, json_deserializer)
+
+
+def test_json_is_the_default_deserializer():
+    message = make_message(3, value=b'{"order_id": 7}')
+    assert message.payload == {"order_id": 7}
+    assert message.raw_payload == b'{"order_id": 7}'
+    assert message.coordinates == ("t", 0, 3)
+
+
+def test_undecodable_payload_raises_with_coordinates():
+    record = ReceivedRecord("t", 2, 9, None, b"{not json")
+    with pytest.raises(DeserializationError, match=r"t\[2\]@9"):
+        Message.deserialize(record, json_deserializer)
+
+
+MESSAGES = [
+    make_message(offset, partition=offset % 3, key=str(offset % 2).encode()) for offset in range(20)
+]
+
+
+def test_per_message_gives_single_message_jobs():
+    jobs = BUILDERS["per_message"](MESSAGES, 1)
+    assert [len(job) for job in jobs] == [1] * 20
+
+
+def test_per_batch_chunks_by_max_messages_per_job():
+    jobs = BUILDERS["per_batch"](MESSAGES, 6)
+    assert [len(job) for job in jobs] == [6, 6, 6, 2]
+    assert [m for job in jobs for m in job] == MESSAGES
+
+
+def test_per_partition_never_mixes_partitions():
+    jobs = BUILDERS["per_partition"](MESSAGES, 4)
+    assert all(len({m.partition for m in job}) == 1 for job in jobs)
+    assert all(len(job) <= 4 for job in jobs)
+    assert sorted(m.offset for job in jobs for m in job) == list(range(20))
+
+
+def test_per_key_never_mixes_keys():
+    jobs = BUILDERS["per_key"](MESSAGES, 100)
+    assert sorted(len(job) for job in jobs) == [10, 10]
+    assert all(len({m.key for m in job}) == 1 for job in jobs)
+
+
+def test_a_record_is_acknowledged_once():
+    a, b = make_message(1), make_message(2)
+    acks = JobAcknowledgements([a, b])
+    acks.mark(a, AcknowledgeType.ACCEPT)
+    with pytest.raises(AcknowledgementError, match="already acknowledged as ACCEPT"):
+        acks.mark(a, AcknowledgeType.REJECT)
+    with pytest.raises(AcknowledgementError, match="not part of the job"):
+        acks.mark(make_message(3), AcknowledgeType.ACCEPT)
+    assert acks.unacknowledged() == [b]
+
+
+class Recorder(ShareGroupConsumer):
+    def consume(self, messages):
+        for message in messages:
+            if message.offset == 1:
+                self.mark_accepted(message)
+            elif message.offset == 2:
+                self.mark_rejected(message)
+        if any(m.offset == 99 for m in messages):
+            raise RuntimeError("boom")
+
+
+@pytest.fixture
+def consumer():
+    group = share_group("g", topics=[topic("t", consumer=Recorder)], registry=RouteRegistry())
+    return Recorder(group, group.topics[0])
+
+
+def test_unacknowledged_records_are_released_with_an_event(consumer):
+    bus, seen = EventBus(), []
+    bus.subscribe("*", lambda event, payload: seen.append(event))
+    acks = execute_job(consumer, [make_message(1), make_message(2), make_message(3)], bus)
+    assert {m.offset: t for m, t in acks.items()} == {
+        1: AcknowledgeType.ACCEPT,
+        2: AcknowledgeType.REJECT,
+        3: AcknowledgeType.RELEASE,
+    }
+    assert seen == ["job.started", "job.unacknowledged", "job.finished"]
+
+
+def test_an_exception_releases_the_rest_and_keeps_earlier_acks(consumer, caplog):
+    from django_sharegroups.instrumentation.logging_listener import log_event
+
+    bus = EventBus()
+    bus.subscribe("*", log_event)
+    with caplog.at_level(logging.ERROR, logger="django_sharegroups"):
+        acks = execute_job(consumer, [make_message(1), make_message(99)], bus)
+    assert {m.offset: t for m, t in acks.items()} == {
+        1: AcknowledgeType.ACCEPT,
+        99: AcknowledgeType.RELEASE,
+    }
+    [record] = caplog.records
+    assert "consume() of t[0]@1, t[0]@99 failed; released 1" in record.getMessage()
+    assert record.exc_info[0] is RuntimeError
+
+
+def test_acknowledging_outside_consume_is_an_error(consumer):
+    with pytest.raises(Exception, match="only be acknowledged while consume"):
+        consumer.mark_accepted(make_message(1))
+
+
+def test_a_failing_event_listener_does_not_break_publishing(caplog):
+    bus, seen = EventBus(), []
+
+    def broken(event, payload):
+        raise ValueError("listener bug")
+
+    bus.subscribe("poll", broken)
+    bus.subscribe("poll", lambda event, payload: seen.append(payload))
+    bus.publish("poll", records=3)
+    assert seen == [{"records": 3}]
+    assert "listener bug" in caplog.text
