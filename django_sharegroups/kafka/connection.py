@@ -1,0 +1,297 @@
+"""One TCP (optionally TLS) connection to one broker: framing, correlation ids, version
+negotiation, SASL, and timeouts on every read so that no call can hang.
+
+Requests are strictly one at a time per connection (a lock serialises callers); the admin
+client never pipelines. Any transport or protocol failure closes the connection, because the
+byte stream can no longer be trusted; the next request opens a fresh one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from importlib import metadata
+from typing import Any
+
+from .config import ConnectionConfig
+from .errors import (
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    ProtocolError,
+    UnsupportedApiError,
+    error_for_code,
+    raise_for_error_code,
+)
+from .protocol import Api, Struct, decode_response, encode_request, peek_correlation_id
+from .protocol.frames import UNSUPPORTED_VERSION
+from .protocol.messages import API_VERSIONS, SASL_AUTHENTICATE, SASL_HANDSHAKE
+from .sasl import sasl_exchange
+
+logger = logging.getLogger(__name__)
+
+MAX_RESPONSE_SIZE = 100 * 1024 * 1024
+"""Larger size prefixes are treated as corruption rather than allocated."""
+
+_SIZE_PREFIX = 4
+
+WireObserver = Callable[[str, Api, int, bytes], None]
+"""Called with ("request"|"response", api, version, frame) for every frame; used to record
+protocol fixtures and for debugging."""
+
+
+def _software_version() -> str:
+    try:
+        return metadata.version("django-sharegroups")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+class BrokerConnection:
+    """A connection to ``host:port`` that knows which API versions the broker speaks."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        config: ConnectionConfig,
+        *,
+        node_id: int | None = None,
+        wire_observer: WireObserver | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.node_id = node_id
+        self.config = config
+        self.api_versions: dict[int, tuple[int, int]] = {}
+        self._wire_observer = wire_observer
+        self._socket: socket.socket | None = None
+        self._lock = threading.RLock()
+        self._correlation_ids = itertools.count(1)
+
+    def __repr__(self) -> str:
+        state = "connected" if self.connected else "closed"
+        return f"<BrokerConnection {self.host}:{self.port} node={self.node_id} {state}>"
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def connected(self) -> bool:
+        return self._socket is not None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Open the socket, do TLS, negotiate API versions and authenticate (if configured)."""
+        with self._lock:
+            if self._socket is not None:
+                return
+            deadline = time.monotonic() + self.config.connect_timeout
+            try:
+                self._socket = self._open_socket()
+                self._negotiate_api_versions(deadline)
+                if self.config.uses_sasl:
+                    self._authenticate(deadline)
+            except BaseException:
+                self.close()
+                raise
+            logger.debug("connected to %s (node %s)", self.address, self.node_id)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._socket is not None:
+                try:
+                    self._socket.close()
+                except OSError:
+                    pass
+            self._socket = None
+
+    def _open_socket(self) -> socket.socket:
+        try:
+            raw = socket.create_connection(
+                (self.host, self.port), timeout=self.config.connect_timeout
+            )
+        except TimeoutError:
+            raise KafkaTimeoutError(f"connecting to {self.address} timed out") from None
+        except OSError as error:
+            raise KafkaConnectionError(f"cannot connect to {self.address}: {error}") from None
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if not self.config.uses_tls:
+            return raw
+        try:
+            return self.config.ssl_context().wrap_socket(raw, server_hostname=self.host)
+        except TimeoutError:
+            raw.close()
+            raise KafkaTimeoutError(f"TLS handshake with {self.address} timed out") from None
+        except OSError as error:
+            raw.close()
+            raise KafkaConnectionError(
+                f"TLS handshake with {self.address} failed: {error}"
+            ) from None
+
+    # -- requests -------------------------------------------------------------------------
+
+    def version_for(self, api: Api, minimum: int | None = None) -> int:
+        """The highest version of ``api`` both sides speak (at least ``minimum``)."""
+        if not self.api_versions:
+            self.connect()
+        broker = self.api_versions.get(api.key)
+        if broker is None:
+            raise UnsupportedApiError(
+                api.name, api.key, f"the broker at {self.address} does not support this API"
+            )
+        lowest = max(api.versions.lowest, broker[0], minimum or 0)
+        highest = min(api.versions.highest, broker[1])
+        if lowest > highest:
+            wanted = f"{minimum}+" if minimum is not None else str(api.versions)
+            raise UnsupportedApiError(
+                api.name,
+                api.key,
+                f"the broker at {self.address} speaks versions {broker[0]}-{broker[1]}, "
+                f"this client needs {wanted}",
+            )
+        return highest
+
+    def send(
+        self,
+        api: Api,
+        body: Mapping[str, Any] | Struct,
+        *,
+        version: int | None = None,
+        minimum_version: int | None = None,
+    ) -> Struct:
+        """Send one request and wait (at most ``request_timeout``) for its response."""
+        with self._lock:
+            self.connect()
+            if version is None:
+                version = self.version_for(api, minimum_version)
+            deadline = time.monotonic() + self.config.request_timeout
+            return self._round_trip(api, version, body, deadline)
+
+    def _round_trip(
+        self, api: Api, version: int, body: Mapping[str, Any] | Struct, deadline: float
+    ) -> Struct:
+        correlation_id = next(self._correlation_ids) & 0x7FFFFFFF
+        frame = encode_request(api, version, correlation_id, self.config.client_id, body)
+        if self._wire_observer:
+            self._wire_observer("request", api, version, frame)
+        try:
+            self._send_frame(frame, deadline)
+            response = self._receive_frame(deadline)
+            if self._wire_observer:
+                self._wire_observer("response", api, version, response)
+            received_id = peek_correlation_id(response)
+            if received_id != correlation_id:
+                raise ProtocolError(
+                    f"{api.name}: correlation id {received_id} from {self.address}, "
+                    f"expected {correlation_id}"
+                )
+            return decode_response(api, version, response)[1]
+        except ProtocolError as error:
+            self.close()
+            raise ProtocolError(f"{api.name} v{version} from {self.address}: {error}") from None
+        except (KafkaConnectionError, OSError) as error:
+            self.close()
+            if isinstance(error, KafkaConnectionError):
+                raise
+            raise KafkaConnectionError(f"{api.name} to {self.address} failed: {error}") from None
+
+    def _send_frame(self, frame: bytes, deadline: float) -> None:
+        sock = self._require_socket()
+        self._set_timeout(sock, deadline)
+        try:
+            sock.sendall(len(frame).to_bytes(_SIZE_PREFIX, "big") + frame)
+        except TimeoutError:
+            raise KafkaTimeoutError(f"sending to {self.address} timed out") from None
+
+    def _receive_frame(self, deadline: float) -> bytes:
+        size = int.from_bytes(self._receive_exactly(_SIZE_PREFIX, deadline), "big", signed=True)
+        if size < 4 or size > MAX_RESPONSE_SIZE:
+            raise ProtocolError(f"implausible response size {size}")
+        return self._receive_exactly(size, deadline)
+
+    def _receive_exactly(self, size: int, deadline: float) -> bytes:
+        sock = self._require_socket()
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        received = 0
+        while received < size:
+            self._set_timeout(sock, deadline)
+            try:
+                count = sock.recv_into(view[received:])
+            except TimeoutError:
+                raise KafkaTimeoutError(
+                    f"no response from {self.address} within {self.config.request_timeout:g}s"
+                ) from None
+            if count == 0:
+                raise KafkaConnectionError(f"{self.address} closed the connection")
+            received += count
+        return bytes(buffer)
+
+    def _set_timeout(self, sock: socket.socket, deadline: float) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise KafkaTimeoutError(f"request to {self.address} timed out")
+        sock.settimeout(remaining)
+
+    def _require_socket(self) -> socket.socket:
+        if self._socket is None:
+            raise KafkaConnectionError(f"not connected to {self.address}")
+        return self._socket
+
+    # -- handshake ------------------------------------------------------------------------
+
+    def _negotiate_api_versions(self, deadline: float) -> None:
+        body = {
+            "client_software_name": "django-sharegroups",
+            "client_software_version": _software_version(),
+        }
+        version = API_VERSIONS.versions.highest
+        response = self._round_trip(API_VERSIONS, version, body, deadline)
+        if response.error_code == UNSUPPORTED_VERSION:
+            broker_max = next(
+                (k.max_version for k in response.api_keys if k.api_key == API_VERSIONS.key), 0
+            )
+            version = min(version, broker_max)
+            logger.debug("%s speaks ApiVersions up to v%d", self.address, broker_max)
+            response = self._round_trip(API_VERSIONS, version, body, deadline)
+        raise_for_error_code(response.error_code, context=f"ApiVersions from {self.address}")
+        self.api_versions = {
+            key.api_key: (key.min_version, key.max_version) for key in response.api_keys
+        }
+
+    def _authenticate(self, deadline: float) -> None:
+        config = self.config
+        mechanism = config.sasl_mechanism
+        handshake_version = self.version_for(SASL_HANDSHAKE, minimum=1)
+        handshake = self._round_trip(
+            SASL_HANDSHAKE, handshake_version, {"mechanism": mechanism}, deadline
+        )
+        if handshake.error_code:
+            enabled = ", ".join(handshake.mechanisms) or "none"
+            raise error_for_code(
+                handshake.error_code,
+                f"the broker enables {enabled}",
+                context=f"SASL {mechanism} at {self.address}",
+            )
+        authenticate_version = self.version_for(SASL_AUTHENTICATE)
+        exchange = sasl_exchange(mechanism, config.sasl_username, config.sasl_password)
+        message = next(exchange)
+        while True:
+            response = self._round_trip(
+                SASL_AUTHENTICATE, authenticate_version, {"auth_bytes": message}, deadline
+            )
+            raise_for_error_code(
+                response.error_code,
+                response.error_message,
+                context=f"SASL {mechanism} at {self.address}",
+            )
+            try:
+                message = exchange.send(response.auth_bytes)
+            except StopIteration:
+                return

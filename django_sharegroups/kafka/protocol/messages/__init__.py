@@ -1,0 +1,58 @@
+"""Definitions of every RPC this client speaks, and a registry by api key.
+
+To support another RPC, transcribe its request and response schema from Kafka's
+``clients/src/main/resources/common/message/`` into a module here and list it in ``APIS``.
+"""
+
+from ..schema import Api
+from .cluster import API_VERSIONS, FIND_COORDINATOR, METADATA
+from .configs import DESCRIBE_CONFIGS, INCREMENTAL_ALTER_CONFIGS
+from .groups import DELETE_GROUPS, LIST_GROUPS, SHARE_GROUP_DESCRIBE
+from .headers import REQUEST_HEADER, RESPONSE_HEADER
+from .offsets import LIST_OFFSETS
+from .sasl import SASL_AUTHENTICATE, SASL_HANDSHAKE
+from .share_offsets import (
+    ALTER_SHARE_GROUP_OFFSETS,
+    DELETE_SHARE_GROUP_OFFSETS,
+    DESCRIBE_SHARE_GROUP_OFFSETS,
+)
+
+APIS: tuple[Api, ...] = (
+    LIST_OFFSETS,
+    METADATA,
+    FIND_COORDINATOR,
+    LIST_GROUPS,
+    SASL_HANDSHAKE,
+    API_VERSIONS,
+    DESCRIBE_CONFIGS,
+    SASL_AUTHENTICATE,
+    DELETE_GROUPS,
+    INCREMENTAL_ALTER_CONFIGS,
+    SHARE_GROUP_DESCRIBE,
+    DESCRIBE_SHARE_GROUP_OFFSETS,
+    ALTER_SHARE_GROUP_OFFSETS,
+    DELETE_SHARE_GROUP_OFFSETS,
+)
+
+API_BY_KEY: dict[int, Api] = {api.key: api for api in APIS}
+
+__all__ = [
+    "ALTER_SHARE_GROUP_OFFSETS",
+    "APIS",
+    "API_BY_KEY",
+    "API_VERSIONS",
+    "DELETE_GROUPS",
+    "DELETE_SHARE_GROUP_OFFSETS",
+    "DESCRIBE_CONFIGS",
+    "DESCRIBE_SHARE_GROUP_OFFSETS",
+    "FIND_COORDINATOR",
+    "INCREMENTAL_ALTER_CONFIGS",
+    "LIST_GROUPS",
+    "LIST_OFFSETS",
+    "METADATA",
+    "REQUEST_HEADER",
+    "RESPONSE_HEADER",
+    "SASL_AUTHENTICATE",
+    "SASL_HANDSHAKE",
+    "SHARE_GROUP_DESCRIBE",
+]
