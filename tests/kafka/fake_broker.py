@@ -28,9 +28,16 @@ class ReceivedRequest:
     body: object
 
 
-# A handler gets the decoded request and returns the frame to send back (without the size
-# prefix), or None to send nothing, or raises CloseConnection to hang up.
-Handler = Callable[[ReceivedRequest], bytes | None]
+@dataclass
+class RawReply:
+    """Bytes sent exactly as given (size prefix included, true or not), then hang up."""
+
+    data: bytes
+
+
+# A handler gets the decoded request and returns the frame to send back (the broker adds the
+# size prefix), None to send nothing, or a RawReply; raising CloseConnection hangs up.
+Handler = Callable[[ReceivedRequest], "bytes | RawReply | None"]
 
 
 class CloseConnection(Exception):
@@ -96,6 +103,9 @@ class FakeBroker:
                 if handler is None:
                     return
                 response = handler(request)
+                if isinstance(response, RawReply):
+                    client.sendall(response.data)
+                    return
                 if response is not None:
                     client.sendall(len(response).to_bytes(4, "big") + response)
         except (CloseConnection, OSError):
