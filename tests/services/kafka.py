@@ -226,7 +226,8 @@ class KafkaBroker:
             if self.is_ready(timeout=2.0):
                 return
             if self.pid() is None:
-                raise RuntimeError(f"Kafka broker exited; see {self.logs_dir}\n{self._log_tail()}")
+                tail = self._log_tail()
+                raise RuntimeError(f"Kafka broker is not running; see {self.logs_dir}\n{tail}")
             time.sleep(0.2)
         raise TimeoutError(f"Kafka broker not ready after {timeout:.0f}s; see {self.logs_dir}")
 
@@ -422,4 +423,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as error:
+        sys.exit(f"error: {error}")
