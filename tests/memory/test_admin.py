@@ -46,7 +46,7 @@ def test_offsets_can_only_be_reset_while_the_group_is_empty(
     consumer.poll(10, 0)
     with pytest.raises(BrokerError) as error:
         broker.alter_share_group_offsets(GROUP, {(TOPIC, 0): 7})
-    assert error.value.error == "GROUP_NOT_EMPTY"
+    assert error.value.error == "NON_EMPTY_GROUP"
     consumer.close()
     broker.alter_share_group_offsets(GROUP, {(TOPIC, 0): 7})
     assert broker.share_group_offsets(GROUP)[(TOPIC, 0)].start_offset == 7

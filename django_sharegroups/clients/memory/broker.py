@@ -193,7 +193,7 @@ class MemoryBroker:
             if group is None:
                 group = self._groups[group_id] = ShareGroup(group_id)
             if member_id is not None and member_id in group.members:
-                raise BrokerError("UNRELEASED_INSTANCE_ID", f"Member '{member_id}' is still in.")
+                raise BrokerError("INVALID_REQUEST", f"Member '{member_id}' is already in.")
             if len(group.members) >= self._config["group.share.max.size"]:
                 raise BrokerError(
                     "GROUP_MAX_SIZE_REACHED",
@@ -355,11 +355,11 @@ class MemoryBroker:
     def alter_share_group_offsets(
         self, group_id: str, offsets: Mapping[tuple[str, int], int]
     ) -> None:
-        """Move SPSOs (reset to an offset); the group must be empty, as in Kafka."""
+        """Move SPSOs (reset to an offset); the group must be empty and is created if new."""
         with self._locked():
             if group_id not in self._groups:
                 self._groups[group_id] = ShareGroup(group_id)
-            group = self._empty_group(group_id, "GROUP_NOT_EMPTY")
+            group = self._empty_group(group_id)
             for (topic, partition), offset in offsets.items():
                 log = self._partition_log(topic, partition)
                 offset = min(max(offset, log.start_offset), log.end_offset)
@@ -375,14 +375,14 @@ class MemoryBroker:
         """Forget share-partition state of ``topics``; the next fetch starts per auto reset."""
         drop = set(topics)
         with self._locked():
-            group = self._empty_group(group_id, "NON_EMPTY_GROUP")
+            group = self._empty_group(group_id)
             for key in [k for k in group.share_partitions if k[0] in drop]:
                 del group.share_partitions[key]
 
     def delete_share_group(self, group_id: str) -> None:
         """Delete an empty group with its state and configs (``NON_EMPTY_GROUP`` otherwise)."""
         with self._locked():
-            self._empty_group(group_id, "NON_EMPTY_GROUP")
+            self._empty_group(group_id)
             del self._groups[group_id]
             self._group_configs.pop(group_id, None)
 
@@ -471,8 +471,10 @@ class MemoryBroker:
         for group in self._groups.values():
             for member in list(group.members.values()):
                 stopped = member.heartbeat_stopped_at_ms
+                if stopped is None:
+                    continue
                 timeout = self._group_value(group.group_id, "share.session.timeout.ms")
-                if stopped is not None and now_ms - stopped >= timeout:
+                if now_ms - stopped >= timeout:
                     self._remove_member(group, member.member_id, now_ms)
                     changed = True
             if group.share_partitions:
@@ -612,10 +614,10 @@ class MemoryBroker:
             raise BrokerError("GROUP_ID_NOT_FOUND", f"Share group '{group_id}' does not exist.")
         return group
 
-    def _empty_group(self, group_id: str, error: str) -> ShareGroup:
+    def _empty_group(self, group_id: str) -> ShareGroup:
         group = self._group(group_id)
         if group.members:
-            raise BrokerError(error, f"Share group '{group_id}' has active members.")
+            raise BrokerError("NON_EMPTY_GROUP", f"Share group '{group_id}' has active members.")
         return group
 
     def _member(self, group_id: str, member_id: str) -> tuple[ShareGroup, Member]:
