@@ -16,7 +16,7 @@ Known differences from Kafka 4.4 (Kafka's behaviour is the reference):
 - The log holds one record per batch. Kafka acquires whole producer batches (so a poll may
   exceed ``max.poll.records`` unless ``share.acquire.mode=record_limit``) and throttles
   often-delivered records by halving batches; here the record limit is always strict and a
-  record delivered at least ``ceil(limit / 2)`` times is always delivered alone.
+  record already delivered ``max(2, ceil(limit / 2))`` times or more is delivered alone.
 - Each acknowledgement is applied on its own; Kafka applies an acknowledgement batch
   all-or-nothing.
 - Assignment is balanced like Kafka's ``SimpleAssignor`` but not sticky, and takes effect at
