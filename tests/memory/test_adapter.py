@@ -12,6 +12,7 @@ from django_sharegroups.clients.memory import (
     MemoryShareConsumer,
     RecordState,
     default_broker,
+    factory_from_settings,
     reset_default_broker,
 )
 
@@ -65,6 +66,20 @@ def test_failures_of_acknowledgements_sent_by_poll_or_commit_async_reach_commit_
     assert other.commit_sync(1) == []  # reported once
 
 
+def test_take_acknowledgement_failures_reports_refusals_sent_by_poll_once(
+    broker: MemoryBroker, member: MakeMember
+) -> None:
+    earliest(broker)
+    produce(broker, 1)
+    owner, other = member(), member()
+    [record] = owner.poll(1, 0)
+    other.acknowledge(record, ACCEPT)
+    assert other.take_acknowledgement_failures() == []  # not sent yet
+    other.poll(1, 0)
+    assert [f.error for f in other.take_acknowledgement_failures()] == ["INVALID_RECORD_STATE"]
+    assert other.take_acknowledgement_failures() == other.commit_sync(1) == []
+
+
 def test_poll_before_subscribe_and_use_after_close_are_illegal(
     factory: MemoryClientFactory,
 ) -> None:
@@ -116,6 +131,12 @@ def test_factory_creates_unsubscribed_members_and_keeps_overrides(broker: Memory
     assert consumer.config == {"max.poll.records": 5}
     assert consumer.member_id is None
     assert MemoryClientFactory.client_class is MemoryShareConsumer
+
+
+def test_settings_select_the_default_broker() -> None:
+    factory = factory_from_settings(object())
+    assert isinstance(factory, MemoryClientFactory)
+    assert factory.broker is default_broker()
 
 
 def test_factory_without_broker_uses_the_process_wide_default() -> None:

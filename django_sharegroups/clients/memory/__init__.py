@@ -33,7 +33,7 @@ Known differences from Kafka 4.4 (Kafka's behaviour is the reference):
 - Share groups and consumer groups do not share a namespace here.
 """
 
-from .adapter import MemoryClientFactory, MemoryShareConsumer
+from .adapter import MemoryClientFactory, MemoryShareConsumer, factory_from_settings
 from .broker import MemoryBroker, default_broker, reset_default_broker
 from .clock import Clock, ManualClock, SystemClock
 from .errors import BrokerError, IllegalStateError
@@ -63,5 +63,6 @@ __all__ = [
     "SharePartitionView",
     "SystemClock",
     "default_broker",
+    "factory_from_settings",
     "reset_default_broker",
 ]

@@ -3,8 +3,8 @@
 Acknowledgements are queued and reach the broker with the next ``poll``, ``commit_sync``,
 ``commit_async`` or ``close``, as Kafka's client piggybacks them on ShareFetch and
 ShareAcknowledge: a RELEASEd record becomes available again only then. Refusals (for example
-``INVALID_RECORD_STATE`` when the lock ran out first) are returned by the next
-``commit_sync``, including those of acknowledgements sent by ``poll`` or ``commit_async``.
+``INVALID_RECORD_STATE`` when the lock ran out first) are reported once, by whichever of
+``take_acknowledgement_failures`` or ``commit_sync`` is called next.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ..base import (
 from .broker import MemoryBroker, default_broker
 from .errors import BrokerError, IllegalStateError
 
-__all__ = ["MemoryClientFactory", "MemoryShareConsumer"]
+__all__ = ["MemoryClientFactory", "MemoryShareConsumer", "factory_from_settings"]
 
 
 class MemoryShareConsumer(ShareConsumerClient):
@@ -113,15 +113,20 @@ class MemoryShareConsumer(ShareConsumerClient):
             self._pending.append((record.topic, record.partition, record.offset, ack_type))
 
     def commit_sync(self, timeout: float) -> list[AcknowledgementFailure]:
+        """Send pending acknowledgements; return every refusal not reported yet."""
         self._check_open()
         self._send_acknowledgements()
-        with self._state_lock:
-            failures, self._failures = self._failures, []
-        return failures
+        return self.take_acknowledgement_failures()
 
     def commit_async(self) -> None:
         self._check_open()
         self._send_acknowledgements()
+
+    def take_acknowledgement_failures(self) -> list[AcknowledgementFailure]:
+        """Refusals not reported yet (from acknowledgements sent by poll or commit_async)."""
+        with self._state_lock:
+            failures, self._failures = self._failures, []
+        return failures
 
     def acquisition_lock_timeout_ms(self) -> int | None:
         return self.broker.record_lock_duration_ms(self.group_id)
@@ -191,3 +196,8 @@ class MemoryClientFactory(ShareConsumerClientFactory):
         self, group_id: str, *, client_id: str, overrides: Mapping[str, Any] | None = None
     ) -> MemoryShareConsumer:
         return MemoryShareConsumer(self.broker, group_id, client_id=client_id, config=overrides)
+
+
+def factory_from_settings(settings: object) -> MemoryClientFactory:
+    """The ``memory`` adapter as the settings select it: members on the default broker."""
+    return MemoryClientFactory()
