@@ -6,43 +6,12 @@ import contextlib
 import json
 import threading
 import time
-import uuid
 
 import pytest
 from confluent_kafka import Producer
-from confluent_kafka.admin import (
-    AdminClient,
-    AlterConfigOpType,
-    ConfigEntry,
-    ConfigResource,
-    NewTopic,
-    ResourceType,
-)
 
 from django_sharegroups.conf import ShareGroupsSettings
 from django_sharegroups.runtime.runner import ShareConsumerRunner
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def create_topic(bootstrap: str, name: str, partitions: int) -> str:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, partitions, 1)])[name].result(30)
-    return name
-
-
-def set_group_config(bootstrap: str, group: str, **configs: str | int) -> None:
-    """Set share-group configs, e.g. ``share_auto_offset_reset="earliest"``."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    entries = [
-        ConfigEntry(key.replace("_", "."), str(value), incremental_operation=AlterConfigOpType.SET)
-        for key, value in configs.items()
-    ]
-    resource = ConfigResource(ResourceType.GROUP, group, incremental_configs=entries)
-    for future in admin.incremental_alter_configs([resource]).values():
-        future.result(30)
 
 
 def produce_json(bootstrap: str, topic: str, payloads, key=None) -> None:
@@ -99,15 +68,15 @@ class Collector:
 
 
 @pytest.fixture
-def share_topic(kafka_bootstrap_servers):
-    """A fresh topic and a fresh share group reading it from the earliest offset."""
+def share_topic(kafka_topic, share_group_config):
+    """``share_topic(partitions, **group_configs)``: a fresh topic and a share group of the
+    same name reading it from the earliest offset; ``share_delivery_count_limit=3`` sets
+    ``share.delivery.count.limit``."""
 
     def make(partitions: int = 1, **group_configs):
-        name = unique("it")
-        create_topic(kafka_bootstrap_servers, name, partitions)
-        set_group_config(
-            kafka_bootstrap_servers, name, share_auto_offset_reset="earliest", **group_configs
-        )
+        name = kafka_topic(partitions, prefix="it")
+        configs = {key.replace("_", "."): value for key, value in group_configs.items()}
+        share_group_config(name, {"share.auto.offset.reset": "earliest", **configs})
         return name
 
     return make
