@@ -23,6 +23,8 @@ DEFAULTS: dict[str, Any] = {
     "SHUTDOWN_TIMEOUT": 30.0,
     # Seconds one poll waits for records before the loop checks for shutdown again.
     "POLL_TIMEOUT": 0.5,
+    # Dotted path of the sample-record callable used by ``runshareconsumers --demo``.
+    "DEMO_RECORDS": None,
 }
 
 
@@ -34,6 +36,7 @@ class ShareGroupsSettings:
     kafka: dict[str, Any] = field(default_factory=dict)
     shutdown_timeout: float = 30.0
     poll_timeout: float = 0.5
+    demo_records: str | None = None
 
     @property
     def bootstrap_servers(self) -> str | None:
@@ -62,4 +65,5 @@ def get_settings() -> ShareGroupsSettings:
         kafka=kafka,
         shutdown_timeout=float(merged["SHUTDOWN_TIMEOUT"]),
         poll_timeout=float(merged["POLL_TIMEOUT"]),
+        demo_records=merged["DEMO_RECORDS"],
     )

@@ -76,6 +76,8 @@ SHAREGROUPS = {
     # librdkafka keys for every client; KAFKA_BOOTSTRAP_SERVERS fills in bootstrap.servers.
     "KAFKA": {},
     "SHUTDOWN_TIMEOUT": 30,
+    # Sample records for `manage.py runshareconsumers --demo` (in-memory broker only).
+    "DEMO_RECORDS": "example_project.jobs.demo.records",
 }
 
 LOGGING = {

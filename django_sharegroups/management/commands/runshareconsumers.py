@@ -9,7 +9,6 @@ from ...runtime.selection import select_share_groups
 
 class Command(BaseCommand):
     help = "Consume the declared share groups: one thread per share-consumer instance."
-    requires_system_checks = "__all__"
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -18,11 +17,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--exclude-group", action="append", default=[], metavar="NAME", help="Skip it."
         )
+        parser.add_argument(
+            "--demo",
+            action="store_true",
+            help="Feed the in-memory broker sample records (SHAREGROUPS['DEMO_RECORDS']).",
+        )
 
     def handle(self, *args, **options):
         try:
             groups = select_share_groups(options["group"], options["exclude_group"])
-            exit_code = ShareConsumerRunner(groups).run()
+            runner = ShareConsumerRunner(groups)
+            if options["demo"]:
+                from ...runtime.demo import start_demo
+
+                start_demo(runner)
+            exit_code = runner.run()
         except ConfigurationError as exc:
             raise CommandError(str(exc)) from exc
         if exit_code:
