@@ -19,9 +19,14 @@ class ShareGroupConsumer:
     Acknowledge each message explicitly with ``mark_accepted``, ``mark_released`` or
     ``mark_rejected``. A message left unacknowledged when ``consume`` returns is RELEASEd (the
     broker redelivers it with a higher delivery count); an exception RELEASEs the job's
-    unacknowledged messages and is logged with its traceback. There is no partition, offset or
-    seek API here: under share groups the broker decides who gets which record.
+    unacknowledged messages and is logged with its traceback. Set ``acknowledgement =
+    "implicit"`` to have a normal return ACCEPT and an exception REJECT whatever is still open.
+    There is no partition, offset or seek API here: under share groups the broker decides who
+    gets which record.
     """
+
+    #: ``"explicit"`` (default) or ``"implicit"``; a topic's ``acknowledgement`` option wins.
+    acknowledgement = "explicit"
 
     def __init__(self, share_group: ShareGroup, topic: Topic) -> None:
         self.share_group = share_group
@@ -45,6 +50,13 @@ class ShareGroupConsumer:
 
     def shutdown(self) -> None:
         """Called once when the consumer thread stops; release resources here."""
+
+    def lock_expired(self, message: Message) -> None:
+        """The acquisition lock of ``message`` ran out before it was acknowledged.
+
+        The broker may already have handed the record to another member, so undo or mark
+        partial work here. Called in the thread that processed (or would have processed) it.
+        """
 
     def _mark(self, message: Message, ack_type: AcknowledgeType) -> None:
         if self._acknowledgements is None:

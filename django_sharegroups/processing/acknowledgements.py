@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from ..clients.base import AcknowledgeType
@@ -22,6 +23,8 @@ class JobAcknowledgements:
     def __init__(self, messages: Iterable[Message]) -> None:
         self._messages = {m.coordinates: m for m in messages}
         self._types: dict[tuple[str, int, int], AcknowledgeType] = {}
+        #: ``time.time()`` of each acknowledgement, to tell acks made after a lease lapsed.
+        self.marked_at: dict[tuple[str, int, int], float] = {}
 
     def mark(self, message: Message, ack_type: AcknowledgeType) -> None:
         key = message.coordinates
@@ -32,12 +35,15 @@ class JobAcknowledgements:
                 f"{message!r} was already acknowledged as {self._types[key].name}."
             )
         self._types[key] = ack_type
+        self.marked_at[key] = time.time()
 
     def mark_all_unacknowledged(self, ack_type: AcknowledgeType) -> list[Message]:
         """Acknowledge what is still open (e.g. RELEASE after an exception); return those."""
         left = self.unacknowledged()
+        now = time.time()
         for message in left:
             self._types[message.coordinates] = ack_type
+            self.marked_at[message.coordinates] = now
         return left
 
     def unacknowledged(self) -> list[Message]:

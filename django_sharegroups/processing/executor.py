@@ -1,19 +1,24 @@
 """Runs one job: the consumer's ``consume`` with Django's per-request connection hygiene.
 
 The outcome is a complete set of acknowledgements for the job's records: whatever the consumer
-left open is RELEASEd, so the owning thread can hand every record back to the client before it
-polls again (librdkafka's explicit mode requires exactly that).
+left open is RELEASEd (explicit mode) or ACCEPTed/REJECTed (implicit mode), so the owning thread
+can hand every record back to the client before it polls again. Records whose lease lapsed
+before the job started are not processed at all: the broker may have given them to another
+member already.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from django.db import close_old_connections
 
 from ..clients.base import AcknowledgeType
 from ..consumer import ShareGroupConsumer
 from ..instrumentation import EventBus
-from ..messages import Message, Messages
+from ..messages import Message, Messages, build_metadata
 from .acknowledgements import JobAcknowledgements
+from .leases import LeaseTracker
 
 
 def describe(messages: list[Message]) -> str:
@@ -23,40 +28,94 @@ def describe(messages: list[Message]) -> str:
 
 
 def execute_job(
-    consumer: ShareGroupConsumer, messages: list[Message], bus: EventBus
+    consumer: ShareGroupConsumer,
+    messages: list[Message],
+    bus: EventBus,
+    *,
+    implicit: bool = False,
+    leases: LeaseTracker | None = None,
+    polled_at: datetime | None = None,
+    partition_scoped: bool = False,
 ) -> JobAcknowledgements:
     acknowledgements = JobAcknowledgements(messages)
     name = type(consumer).__name__
     group = consumer.share_group.name
+    live = messages
+    if leases is not None:
+        lapsed = [m for m in messages if _lapsed(leases, m)]
+        for message in lapsed:
+            acknowledgements.mark(message, AcknowledgeType.RELEASE)
+            _lock_expired(consumer, message, bus, started=False)
+        live = [m for m in messages if m not in lapsed]
+    if not live:
+        return acknowledgements
+    metadata = build_metadata(
+        live, consumer.topic.name, polled_at or datetime.now().astimezone(), partition_scoped
+    )
     consumer._acknowledgements = acknowledgements
     close_old_connections()
-    bus.publish("job.started", share_group=group, consumer=name, size=len(messages))
+    bus.publish("job.started", share_group=group, consumer=name, size=len(live))
     try:
-        consumer.consume(Messages(messages, topic=consumer.topic.name))
+        consumer.consume(Messages(live, topic=consumer.topic.name, metadata=metadata))
     except Exception as exc:
-        released = acknowledgements.mark_all_unacknowledged(AcknowledgeType.RELEASE)
+        ack_type = AcknowledgeType.REJECT if implicit else AcknowledgeType.RELEASE
+        settled = acknowledgements.mark_all_unacknowledged(ack_type)
         bus.publish(
             "job.errored",
             share_group=group,
             consumer=name,
-            records=describe(messages),
-            released=len(released),
+            records=describe(live),
+            released=len(settled) if not implicit else 0,
+            rejected=len(settled) if implicit else 0,
             exception=exc,
         )
     else:
-        left = acknowledgements.mark_all_unacknowledged(AcknowledgeType.RELEASE)
-        if left:
-            bus.publish(
-                "job.unacknowledged", share_group=group, consumer=name, records=describe(left)
-            )
+        if implicit:
+            acknowledgements.mark_all_unacknowledged(AcknowledgeType.ACCEPT)
+        else:
+            left = acknowledgements.mark_all_unacknowledged(AcknowledgeType.RELEASE)
+            if left:
+                bus.publish(
+                    "job.unacknowledged", share_group=group, consumer=name, records=describe(left)
+                )
         bus.publish(
             "job.finished",
             share_group=group,
             consumer=name,
-            size=len(messages),
+            size=len(live),
             acknowledgements=acknowledgements.counts(),
         )
     finally:
         consumer._acknowledgements = None
         close_old_connections()
+    if leases is not None:
+        for message in live:
+            lease = leases.get(message.coordinates)
+            acked_at = acknowledgements.marked_at.get(message.coordinates)
+            if lease is not None and lease.lapsed(acked_at):
+                _lock_expired(consumer, message, bus, started=True)
     return acknowledgements
+
+
+def _lapsed(leases: LeaseTracker, message: Message) -> bool:
+    lease = leases.get(message.coordinates)
+    return lease is not None and lease.lapsed()
+
+
+def _lock_expired(consumer: ShareGroupConsumer, message: Message, bus: EventBus, started: bool):
+    bus.publish(
+        "lock.expired",
+        share_group=consumer.share_group.name,
+        consumer=type(consumer).__name__,
+        record=describe([message]),
+        processed=started,
+    )
+    try:
+        consumer.lock_expired(message)
+    except Exception as exc:
+        bus.publish(
+            "consumer.error",
+            share_group=consumer.share_group.name,
+            error=f"{type(consumer).__name__}.lock_expired failed: {exc}",
+            exception=exc,
+        )

@@ -25,7 +25,7 @@ from ..clients import ADAPTERS
 from ..exceptions import ConfigurationError
 from .registry import RouteRegistry, registry
 from .share_group import PRIORITY_POLL_INTERVALS_MS, ShareGroup
-from .topic import DESERIALIZATION_ERROR_POLICIES, JOBS_BUILDERS, Topic
+from .topic import ACKNOWLEDGEMENT_MODES, DESERIALIZATION_ERROR_POLICIES, JOBS_BUILDERS, Topic
 
 TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 NAMED_DESERIALIZERS = ("json", "string", "raw")
@@ -117,6 +117,19 @@ def _check_group_options(group: ShareGroup, label: str) -> Iterable[Error]:
 
     if not _positive_int(group.concurrency):
         yield invalid("concurrency", group.concurrency, "an integer >= 1")
+    if not _positive_int(group.workers_per_consumer):
+        yield invalid("workers_per_consumer", group.workers_per_consumer, "an integer >= 1")
+    throttle = group.throttle
+    if throttle is not None and not (
+        isinstance(throttle, dict)
+        and set(throttle) == {"limit", "interval"}
+        and all(_positive_int(v) for v in throttle.values())
+    ):
+        yield invalid("throttle", throttle, '{"limit": records >= 1, "interval": ms >= 1}')
+    if group.record_lock_duration_ms is not None and not _positive_int(
+        group.record_lock_duration_ms
+    ):
+        yield invalid("record_lock_duration_ms", group.record_lock_duration_ms, "ms >= 1")
     if group.poll_interval is not None and not (
         isinstance(group.poll_interval, int)
         and not isinstance(group.poll_interval, bool)
@@ -158,10 +171,14 @@ def _check_topic(route: Topic, label: str) -> Iterable[Error]:
             route.max_messages_per_job,
             "1 with jobs_builder='per_message' (use 'per_batch' for bigger jobs)",
         )
-    if route.deserializer not in NAMED_DESERIALIZERS and not callable(route.deserializer):
-        yield invalid(
-            "deserializer", route.deserializer, " | ".join(NAMED_DESERIALIZERS) + " or a callable"
-        )
+    for option in ("deserializer", "key_deserializer", "headers_deserializer"):
+        value = getattr(route, option)
+        if value not in NAMED_DESERIALIZERS and not callable(value):
+            yield invalid(option, value, " | ".join(NAMED_DESERIALIZERS) + " or a callable")
+    if route.acknowledgement is not None and route.acknowledgement not in ACKNOWLEDGEMENT_MODES:
+        yield invalid("acknowledgement", route.acknowledgement, " | ".join(ACKNOWLEDGEMENT_MODES))
+    if route.filter is not None and not callable(route.filter):
+        yield invalid("filter", route.filter, "a callable(message) -> bool")
     if route.on_deserialization_error not in DESERIALIZATION_ERROR_POLICIES:
         yield invalid(
             "on_deserialization_error",

@@ -19,10 +19,13 @@ class ShareGroup:
     name: Any
     topics: list[Topic] = field(default_factory=list)
     concurrency: Any = 1
+    workers_per_consumer: Any = 1
     poll_interval: Any = None
+    throttle: Any = None
     priority: Any = "normal"
     client: Any = None
     kafka: dict[str, Any] = field(default_factory=dict)
+    record_lock_duration_ms: Any = None
     #: Where it was declared ("myapp.consumers"), so check messages can point at it.
     declared_in: str | None = None
 
@@ -49,26 +52,36 @@ def share_group(
     *,
     topics: list[Topic],
     concurrency: int = 1,
+    workers_per_consumer: int = 1,
     poll_interval: int | None = None,
+    throttle: dict[str, int] | None = None,
     priority: str = "normal",
     client: str | None = None,
     kafka: dict[str, Any] | None = None,
+    record_lock_duration_ms: int | None = None,
     registry=None,
 ) -> ShareGroup:
     """Declare a share group and register it (in the project-wide registry by default).
 
     ``concurrency`` is the number of share-consumer instances (one thread each) this process
-    runs; ``poll_interval`` (ms) or ``priority`` sets how eagerly they poll; ``client`` picks a
-    client adapter for this group only; ``kafka`` adds librdkafka keys for this group only.
+    runs and ``workers_per_consumer`` the jobs each runs at once (1: the consumer thread itself
+    processes). ``poll_interval`` (ms) or ``priority`` sets how eagerly they poll;
+    ``throttle={"limit": N, "interval": ms}`` caps records per interval per instance.
+    ``client`` picks a client adapter and ``kafka`` adds librdkafka keys for this group only.
+    ``record_lock_duration_ms`` tells adapters that cannot ask the broker (``confluent``) the
+    group's ``share.record.lock.duration.ms``, so leases that ran out are not processed.
     """
     group = ShareGroup(
         name=name,
         topics=list(topics),
         concurrency=concurrency,
+        workers_per_consumer=workers_per_consumer,
         poll_interval=poll_interval,
+        throttle=throttle,
         priority=priority,
         client=client,
         kafka=dict(kafka or {}),
+        record_lock_duration_ms=record_lock_duration_ms,
         declared_in=(registry or default_registry).current_module,
     )
     (registry or default_registry).register(group)

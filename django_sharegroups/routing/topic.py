@@ -12,6 +12,9 @@ from django.utils.module_loading import import_string
 JOBS_BUILDERS = ("per_message", "per_batch", "per_partition", "per_key")
 #: What happens to a record whose payload cannot be deserialized.
 DESERIALIZATION_ERROR_POLICIES = ("reject", "release")
+#: ``explicit``: the consumer marks each message. ``implicit``: return = ACCEPT all,
+#: exception = REJECT all (what is still unacknowledged).
+ACKNOWLEDGEMENT_MODES = ("explicit", "implicit")
 
 
 @dataclass
@@ -27,7 +30,11 @@ class Topic:
     jobs_builder: Any = "per_message"
     max_messages_per_job: Any = 1
     deserializer: Any = "json"
+    key_deserializer: Any = "raw"
+    headers_deserializer: Any = "raw"
     on_deserialization_error: Any = "reject"
+    acknowledgement: Any = None
+    filter: Any = None
     options: dict[str, Any] = field(default_factory=dict)
 
     def consumer_class(self) -> type:
@@ -36,10 +43,9 @@ class Topic:
             return import_string(self.consumer)
         return self.consumer
 
-    def deserialize(self) -> Callable[[bytes | None], Any]:
-        from ..messages import resolve_deserializer
-
-        return resolve_deserializer(self.deserializer)
+    def acknowledgement_mode(self) -> str:
+        """The topic's ``acknowledgement``, else the consumer class's, else ``explicit``."""
+        return self.acknowledgement or getattr(self.consumer_class(), "acknowledgement", "explicit")
 
 
 def topic(
@@ -49,14 +55,21 @@ def topic(
     jobs_builder: str | Callable = "per_message",
     max_messages_per_job: int = 1,
     deserializer: str | Callable[[bytes | None], Any] = "json",
+    key_deserializer: str | Callable[[bytes | None], Any] = "raw",
+    headers_deserializer: str | Callable[[bytes | None], Any] = "raw",
     on_deserialization_error: str = "reject",
+    acknowledgement: str | None = None,
+    filter: Callable[[Any], bool] | None = None,
     **options: Any,
 ) -> Topic:
     """Declare a topic route for :func:`share_group`.
 
     ``consumer`` is a :class:`~django_sharegroups.ShareGroupConsumer` subclass or its dotted
-    path. ``deserializer`` is ``"json"`` (default), ``"string"``, ``"raw"`` or a callable that
-    takes the raw bytes.
+    path. ``deserializer`` (payload), ``key_deserializer`` and ``headers_deserializer`` (each
+    header value) are ``"json"``, ``"string"``, ``"raw"`` or a callable taking the bytes.
+    ``acknowledgement`` is ``"explicit"`` or ``"implicit"`` (default: the consumer class's
+    ``acknowledgement`` attribute). ``filter(message) -> bool`` drops records before
+    ``consume``; dropped records are ACCEPTed and counted.
     """
     return Topic(
         name=name,
@@ -64,6 +77,10 @@ def topic(
         jobs_builder=jobs_builder,
         max_messages_per_job=max_messages_per_job,
         deserializer=deserializer,
+        key_deserializer=key_deserializer,
+        headers_deserializer=headers_deserializer,
         on_deserialization_error=on_deserialization_error,
+        acknowledgement=acknowledgement,
+        filter=filter,
         options=options,
     )

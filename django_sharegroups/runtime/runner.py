@@ -1,9 +1,10 @@
 """The process runner: starts a listener thread per share-consumer instance, stops them cleanly.
 
-Stop sequence (SIGTERM / SIGINT): listeners stop polling, the running job finishes and its
+Stop sequence (SIGTERM / SIGINT): listeners stop polling, the running jobs finish and their
 acknowledgements are sent, unstarted jobs are RELEASEd, every client is closed. If that takes
 longer than ``shutdown_timeout`` — or a second signal arrives — the process exits non-zero and
-reports what was still running.
+reports what was still running. SIGTSTP is "quiet": the same, but the process stays up (for
+orchestrators that drain a process before they stop it) until SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ class ShareConsumerRunner:
         self.settings = settings or get_settings()
         self.bus = bus
         self.factories = dict(factories or {})
+        #: Tells listeners to stop polling; ``exit_event`` ends the process.
         self.stop_event = threading.Event()
+        self.exit_event = threading.Event()
         self.listeners: list[ShareGroupListener] = []
         self._signals_received = 0
 
@@ -76,8 +79,14 @@ class ShareConsumerRunner:
             listener.started_consuming.wait()
 
     def stop(self) -> None:
-        """Ask every listener to stop after its current job."""
+        """Ask every listener to stop after its current job, then end the process."""
         self.stop_event.set()
+        self.exit_event.set()
+
+    def quiet(self) -> None:
+        """Stop polling and finish the running jobs, but keep the process up."""
+        self.stop_event.set()
+        self.bus.publish("process.quiet", listeners=len(self.listeners))
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the listeners to finish; True when all did within ``timeout``."""
@@ -102,10 +111,12 @@ class ShareConsumerRunner:
         failed = [listener for listener in self.listeners if listener.startup_error]
         if failed:
             self.stop()
-        while not self.stop_event.is_set():
-            if not any(listener.is_alive() for listener in self.listeners):
+        while not self.exit_event.is_set():
+            if not self.stop_event.is_set() and not any(
+                listener.is_alive() for listener in self.listeners
+            ):
                 break
-            self.stop_event.wait(0.5)
+            self.exit_event.wait(0.5)
         return self.shutdown(EXIT_FAILED if failed else EXIT_OK)
 
     def shutdown(self, exit_code: int = EXIT_OK) -> int:
@@ -128,6 +139,11 @@ class ShareConsumerRunner:
             return
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
+        signal.signal(signal.SIGTSTP, self._on_quiet_signal)
+
+    def _on_quiet_signal(self, signum, frame) -> None:
+        logger.info("SIGTSTP received: quiet mode, no more polling; the process stays up")
+        self.quiet()
 
     def _on_signal(self, signum, frame) -> None:
         self._signals_received += 1

@@ -1,0 +1,104 @@
+"""The worker pool of one consumer instance (``workers_per_consumer`` > 1).
+
+Workers run jobs and hand the results back through a queue; only the owning listener thread
+talks to the client. Each worker keeps its own consumer instances (one per topic, for the
+worker's lifetime) and closes its own database connections when it ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections
+
+logger = logging.getLogger("django_sharegroups.runtime")
+
+_STOP = object()
+
+
+@dataclass
+class JobResult:
+    job: Any
+    #: The job's acknowledgements, or None when it was not started (the pool was stopping).
+    acknowledgements: Any
+
+
+class WorkerPool:
+    """``size`` threads running ``run_job(job, worker_state)``; results come back in order of
+    completion through :meth:`wait`/:meth:`drain`."""
+
+    def __init__(
+        self,
+        size: int,
+        name: str,
+        run_job: Callable[[Any, dict], Any],
+        stop_event: threading.Event,
+    ) -> None:
+        self.size = size
+        self.run_job = run_job
+        self.stop_event = stop_event
+        self.in_flight = 0
+        self._jobs: queue.Queue = queue.Queue()
+        self._results: queue.Queue[JobResult] = queue.Queue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}:worker{i}", daemon=True)
+            for i in range(size)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def free_slots(self) -> int:
+        return max(0, self.size - self.in_flight)
+
+    def submit(self, job: Any) -> None:
+        self.in_flight += 1
+        self._jobs.put(job)
+
+    def wait(self, timeout: float) -> list[JobResult]:
+        """Block until at least one job finished (or ``timeout``), then take all finished."""
+        try:
+            first = self._results.get(timeout=timeout)
+        except queue.Empty:
+            return []
+        self.in_flight -= 1
+        return [first, *self.drain()]
+
+    def drain(self) -> list[JobResult]:
+        results = []
+        while True:
+            try:
+                results.append(self._results.get_nowait())
+            except queue.Empty:
+                break
+        self.in_flight -= len(results)
+        return results
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._jobs.put(_STOP)
+        for thread in self._threads:
+            thread.join()
+
+    def _work(self) -> None:
+        state: dict = {}
+        try:
+            while True:
+                job = self._jobs.get()
+                if job is _STOP:
+                    return
+                if self.stop_event.is_set():
+                    self._results.put(JobResult(job, None))
+                    continue
+                self._results.put(JobResult(job, self.run_job(job, state)))
+        finally:
+            for consumer in state.values():
+                try:
+                    consumer.shutdown()
+                except Exception:  # never let one consumer's hook stop the others'
+                    logger.exception("%r.shutdown() failed", consumer)
+            connections.close_all()
