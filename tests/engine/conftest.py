@@ -1,0 +1,79 @@
+"""Run share groups on an in-memory broker inside the test process."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+
+import pytest
+
+from django_sharegroups import ShareGroupConsumer, share_group, topic
+from django_sharegroups.clients.memory import MemoryBroker, MemoryClientFactory
+from django_sharegroups.conf import ShareGroupsSettings
+from django_sharegroups.instrumentation import EventBus
+from django_sharegroups.routing import RouteRegistry
+from django_sharegroups.runtime.runner import ShareConsumerRunner
+
+
+@pytest.fixture
+def broker() -> MemoryBroker:
+    return MemoryBroker(config={"group.share.min.record.lock.duration.ms": 1000})
+
+
+def declare(name: str, consumer, *, topic_options=None, **group_options):
+    """A share group named like its one topic, outside the project registry."""
+    return share_group(
+        name,
+        topics=[topic(name, consumer=consumer, **(topic_options or {}))],
+        registry=RouteRegistry(),
+        **group_options,
+    )
+
+
+def produce(broker: MemoryBroker, topic_name: str, payloads, key=None) -> None:
+    for payload in payloads:
+        broker.produce(topic_name, json.dumps(payload).encode(), key=key)
+
+
+def prepare(broker: MemoryBroker, name: str, partitions: int = 1, **configs) -> None:
+    broker.create_topic(name, partitions)
+    broker.alter_group_config(name, {"share.auto.offset.reset": "earliest", **configs})
+
+
+@contextlib.contextmanager
+def running(groups, broker: MemoryBroker, bus: EventBus | None = None, expect_exit: int = 0):
+    runner = ShareConsumerRunner(
+        groups,
+        settings=ShareGroupsSettings(client="memory", poll_timeout=0.05, shutdown_timeout=15),
+        factories={"memory": MemoryClientFactory(broker)},
+        bus=bus or EventBus(),
+    )
+    runner.start()
+    try:
+        yield runner
+    finally:
+        assert runner.shutdown() == expect_exit
+
+
+class Recording(ShareGroupConsumer):
+    """Accepts everything and records what it saw; subclass to change behaviour."""
+
+    seen: list
+    lock = threading.Lock()
+
+    def consume(self, messages):
+        for message in messages:
+            with self.lock:
+                type(self).seen.append(message)
+            self.mark_accepted(message)
+
+
+def recording_consumer():
+    return type("Recorder", (Recording,), {"seen": []})
+
+
+def events_of(bus: EventBus, name: str) -> list[dict]:
+    captured: list[dict] = []
+    bus.subscribe(name, lambda event, payload: captured.append(payload))
+    return captured

@@ -1,0 +1,143 @@
+"""Flow and scaling on the in-memory broker: worker pools, jobs builders, priority, throttle."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from django_sharegroups import ShareGroupConsumer
+from django_sharegroups.instrumentation import EventBus
+
+from ..integration.conftest import wait_until
+from .conftest import declare, events_of, prepare, produce, recording_consumer, running
+
+
+def test_worker_pool_runs_jobs_in_parallel_and_accepts_each_record_once(broker):
+    prepare(broker, "pool", partitions=3)
+    produce(broker, "pool", ({"n": i} for i in range(400)))
+    active = {"now": 0, "max": 0}
+    lock = threading.Lock()
+    seen = []
+
+    class Slow(ShareGroupConsumer):
+        def consume(self, messages):
+            with lock:
+                active["now"] += 1
+                active["max"] = max(active["max"], active["now"])
+            time.sleep(0.002)
+            for message in messages:
+                with lock:
+                    seen.append((message.partition, message.offset, threading.get_ident()))
+                self.mark_accepted(message)
+            with lock:
+                active["now"] -= 1
+
+    with running([declare("pool", Slow, workers_per_consumer=4)], broker):
+        assert wait_until(lambda: len(seen) >= 400, timeout=30)
+    assert len({(p, o) for p, o, _ in seen}) == len(seen) == 400
+    assert active["max"] == 4  # never more than the pool, and the pool was used
+    assert len({thread for *_, thread in seen}) == 4
+    assert sum(broker.share_group_offsets("pool")[("pool", p)].lag for p in range(3)) == 0
+
+
+def test_polls_ask_only_for_free_worker_capacity(broker):
+    prepare(broker, "capacity")
+    produce(broker, "capacity", ({"n": i} for i in range(60)))
+    bus = EventBus()
+    polls = events_of(bus, "poll")
+    seen = recording_consumer()
+    group = declare(
+        "capacity",
+        seen,
+        workers_per_consumer=3,
+        topic_options={"jobs_builder": "per_batch", "max_messages_per_job": 5},
+    )
+    with running([group], broker, bus=bus):
+        assert wait_until(lambda: len(seen.seen) >= 60, timeout=30)
+    assert all(p["records"] <= p["asked"] <= 15 for p in polls)
+    assert max(p["records"] for p in polls) > 5  # several jobs per poll when workers are free
+
+
+def test_per_key_jobs_never_mix_keys_and_per_partition_jobs_carry_partition_metadata(broker):
+    prepare(broker, "keys", partitions=2)
+    for key in (b"a", b"b", b"c"):
+        produce(broker, "keys", ({"n": i} for i in range(10)), key=key)
+    jobs = []
+
+    class Keyed(ShareGroupConsumer):
+        def consume(self, messages):
+            jobs.append(("key", {m.key for m in messages}, messages.metadata))
+            for message in messages:
+                self.mark_accepted(message)
+
+    class Partitioned(Keyed):
+        def consume(self, messages):
+            jobs.append(("partition", {m.partition for m in messages}, messages.metadata))
+            for message in messages:
+                self.mark_accepted(message)
+
+    by_key = declare(
+        "keys", Keyed, topic_options={"jobs_builder": "per_key", "max_messages_per_job": 50}
+    )
+    by_partition = declare(
+        "keys",
+        Partitioned,
+        topic_options={"jobs_builder": "per_partition", "max_messages_per_job": 50},
+    )
+    by_partition.name = "keys-by-partition"
+    broker.alter_group_config("keys-by-partition", {"share.auto.offset.reset": "earliest"})
+    with running([by_key, by_partition], broker):
+        assert wait_until(lambda: sum(m.size for _, _, m in jobs) >= 60, timeout=30), jobs
+    assert all(len(values) == 1 for _, values, _ in jobs)
+    key_jobs = [m for kind, _, m in jobs if kind == "key"]
+    partition_jobs = [(values, m) for kind, values, m in jobs if kind == "partition"]
+    assert sum(m.size for m in key_jobs) == 30
+    assert all(m.partition is None and m.first_offset is None for m in key_jobs)
+    for (partition,), metadata in partition_jobs:
+        assert metadata.partition == partition
+        assert metadata.first_offset <= metadata.last_offset
+    assert all(m.topic == "keys" and m.processing_lag_ms >= 0 for _, _, m in jobs)
+
+
+def test_background_priority_sleeps_between_polls(broker):
+    prepare(broker, "eager")
+    prepare(broker, "slow-lane")
+    bus = EventBus()
+    polls = events_of(bus, "poll")
+    eager = declare("eager", recording_consumer(), priority="high")
+    background = declare("slow-lane", recording_consumer(), priority="background")
+    with running([eager, background], broker, bus=bus):
+        for _ in range(20):
+            produce(broker, "eager", [{}])
+            produce(broker, "slow-lane", [{}])
+            time.sleep(0.05)
+    background_polls = sum(1 for p in polls if p["share_group"] == "slow-lane")
+    eager_polls = sum(1 for p in polls if p["share_group"] == "eager")
+    # background pauses 500 ms after every poll: at most ~1 s / 0.5 s + 1 polls in 1 s
+    assert background_polls <= 4
+    assert eager_polls > 2 * background_polls
+
+
+def test_throttle_caps_records_per_interval(broker):
+    prepare(broker, "throttled")
+    produce(broker, "throttled", ({"n": i} for i in range(25)))
+    bus = EventBus()
+    polls = events_of(bus, "poll")
+    stamps = []
+    bus.subscribe("poll", lambda e, p: stamps.append((time.monotonic(), p["records"])))
+    seen = recording_consumer()
+    group = declare(
+        "throttled",
+        seen,
+        throttle={"limit": 10, "interval": 300},
+        topic_options={"jobs_builder": "per_batch", "max_messages_per_job": 25},
+    )
+    started = time.monotonic()
+    with running([group], broker, bus=bus):
+        assert wait_until(lambda: len(seen.seen) >= 25, timeout=30)
+    elapsed = time.monotonic() - started
+    assert elapsed >= 0.6  # 25 records at 10 per 300 ms need three windows
+    assert max(p["asked"] for p in polls) == 10
+    for i, (at, _) in enumerate(stamps):
+        window = sum(n for t, n in stamps[i:] if t - at < 0.29)
+        assert window <= 10

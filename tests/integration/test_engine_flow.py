@@ -1,0 +1,142 @@
+"""The processing engine on real Kafka 4.4: worker pools, lapsed leases, shutdown under load."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from django_sharegroups import ShareGroupConsumer
+from django_sharegroups.instrumentation import events
+
+from .conftest import produce_json, running, wait_until
+from .test_walking_skeleton import declare
+
+pytestmark = pytest.mark.kafka
+
+
+def test_four_workers_accept_a_thousand_slow_records_exactly_once(
+    kafka_bootstrap_servers, share_topic
+):
+    name = share_topic(partitions=3)
+    produce_json(kafka_bootstrap_servers, name, ({"n": i} for i in range(1000)))
+    lock = threading.Lock()
+    seen, active = [], {"now": 0, "max": 0}
+
+    class Slow(ShareGroupConsumer):
+        def consume(self, messages):
+            with lock:
+                active["now"] += 1
+                active["max"] = max(active["max"], active["now"])
+            time.sleep(0.02)
+            for message in messages:
+                with lock:
+                    seen.append(message.coordinates)
+                self.mark_accepted(message)
+            with lock:
+                active["now"] -= 1
+
+    with running([declare(name, Slow, workers_per_consumer=4)], kafka_bootstrap_servers):
+        assert wait_until(lambda: len(seen) >= 1000, timeout=120), len(seen)
+        time.sleep(1)
+    assert len(seen) == len(set(seen)) == 1000
+    assert active["max"] == 4
+
+
+def test_jobs_never_start_on_a_lapsed_lease(kafka_bootstrap_servers, share_topic):
+    """librdkafka returns a whole producer batch per poll; with a 2 s lock and 0.8 s jobs the
+    tail of the batch lapses before its turn and must not be processed on that delivery."""
+    name = share_topic(share_record_lock_duration_ms=2000)
+    produce_json(kafka_bootstrap_servers, name, ({"n": i} for i in range(5)))  # one batch
+    lock = threading.Lock()
+    processed, hooked = [], []
+    bus_events = []
+
+    def capture(event, payload):
+        bus_events.append(payload)
+
+    class Slow(ShareGroupConsumer):
+        def consume(self, messages):
+            for message in messages:
+                with lock:
+                    processed.append((message.payload["n"], message.delivery_count))
+                if message.delivery_count == 1:
+                    time.sleep(0.8)
+                self.mark_accepted(message)
+
+        def lock_expired(self, message):
+            hooked.append((message.payload["n"], message.delivery_count))
+
+    events.subscribe("lock.expired", capture)
+    try:
+        group = declare(name, Slow, record_lock_duration_ms=2000)
+        with running([group], kafka_bootstrap_servers):
+            assert wait_until(lambda: {n for n, _ in processed} == set(range(5)), timeout=60), (
+                processed
+            )
+            time.sleep(3)  # anything delivered again would show up now
+    finally:
+        events.unsubscribe("lock.expired", capture)
+    first_deliveries = {n for n, count in processed if count == 1}
+    assert {0, 1} <= first_deliveries <= {0, 1, 2}
+    assert len(processed) == len(set(processed))  # never twice on one delivery
+    assert {n for n, _ in hooked} >= {3, 4}
+    skipped = [e for e in bus_events if e["share_group"] == name and not e["processed"]]
+    assert {e["record"] for e in skipped} >= {f"{name}[0]@3", f"{name}[0]@4"}
+
+
+def test_shutdown_under_load_loses_nothing(kafka_bootstrap_servers, share_topic):
+    name = share_topic(partitions=3)
+    total = 2000
+    produce_json(kafka_bootstrap_servers, name, ({"n": i} for i in range(total)))
+    lock = threading.Lock()
+    runs: list[list] = [[], []]
+
+    def consumer_for(run: int):
+        class Busy(ShareGroupConsumer):
+            def consume(self, messages):
+                time.sleep(0.005)
+                for message in messages:
+                    self.mark_accepted(message)
+                    with lock:
+                        runs[run].append(message.coordinates)
+
+        return Busy
+
+    group = declare(name, consumer_for(0), concurrency=2, workers_per_consumer=4)
+    with running([group], kafka_bootstrap_servers):
+        assert wait_until(lambda: len(runs[0]) >= 300, timeout=60)
+    assert len(runs[0]) < total
+    group = declare(name, consumer_for(1), concurrency=2, workers_per_consumer=4)
+    with running([group], kafka_bootstrap_servers):
+        assert wait_until(lambda: len(runs[0]) + len(runs[1]) >= total, timeout=120)
+        time.sleep(2)
+    assert not set(runs[0]) & set(runs[1])
+    assert len(set(runs[0]) | set(runs[1])) == len(runs[0]) + len(runs[1]) == total
+
+
+def test_event_bus_reports_acks_per_type(kafka_bootstrap_servers, share_topic):
+    name = share_topic()
+    produce_json(kafka_bootstrap_servers, name, [{"do": "accept"}, {"do": "reject"}])
+    bus_acks = []
+
+    def capture(event, payload):
+        if payload["share_group"] == name:
+            bus_acks.append(payload["counts"])
+
+    class Mixed(ShareGroupConsumer):
+        def consume(self, messages):
+            for message in messages:
+                if message.payload["do"] == "accept":
+                    self.mark_accepted(message)
+                else:
+                    self.mark_rejected(message)
+
+    events.subscribe("acks.sent", capture)
+    try:
+        with running([declare(name, Mixed)], kafka_bootstrap_servers):
+            assert wait_until(lambda: len(bus_acks) >= 2, timeout=60)
+    finally:
+        events.unsubscribe("acks.sent", capture)
+    assert sorted(bus_acks, key=str) == [{"ACCEPT": 1}, {"REJECT": 1}]
