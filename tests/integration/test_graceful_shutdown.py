@@ -19,14 +19,17 @@ ROOT = Path(__file__).resolve().parents[2]
 SHUTDOWN_TIMEOUT = 15
 
 
-def start_consumers(bootstrap: str, topic: str, log: Path) -> subprocess.Popen:
+def start_consumers(
+    bootstrap: str, topic: str, log: Path, seconds: float = 0.4, shutdown_timeout: float = 15
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.fixtures.slow_settings",
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "SLOW_JOB_TOPIC": topic,
         "SLOW_JOB_LOG": str(log),
-        "SLOW_JOB_SECONDS": "0.4",
+        "SLOW_JOB_SECONDS": str(seconds),
+        "SLOW_SHUTDOWN_TIMEOUT": str(shutdown_timeout),
     }
     return subprocess.Popen(
         [sys.executable, "manage.py", "runshareconsumers", "--group", topic],
@@ -38,10 +41,15 @@ def start_consumers(bootstrap: str, topic: str, log: Path) -> subprocess.Popen:
     )
 
 
-def accepted(log: Path) -> list[tuple[int, int]]:
+def logged(log: Path, what: str) -> list[tuple[int, int]]:
     if not log.exists():
         return []
-    return [tuple(map(int, line.split())) for line in log.read_text().splitlines()]
+    lines = (line.split() for line in log.read_text().splitlines())
+    return [(int(p), int(o)) for kind, p, o in lines if kind == what]
+
+
+def accepted(log: Path) -> list[tuple[int, int]]:
+    return logged(log, "done")
 
 
 def stop(process: subprocess.Popen) -> tuple[int, float, str]:
@@ -81,3 +89,59 @@ def test_sigterm_finishes_running_jobs_and_a_restart_consumes_the_rest(
     assert not set(first_run) & set(second_run), "accepted records were delivered again"
     assert len(set(first_run)) == len(first_run) and len(set(second_run)) == len(second_run)
     assert len(set(first_run) | set(second_run)) == total
+
+
+def test_a_second_sigterm_exits_at_once_and_reports_the_running_jobs(
+    kafka_bootstrap_servers, share_topic, tmp_path
+):
+    name = share_topic()
+    produce_json(kafka_bootstrap_servers, name, ({"n": i} for i in range(3)))
+    log = tmp_path / "jobs.log"
+    process = start_consumers(kafka_bootstrap_servers, name, log, seconds=20)
+    assert wait_until(lambda: logged(log, "start"), timeout=60), process.poll()
+    process.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    code, seconds, output = stop(process)  # the second SIGTERM
+    assert code == 2, output
+    assert seconds < 5, output
+    assert "SIGTERM received again: exiting now; still running:" in output
+    assert f"SlowConsumer({name}[0]@0)" in output
+    assert accepted(log) == []
+
+
+def test_the_shutdown_timeout_bounds_a_stop_and_reports_what_still_ran(
+    kafka_bootstrap_servers, share_topic, tmp_path
+):
+    name = share_topic()
+    produce_json(kafka_bootstrap_servers, name, [{"n": 0}])
+    log = tmp_path / "jobs.log"
+    process = start_consumers(kafka_bootstrap_servers, name, log, seconds=20, shutdown_timeout=1)
+    assert wait_until(lambda: logged(log, "start"), timeout=60), process.poll()
+    code, seconds, output = stop(process)
+    assert code == 2, output
+    assert seconds < 6, output
+    assert "Shutdown: {'clean': False, 'still_running': [" in output
+    assert f"SlowConsumer({name}[0]@0)" in output
+
+
+def test_sigtstp_stops_polling_finishes_jobs_and_keeps_the_process_up(
+    kafka_bootstrap_servers, share_topic, tmp_path
+):
+    name = share_topic()
+    produce_json(kafka_bootstrap_servers, name, ({"n": i} for i in range(2)))
+    log = tmp_path / "jobs.log"
+    process = start_consumers(kafka_bootstrap_servers, name, log, seconds=1)
+    try:
+        assert wait_until(lambda: logged(log, "start"), timeout=60), process.poll()
+        process.send_signal(signal.SIGTSTP)
+        # the running job finishes and is accepted; nothing new starts
+        assert wait_until(lambda: accepted(log), timeout=10)
+        started = logged(log, "start")
+        time.sleep(2)
+        assert process.poll() is None
+        assert logged(log, "start") == started
+    finally:
+        code, _, output = stop(process)
+    assert code == 0, output
+    assert "quiet mode" in output
+    assert sorted(accepted(log)) == sorted(started)

@@ -35,4 +35,6 @@ class Command(BaseCommand):
         except ConfigurationError as exc:
             raise CommandError(str(exc)) from exc
         if exit_code:
-            raise CommandError(f"Share consumers stopped with exit code {exit_code}.", exit_code)
+            raise CommandError(
+                f"Share consumers stopped with exit code {exit_code}.", returncode=exit_code
+            )

@@ -15,19 +15,23 @@ logger = logging.getLogger("django_sharegroups.instrumentation")
 
 Listener = Callable[[str, dict[str, Any]], None]
 
-#: Event names published by the runtime; see docs/events.md for payloads.
+#: Event names published by the runtime; docs/events.md lists their payloads.
 EVENTS = (
     "consumer.started",
     "consumer.stopped",
     "consumer.error",
     "poll",
+    "throttled",
+    "records.filtered",
+    "record.undeserializable",
     "job.started",
     "job.finished",
     "job.errored",
     "job.unacknowledged",
-    "record.undeserializable",
+    "lock.expired",
     "acks.sent",
     "acks.failed",
+    "process.quiet",
     "process.shutdown",
 )
 
