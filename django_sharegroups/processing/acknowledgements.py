@@ -25,6 +25,8 @@ class JobAcknowledgements:
         self._types: dict[tuple[str, int, int], AcknowledgeType] = {}
         #: ``time.time()`` of each acknowledgement, to tell acks made after a lease lapsed.
         self.marked_at: dict[tuple[str, int, int], float] = {}
+        #: The exception ``consume`` raised, if it did (the DLQ records its class and message).
+        self.error: BaseException | None = None
 
     def mark(self, message: Message, ack_type: AcknowledgeType) -> None:
         key = message.coordinates

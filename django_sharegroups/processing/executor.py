@@ -58,6 +58,7 @@ def execute_job(
     try:
         consumer.consume(Messages(live, topic=consumer.topic.name, metadata=metadata))
     except Exception as exc:
+        acknowledgements.error = exc
         ack_type = AcknowledgeType.REJECT if implicit else AcknowledgeType.RELEASE
         settled = acknowledgements.mark_all_unacknowledged(ack_type)
         bus.publish(
