@@ -31,6 +31,7 @@ EVENTS = (
     "lock.expired",
     "acks.sent",
     "acks.failed",
+    "process.started",
     "process.quiet",
     "process.shutdown",
 )

@@ -41,6 +41,8 @@ def log_event(event: str, payload: dict[str, Any]) -> None:
         )
     elif event in ("consumer.started", "consumer.stopped"):
         logger.info("%s: %s %s", payload["share_group"], payload["client_id"], event.split(".")[1])
+    elif event == "process.started":
+        logger.info("Started %d share-consumer instance(s)", len(payload["runner"].listeners))
     elif event == "process.shutdown":
         logger.info("Shutdown: %s", payload)
     else:

@@ -77,6 +77,7 @@ class ShareConsumerRunner:
             listener.start()
         for listener in self.listeners:
             listener.started_consuming.wait()
+        self.bus.publish("process.started", runner=self)
 
     def stop(self) -> None:
         """Ask every listener to stop after its current job, then end the process."""
