@@ -1,0 +1,129 @@
+"""Fixtures for the Kafka client's tests against a real broker (``kafka_bootstrap_servers``)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from confluent_kafka import Producer, ShareConsumer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from django_sharegroups.kafka.admin import ShareGroupAdmin
+from django_sharegroups.kafka.errors import KafkaError
+
+CONSUMER_CLIENT_ID = "sharegroups-admin-test"
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.2):
+    """Poll ``condition`` until it returns something truthy; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout:g}s: {condition}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def admin(kafka_bootstrap_servers: str) -> Iterator[ShareGroupAdmin]:
+    with ShareGroupAdmin({"bootstrap.servers": kafka_bootstrap_servers}) as share_group_admin:
+        yield share_group_admin
+
+
+@pytest.fixture
+def topic(kafka_bootstrap_servers: str) -> Iterator[str]:
+    """A fresh topic with two partitions, deleted afterwards."""
+    name = unique("admin-topic")
+    kafka_admin = AdminClient({"bootstrap.servers": kafka_bootstrap_servers})
+    kafka_admin.create_topics([NewTopic(name, 2, 1)])[name].result(30)
+    yield name
+    kafka_admin.delete_topics([name])[name].exception(30)
+
+
+@pytest.fixture
+def group(admin: ShareGroupAdmin) -> str:
+    """A fresh share-group name that starts at the earliest offset once it exists.
+
+    Groups are left behind (unique names make that harmless): deleting them in teardown,
+    after their topic is gone, was seen to stall DeleteGroups for the whole request timeout.
+    """
+    name = unique("admin-group")
+    admin.alter_share_group_config(name, {"share.auto.offset.reset": "earliest"})
+    return name
+
+
+@pytest.fixture
+def produce(kafka_bootstrap_servers: str) -> Callable[[str, int], list[bytes]]:
+    """``produce(topic, count)`` writes ``count`` records alternately to partitions 0 and 1."""
+
+    def write(topic_name: str, count: int) -> list[bytes]:
+        producer = Producer({"bootstrap.servers": kafka_bootstrap_servers})
+        values = [f"record-{uuid.uuid4().hex[:8]}".encode() for _ in range(count)]
+        for index, value in enumerate(values):
+            producer.produce(topic_name, value=value, partition=index % 2)
+        assert producer.flush(30) == 0
+        return values
+
+    return write
+
+
+@pytest.fixture
+def share_consumer(kafka_bootstrap_servers: str):
+    """``with share_consumer(group, topic) as consumer:`` a subscribed ShareConsumer (implicit
+    acknowledgement). On exit it commits and closes: confluent-kafka 2.16.1's close() alone
+    was seen to leave the last poll's records unacknowledged."""
+
+    @contextlib.contextmanager
+    def open_consumer(group_id: str, topic_name: str) -> Iterator[ShareConsumer]:
+        consumer = ShareConsumer(
+            {
+                "bootstrap.servers": kafka_bootstrap_servers,
+                "group.id": group_id,
+                "client.id": CONSUMER_CLIENT_ID,
+            }
+        )
+        consumer.subscribe([topic_name])
+        try:
+            yield consumer
+            consumer.commit_sync(10.0)
+        finally:
+            consumer.close()
+
+    return open_consumer
+
+
+def consume(consumer: ShareConsumer, count: int, timeout: float = 30.0) -> list[bytes]:
+    """Poll until ``count`` records arrived (implicitly acknowledged by the next poll/close)."""
+    values: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while len(values) < count and time.monotonic() < deadline:
+        for message in consumer.poll(0.2):
+            if message.error() is None:
+                values.append(message.value())
+    assert len(values) == count, f"consumed {len(values)} of {count} records"
+    return values
+
+
+def wait_for_member(admin: ShareGroupAdmin, consumer: ShareConsumer, group_id: str):
+    """Poll the consumer until the group shows it as a member with an assignment."""
+
+    def assigned():
+        consumer.poll(0.1)
+        try:
+            description = admin.describe_share_group(group_id)
+        except KafkaError:
+            return None
+        if description.members and description.members[0].assignment:
+            return description
+        return None
+
+    return wait_for(assigned)
