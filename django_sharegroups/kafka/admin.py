@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal
@@ -115,6 +115,14 @@ class ShareGroupAdmin:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+    def finalized_features(self) -> dict[str, int]:
+        """The cluster's finalized feature levels, e.g. ``{"share.version": 2, ...}``.
+
+        ``share.version`` 1 enables share groups; 2 adds the broker-side dead-letter queue
+        (KIP-1191, config ``errors.deadletterqueue.topic.name``).
+        """
+        return dict(self.cluster.connection().finalized_features)
 
     # -- groups ---------------------------------------------------------------------------
 
@@ -226,7 +234,9 @@ class ShareGroupAdmin:
                 described.append(
                     (TopicPartition(topic.topic_name, partition.partition_index), partition)
                 )
-        end_offsets = self.list_offsets([tp for tp, _ in described], LATEST_TIMESTAMP)
+        end_offsets = self.list_offsets(
+            [tp for tp, _ in described], LATEST_TIMESTAMP, skip_unknown=True
+        )
         offsets = []
         for tp, partition in sorted(described, key=lambda item: item[0]):
             start = partition.start_offset if partition.start_offset >= 0 else None
@@ -269,6 +279,10 @@ class ShareGroupAdmin:
         the group has members (:class:`~.errors.NonEmptyGroupError`); ``dry_run`` only
         computes the new offsets.
         """
+        if not isinstance(to, Mapping | datetime) and to not in ("earliest", "latest"):
+            raise ValueError(
+                f"cannot reset to {to!r}: use 'earliest', 'latest', a datetime or a mapping"
+            )
         current = {
             TopicPartition(entry.topic, entry.partition): entry.start_offset
             for entry in self.share_group_offsets(group_id)
@@ -368,11 +382,15 @@ class ShareGroupAdmin:
             )
 
     def list_offsets(
-        self, partitions: Iterable[tuple[str, int]], timestamp: int
+        self, partitions: Iterable[tuple[str, int]], timestamp: int, *, skip_unknown: bool = False
     ) -> dict[TopicPartition, int]:
         """ListOffsets on each partition's leader: ``LATEST_TIMESTAMP`` (-1) gives the log end,
         ``EARLIEST_TIMESTAMP`` (-2) the log start, a millisecond timestamp the first offset at or
-        after it (``-1`` when no record is that recent)."""
+        after it (``-1`` when no record is that recent).
+
+        Partitions missing from the cluster raise :class:`~.errors.UnknownTopicOrPartitionError`,
+        or are left out of the result with ``skip_unknown`` (a topic deleted meanwhile).
+        """
         pending = {TopicPartition(*tp) for tp in partitions}
         found: dict[TopicPartition, int] = {}
         deadline = time.monotonic() + self.cluster.config.request_timeout
@@ -383,6 +401,9 @@ class ShareGroupAdmin:
             for tp in sorted(pending):
                 topic = metadata.topics.get(tp.topic)
                 if topic is None or tp.partition not in topic.partition_leaders:
+                    if skip_unknown:
+                        pending.discard(tp)
+                        continue
                     raise UnknownTopicOrPartitionError(context=f"{tp.topic}-{tp.partition}")
                 leader = topic.partition_leaders[tp.partition]
                 if leader < 0:
@@ -513,7 +534,9 @@ class ShareGroupAdmin:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _retrying(self, send, error_of):
+    def _retrying(
+        self, send: Callable[[], Struct], error_of: Callable[[Struct], tuple[int, str | None]]
+    ) -> Struct:
         """Repeat ``send()`` while the error it reports is retriable, until the timeout."""
         deadline = time.monotonic() + self.cluster.config.request_timeout
         while True:

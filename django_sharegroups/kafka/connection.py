@@ -67,6 +67,8 @@ class BrokerConnection:
         self.node_id = node_id
         self.config = config
         self.api_versions: dict[int, tuple[int, int]] = {}
+        self.finalized_features: dict[str, int] = {}
+        """Cluster-wide feature levels (``share.version``, ...) from ApiVersions v3+."""
         self._wire_observer = wire_observer
         self._socket: socket.socket | None = None
         self._lock = threading.RLock()
@@ -263,6 +265,9 @@ class BrokerConnection:
         raise_for_error_code(response.error_code, context=f"ApiVersions from {self.address}")
         self.api_versions = {
             key.api_key: (key.min_version, key.max_version) for key in response.api_keys
+        }
+        self.finalized_features = {
+            feature.name: feature.max_version_level for feature in response.finalized_features
         }
 
     def _authenticate(self, deadline: float) -> None:
