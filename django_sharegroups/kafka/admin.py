@@ -24,6 +24,7 @@ from .config import ConnectionConfig
 from .connection import WireObserver
 from .errors import (
     RETRIABLE_ERROR_CODES,
+    ProtocolError,
     UnknownTopicOrPartitionError,
     error_for_code,
     raise_for_error_code,
@@ -79,6 +80,13 @@ _READ_UNCOMMITTED = 0
 _CONSUMER_REPLICA_ID = -1
 _LEADER_ERROR_CODES = frozenset({5, 6, 74, 75})
 """LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER, FENCED/UNKNOWN_LEADER_EPOCH: stale metadata."""
+
+
+def _only(items: list[Struct], what: str) -> Struct:
+    """The single entry a one-group/one-resource request must get back."""
+    if len(items) != 1:
+        raise ProtocolError(f"expected one {what} in the response, got {len(items)}")
+    return items[0]
 
 
 def _group_error(group: Struct) -> tuple[int, str | None]:
@@ -151,9 +159,9 @@ class ShareGroupAdmin:
             group_id,
             SHARE_GROUP_DESCRIBE,
             {"group_ids": [group_id], "include_authorized_operations": False},
-            lambda response: _group_error(response.groups[0]),
+            lambda response: _group_error(_only(response.groups, "group")),
         )
-        group = response.groups[0]
+        group = _only(response.groups, "group")
         raise_for_error_code(
             group.error_code, group.error_message, context=f"share group {group_id!r}"
         )
@@ -192,10 +200,10 @@ class ShareGroupAdmin:
             group_id,
             DELETE_GROUPS,
             {"groups_names": [group_id]},
-            lambda response: (response.results[0].error_code, response.results[0].error_message),
+            lambda response: _group_error(_only(response.results, "group")),
             idempotent=False,
         )
-        result = response.results[0]
+        result = _only(response.results, "result")
         raise_for_error_code(
             result.error_code, result.error_message, context=f"deleting share group {group_id!r}"
         )
@@ -216,9 +224,9 @@ class ShareGroupAdmin:
             group_id,
             DESCRIBE_SHARE_GROUP_OFFSETS,
             {"groups": [{"group_id": group_id, "topics": None}]},
-            lambda response: _group_error(response.groups[0]),
+            lambda response: _group_error(_only(response.groups, "group")),
         )
-        group = response.groups[0]
+        group = _only(response.groups, "group")
         raise_for_error_code(
             group.error_code, group.error_message, context=f"offsets of share group {group_id!r}"
         )
@@ -469,7 +477,7 @@ class ShareGroupAdmin:
                 "include_documentation": True,
             },
         )
-        result = response.results[0]
+        result = _only(response.results, "result")
         raise_for_error_code(
             result.error_code, result.error_message, context=f"configs of group {group_id!r}"
         )
@@ -525,7 +533,7 @@ class ShareGroupAdmin:
                 "validate_only": validate_only,
             },
         )
-        result = response.responses[0]
+        result = _only(response.responses, "resource")
         raise_for_error_code(
             result.error_code,
             result.error_message,

@@ -21,6 +21,7 @@ from .connection import BrokerConnection, WireObserver
 from .errors import (
     KafkaConnectionError,
     KafkaTimeoutError,
+    ProtocolError,
     error_for_code,
     raise_for_error_code,
 )
@@ -211,7 +212,11 @@ class Cluster:
             else:
                 body["key"] = group_id
             response = self.request(FIND_COORDINATOR, body)
-            coordinator = response.coordinators[0] if version >= 4 else response
+            coordinator = response
+            if version >= 4:
+                if len(response.coordinators) != 1:
+                    raise ProtocolError(f"FindCoordinator for {group_id!r}: no single answer")
+                coordinator = response.coordinators[0]
             if coordinator.error_code in COORDINATOR_ERROR_CODES and time.monotonic() < deadline:
                 time.sleep(self.config.retry_backoff)
                 continue
