@@ -40,9 +40,26 @@ class ShareGroupConsumer:
         """The record was processed: the broker will not deliver it again."""
         self._mark(message, AcknowledgeType.ACCEPT)
 
-    def mark_released(self, message: Message) -> None:
-        """Give the record back: the broker redelivers it (delivery count + 1) until its limit."""
-        self._mark(message, AcknowledgeType.RELEASE)
+    def mark_released(self, message: Message, delay: int | None = None) -> None:
+        """Give the record back: the broker redelivers it (delivery count + 1) until its limit.
+
+        ``delay`` (ms) holds the record that long before releasing it, so it is not retried
+        at once. Adapters that can RENEW keep its lock alive meanwhile; others (librdkafka)
+        honour a delay only within the record's remaining lock and clamp longer ones
+        (``release.clamped`` event).
+        """
+        self._mark(message, AcknowledgeType.RELEASE, delay=delay)
+
+    def dispatch_to_dlq(self, message: Message, error: BaseException | str | None = None) -> None:
+        """Send the record to the topic's dead-letter queue now, then REJECT it."""
+        self._require_acknowledgements().dead_letter(message, error)
+
+    def extend_lock(self, message: Message) -> None:
+        """RENEW the record's acquisition lock (KIP-1222) while you keep working on it.
+
+        Raises ``NotSupportedError`` on adapters without RENEW (``confluent``).
+        """
+        self._require_acknowledgements().renew(message)
 
     def mark_rejected(self, message: Message) -> None:
         """The record can never be processed: the broker archives it."""
@@ -58,7 +75,10 @@ class ShareGroupConsumer:
         partial work here. Called in the thread that processed (or would have processed) it.
         """
 
-    def _mark(self, message: Message, ack_type: AcknowledgeType) -> None:
+    def _mark(self, message: Message, ack_type: AcknowledgeType, delay: int | None = None) -> None:
+        self._require_acknowledgements().mark(message, ack_type, delay=delay)
+
+    def _require_acknowledgements(self) -> JobAcknowledgements:
         if self._acknowledgements is None:
             raise ShareGroupsError("Messages can only be acknowledged while consume() runs.")
-        self._acknowledgements.mark(message, ack_type)
+        return self._acknowledgements

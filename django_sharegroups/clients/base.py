@@ -122,10 +122,59 @@ class ShareConsumerClient(ABC):
             )
 
 
+class ProduceError(Exception):
+    """The broker did not take a record (the message names the broker's error)."""
+
+
+class RecordProducer(ABC):
+    """Produces a record and waits until the broker has it: for dead-letter queues, replays
+    and delay topics, where "sent" must mean "stored" before the original is acknowledged."""
+
+    @abstractmethod
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None,
+        *,
+        key: bytes | None = None,
+        headers: Sequence[tuple[str, bytes | None]] = (),
+        timeout: float = 30.0,
+    ) -> tuple[int, int]:
+        """Store one record; return its ``(partition, offset)`` or raise ``ProduceError``."""
+
+    def close(self, timeout: float = 30.0) -> None:  # noqa: B027 - nothing to free by default
+        """Deliver anything still buffered and free resources."""
+
+
 class ShareConsumerClientFactory(ABC):
     """Creates members for one broker; one factory per process, shared by all threads."""
 
     client_class: ClassVar[type[ShareConsumerClient]]
+    _producer: RecordProducer | None = None
+
+    def producer(self) -> RecordProducer:
+        """The process-wide producer for this broker, created on first use."""
+        if self._producer is None:
+            self._producer = self._create_producer()
+        return self._producer
+
+    def _create_producer(self) -> RecordProducer:
+        raise CapabilityError(f"The '{self.client_class.name}' client adapter cannot produce.")
+
+    def share_group_config(self, group_id: str) -> Mapping[str, Any]:
+        """The group's effective share-group configs as the broker reports them ({} if the
+        adapter cannot ask); read once at startup for lock duration and delivery limit."""
+        return {}
+
+    def preflight(self, group_ids: Sequence[str]) -> None:  # noqa: B027 - nothing to check
+        """Check, before consuming, that the broker can serve these share groups; raise
+        ``ConfigurationError`` with what to fix when it cannot."""
+
+    def close(self) -> None:
+        """Flush and close the producer, if one was made (on process shutdown)."""
+        if self._producer is not None:
+            self._producer.close()
+            self._producer = None
 
     @abstractmethod
     def create(

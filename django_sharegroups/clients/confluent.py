@@ -8,17 +8,21 @@ as a soft bound. So this adapter declares no capabilities.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import AcknowledgeType as ConfluentAcknowledgeType
-from confluent_kafka import KafkaError, KafkaException, ShareConsumer
+from confluent_kafka import KafkaError, KafkaException, Producer, ShareConsumer
 
 from ..exceptions import NotSupportedError
 from .base import (
     AcknowledgementFailure,
     AcknowledgeType,
+    ProduceError,
     ReceivedRecord,
+    RecordProducer,
     ShareConsumerClient,
     ShareConsumerClientFactory,
 )
@@ -122,6 +126,41 @@ class ConfluentShareConsumer(ShareConsumerClient):
                 )
 
 
+class ConfluentProducer(RecordProducer):
+    """An idempotent librdkafka producer that waits for each record's delivery report."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self._producer = Producer(
+            {**config, "enable.idempotence": True, "logger": librdkafka_logger}
+        )
+        self._lock = threading.Lock()
+
+    def produce(self, topic, value, *, key=None, headers=(), timeout=30.0) -> tuple[int, int]:
+        outcome: list = []
+        with self._lock:  # delivery reports are served by poll(); one caller at a time
+            self._producer.produce(
+                topic,
+                value,
+                key=key,
+                headers=list(headers),
+                on_delivery=lambda error, message: outcome.append((error, message)),
+            )
+            deadline = time.monotonic() + timeout
+            while not outcome and time.monotonic() < deadline:
+                self._producer.poll(0.05)
+        if not outcome:
+            raise ProduceError(f"no delivery report for {topic} within {timeout}s")
+        error, message = outcome[0]
+        if error is not None:
+            raise ProduceError(f"{error.name()}: {error.str()}")
+        return message.partition(), message.offset()
+
+    def close(self, timeout: float = 30.0) -> None:
+        left = self._producer.flush(timeout)
+        if left:
+            logger.error("%d record(s) were still undelivered when the producer closed", left)
+
+
 class ConfluentClientFactory(ShareConsumerClientFactory):
     """Builds librdkafka share consumers from the project's librdkafka settings."""
 
@@ -135,6 +174,53 @@ class ConfluentClientFactory(ShareConsumerClientFactory):
     ) -> ConfluentShareConsumer:
         config = {**self.config, **(overrides or {}), "group.id": group_id, "client.id": client_id}
         return ConfluentShareConsumer(config)
+
+    def _create_producer(self) -> ConfluentProducer:
+        return ConfluentProducer(self.config)
+
+    def share_group_config(self, group_id: str) -> Mapping[str, Any]:
+        from ..kafka.admin import ShareGroupAdmin
+
+        try:
+            with ShareGroupAdmin(self.config) as admin:
+                entries = admin.describe_share_group_config(group_id)
+        except Exception as exc:  # the consumer can run without it; say what is missing
+            logger.warning(
+                "Cannot read share group %r's configs (%s); lock duration and delivery limit "
+                "fall back to the declared values or Kafka's defaults.",
+                group_id,
+                exc,
+            )
+            return {}
+        return {name: entry.value for name, entry in entries.items()}
+
+    def preflight(self, group_ids: Sequence[str]) -> None:
+        """Share groups must be enabled, and no consumer group may use a share group's name
+        (both kinds live in the broker's one group namespace)."""
+        from confluent_kafka import ConsumerGroupType
+        from confluent_kafka.admin import AdminClient
+
+        from ..exceptions import ConfigurationError
+        from ..kafka.admin import ShareGroupAdmin
+
+        with ShareGroupAdmin(self.config) as admin:
+            level = admin.finalized_features().get("share.version", 0)
+        if level < 1:
+            raise ConfigurationError(
+                "The Kafka cluster does not serve share groups (feature share.version is "
+                f"{level}); enable it: kafka-features.sh upgrade --feature share.version=1."
+            )
+        admin_client = AdminClient({**self.config, "logger": librdkafka_logger})
+        listing = admin_client.list_consumer_groups(
+            types={ConsumerGroupType.CLASSIC, ConsumerGroupType.CONSUMER}, request_timeout=30
+        ).result()
+        taken = sorted({g.group_id for g in listing.valid} & set(group_ids))
+        if taken:
+            raise ConfigurationError(
+                f"Consumer group(s) {', '.join(taken)} already exist with the name of a "
+                "declared share group; share and consumer groups share the broker's group "
+                "namespace. Rename the share group or delete the consumer group."
+            )
 
 
 def factory_from_settings(settings) -> ConfluentClientFactory:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ..clients.base import AcknowledgeType
 from ..exceptions import ShareGroupsError
@@ -27,8 +27,16 @@ class JobAcknowledgements:
         self.marked_at: dict[tuple[str, int, int], float] = {}
         #: The exception ``consume`` raised, if it did (the DLQ records its class and message).
         self.error: BaseException | None = None
+        #: Delay (ms) of each delayed release.
+        self.delays: dict[tuple[str, int, int], int] = {}
+        #: Records the consumer sent to the DLQ explicitly, with the reason it gave.
+        self.dead_letters: dict[tuple[str, int, int], BaseException | str | None] = {}
+        #: Records whose lease ran out before they were acknowledged.
+        self.lapsed: set[tuple[str, int, int]] = set()
+        #: Set by the runtime: how ``extend_lock`` reaches the client (None = cannot RENEW).
+        self.on_renew: Callable[[Message], None] | None = None
 
-    def mark(self, message: Message, ack_type: AcknowledgeType) -> None:
+    def mark(self, message: Message, ack_type: AcknowledgeType, delay: int | None = None) -> None:
         key = message.coordinates
         if key not in self._messages:
             raise AcknowledgementError(f"{message!r} is not part of the job being processed.")
@@ -36,8 +44,31 @@ class JobAcknowledgements:
             raise AcknowledgementError(
                 f"{message!r} was already acknowledged as {self._types[key].name}."
             )
+        if delay is not None:
+            if ack_type is not AcknowledgeType.RELEASE or delay < 0:
+                raise AcknowledgementError("Only a RELEASE can be delayed, by 0 ms or more.")
+            self.delays[key] = delay
         self._types[key] = ack_type
         self.marked_at[key] = time.time()
+
+    def dead_letter(self, message: Message, error: BaseException | str | None) -> None:
+        """Dead-letter ``message`` (it is REJECTed once the DLQ has it)."""
+        self.mark(message, AcknowledgeType.REJECT)
+        self.dead_letters[message.coordinates] = error
+
+    def renew(self, message: Message) -> None:
+        from ..exceptions import NotSupportedError
+
+        if message.coordinates not in self._messages:
+            raise AcknowledgementError(f"{message!r} is not part of the job being processed.")
+        if message.coordinates in self._types:
+            raise AcknowledgementError(f"{message!r} is already acknowledged; nothing to renew.")
+        if self.on_renew is None:
+            raise NotSupportedError(
+                "extend_lock() needs RENEW, which this client adapter cannot send; use the "
+                "'memory' or 'native' adapter, or keep jobs shorter than the lock."
+            )
+        self.on_renew(message)
 
     def mark_all_unacknowledged(self, ack_type: AcknowledgeType) -> list[Message]:
         """Acknowledge what is still open (e.g. RELEASE after an exception); return those."""

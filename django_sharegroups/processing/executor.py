@@ -36,8 +36,10 @@ def execute_job(
     leases: LeaseTracker | None = None,
     polled_at: datetime | None = None,
     partition_scoped: bool = False,
+    on_renew=None,
 ) -> JobAcknowledgements:
     acknowledgements = JobAcknowledgements(messages)
+    acknowledgements.on_renew = on_renew
     name = type(consumer).__name__
     group = consumer.share_group.name
     live = messages
@@ -45,6 +47,7 @@ def execute_job(
         lapsed = [m for m in messages if _lapsed(leases, m)]
         for message in lapsed:
             acknowledgements.mark(message, AcknowledgeType.RELEASE)
+            acknowledgements.lapsed.add(message.coordinates)
             _lock_expired(consumer, message, bus, started=False)
         live = [m for m in messages if m not in lapsed]
     if not live:
@@ -94,6 +97,7 @@ def execute_job(
             lease = leases.get(message.coordinates)
             acked_at = acknowledgements.marked_at.get(message.coordinates)
             if lease is not None and lease.lapsed(acked_at):
+                acknowledgements.lapsed.add(message.coordinates)
                 _lock_expired(consumer, message, bus, started=True)
     return acknowledgements
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from ..clients.base import ReceivedRecord
 
@@ -29,6 +29,8 @@ class Lease:
     acquired_at: float
     deadline: float | None
     holder: str
+    #: What the client needs to acknowledge (or RENEW) the record.
+    record: ReceivedRecord | None = field(default=None, compare=False, repr=False)
 
     @property
     def coordinates(self) -> Coordinates:
@@ -53,8 +55,14 @@ class LeaseTracker:
         with self._lock:
             for r in records:
                 self._leases[(r.topic, r.partition, r.offset)] = Lease(
-                    r.topic, r.partition, r.offset, r.delivery_count, at, deadline, self.holder
+                    r.topic, r.partition, r.offset, r.delivery_count, at, deadline, self.holder, r
                 )
+
+    def renewed(self, coordinates: Coordinates, lock_duration_ms: int, at: float) -> None:
+        with self._lock:
+            lease = self._leases.get(coordinates)
+            if lease is not None:
+                self._leases[coordinates] = replace(lease, deadline=at + lock_duration_ms / 1000)
 
     def settled(self, coordinates: Coordinates) -> None:
         with self._lock:

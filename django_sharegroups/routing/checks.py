@@ -130,6 +130,11 @@ def _check_group_options(group: ShareGroup, label: str) -> Iterable[Error]:
         group.record_lock_duration_ms
     ):
         yield invalid("record_lock_duration_ms", group.record_lock_duration_ms, "ms >= 1")
+    limit = group.delivery_count_limit
+    if limit is not None and not (_positive_int(limit) and limit >= 2):
+        yield invalid("delivery_count_limit", limit, "an integer >= 2 (Kafka's minimum)")
+    if not _positive_int(group.max_delayed_releases):
+        yield invalid("max_delayed_releases", group.max_delayed_releases, "an integer >= 1")
     if group.poll_interval is not None and not (
         isinstance(group.poll_interval, int)
         and not isinstance(group.poll_interval, bool)
@@ -179,6 +184,24 @@ def _check_topic(route: Topic, label: str) -> Iterable[Error]:
         yield invalid("acknowledgement", route.acknowledgement, " | ".join(ACKNOWLEDGEMENT_MODES))
     if route.filter is not None and not callable(route.filter):
         yield invalid("filter", route.filter, "a callable(message) -> bool")
+    dlq = route.dead_letter_queue
+    if dlq is not None and not (
+        isinstance(dlq, dict)
+        and set(dlq) <= {"topic", "max_retries"}
+        and isinstance(dlq.get("topic"), str)
+        and TOPIC_NAME.match(dlq["topic"])
+        and dlq["topic"] != route.name
+        and _positive_int(dlq.get("max_retries", 1))
+    ):
+        yield invalid(
+            "dead_letter_queue", dlq, '{"topic": "<another topic>", "max_retries": integer >= 1}'
+        )
+    if route.auto_renew not in (None, True, False):
+        yield invalid("auto_renew", route.auto_renew, "True, False or None (on where supported)")
+    if not (isinstance(route.renew_fraction, float | int) and 0.1 <= route.renew_fraction <= 0.9):
+        yield invalid("renew_fraction", route.renew_fraction, "a number from 0.1 to 0.9")
+    if route.max_release_delay is not None and not _positive_int(route.max_release_delay):
+        yield invalid("max_release_delay", route.max_release_delay, "ms >= 1")
     if route.on_deserialization_error not in DESERIALIZATION_ERROR_POLICIES:
         yield invalid(
             "on_deserialization_error",

@@ -26,6 +26,8 @@ class ShareGroup:
     client: Any = None
     kafka: dict[str, Any] = field(default_factory=dict)
     record_lock_duration_ms: Any = None
+    delivery_count_limit: Any = None
+    max_delayed_releases: Any = 1000
     #: Where it was declared ("myapp.consumers"), so check messages can point at it.
     declared_in: str | None = None
 
@@ -59,6 +61,8 @@ def share_group(
     client: str | None = None,
     kafka: dict[str, Any] | None = None,
     record_lock_duration_ms: int | None = None,
+    delivery_count_limit: int | None = None,
+    max_delayed_releases: int = 1000,
     registry=None,
 ) -> ShareGroup:
     """Declare a share group and register it (in the project-wide registry by default).
@@ -69,7 +73,10 @@ def share_group(
     ``throttle={"limit": N, "interval": ms}`` caps records per interval per instance.
     ``client`` picks a client adapter and ``kafka`` adds librdkafka keys for this group only.
     ``record_lock_duration_ms`` tells adapters that cannot ask the broker (``confluent``) the
-    group's ``share.record.lock.duration.ms``, so leases that ran out are not processed.
+    group's ``share.record.lock.duration.ms``, so leases that ran out are not processed;
+    ``delivery_count_limit`` likewise ``share.delivery.count.limit`` (both are read from the
+    broker at startup when possible). ``max_delayed_releases`` bounds the records one instance
+    holds for delayed release; beyond it a delayed release becomes an immediate one.
     """
     group = ShareGroup(
         name=name,
@@ -82,6 +89,8 @@ def share_group(
         client=client,
         kafka=dict(kafka or {}),
         record_lock_duration_ms=record_lock_duration_ms,
+        delivery_count_limit=delivery_count_limit,
+        max_delayed_releases=max_delayed_releases,
         declared_in=(registry or default_registry).current_module,
     )
     (registry or default_registry).register(group)

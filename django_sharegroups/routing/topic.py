@@ -35,6 +35,10 @@ class Topic:
     on_deserialization_error: Any = "reject"
     acknowledgement: Any = None
     filter: Any = None
+    dead_letter_queue: Any = None
+    auto_renew: Any = None
+    renew_fraction: Any = 0.7
+    max_release_delay: Any = None
     options: dict[str, Any] = field(default_factory=dict)
 
     def consumer_class(self) -> type:
@@ -60,6 +64,10 @@ def topic(
     on_deserialization_error: str = "reject",
     acknowledgement: str | None = None,
     filter: Callable[[Any], bool] | None = None,
+    dead_letter_queue: dict[str, Any] | None = None,
+    auto_renew: bool | None = None,
+    renew_fraction: float = 0.7,
+    max_release_delay: int | None = None,
     **options: Any,
 ) -> Topic:
     """Declare a topic route for :func:`share_group`.
@@ -70,6 +78,12 @@ def topic(
     ``acknowledgement`` is ``"explicit"`` or ``"implicit"`` (default: the consumer class's
     ``acknowledgement`` attribute). ``filter(message) -> bool`` drops records before
     ``consume``; dropped records are ACCEPTed and counted.
+
+    ``dead_letter_queue={"topic": "events-dlq", "max_retries": 3}`` sends a record that fails
+    on its 3rd delivery (or later) to the DLQ topic and REJECTs it. ``auto_renew`` (default: on
+    where the adapter can RENEW) renews held records every ``renew_fraction`` of the lock.
+    ``max_release_delay`` (ms) is the longest ``mark_released(m, delay=...)`` you intend; on an
+    adapter without RENEW it must fit the group's lock duration (checked at startup).
     """
     return Topic(
         name=name,
@@ -82,5 +96,9 @@ def topic(
         on_deserialization_error=on_deserialization_error,
         acknowledgement=acknowledgement,
         filter=filter,
+        dead_letter_queue=dead_letter_queue,
+        auto_renew=auto_renew,
+        renew_fraction=renew_fraction,
+        max_release_delay=max_release_delay,
         options=options,
     )

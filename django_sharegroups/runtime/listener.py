@@ -23,18 +23,23 @@ from django.db import connections
 from ..clients.base import (
     AcknowledgeType,
     Capability,
+    ProduceError,
     ReceivedRecord,
     ShareConsumerClient,
     ShareConsumerClientFactory,
 )
 from ..consumer import ShareGroupConsumer
+from ..exceptions import NotSupportedError
 from ..instrumentation import EventBus
 from ..messages import DeserializationError, Deserializers, Message
+from ..processing import dead_letter
 from ..processing.acknowledgements import JobAcknowledgements
+from ..processing.delayed_release import DelayedReleases
 from ..processing.executor import describe, execute_job
 from ..processing.jobs_builders import resolve_jobs_builder
 from ..processing.leases import LeaseTracker
 from ..routing import ShareGroup, Topic
+from .preflight import GroupLimits
 from .workers import JobResult, WorkerPool
 
 logger = logging.getLogger("django_sharegroups.runtime")
@@ -52,6 +57,8 @@ class TopicRuntime:
     build_jobs: object
     implicit: bool
     partition_scoped: bool
+    #: Renew held records while they wait or run (only where the adapter can RENEW).
+    auto_renew: bool
 
     @classmethod
     def for_route(cls, route: Topic) -> TopicRuntime:
@@ -61,6 +68,7 @@ class TopicRuntime:
             build_jobs=resolve_jobs_builder(route.jobs_builder),
             implicit=route.acknowledgement_mode() == "implicit",
             partition_scoped=route.jobs_builder == "per_partition",
+            auto_renew=route.auto_renew is not False,
         )
 
 
@@ -69,6 +77,13 @@ class Job:
     topic: TopicRuntime
     messages: list[Message]
     polled_at: datetime
+
+
+@dataclass(frozen=True)
+class RenewRequest:
+    """``extend_lock`` from a running job, for the owner thread to send."""
+
+    record: ReceivedRecord
 
 
 class ShareGroupListener(threading.Thread):
@@ -84,8 +99,10 @@ class ShareGroupListener(threading.Thread):
         bus: EventBus,
         poll_timeout: float,
         commit_timeout: float,
+        limits: GroupLimits | None = None,
     ) -> None:
         super().__init__(name=f"sharegroups:{share_group.name}:{index}", daemon=True)
+        self.limits = limits or GroupLimits(share_group.record_lock_duration_ms, 5)
         self.share_group = share_group
         self.index = index
         self.factory = factory
@@ -107,6 +124,9 @@ class ShareGroupListener(threading.Thread):
         self.pool: WorkerPool | None = None
         #: Consumer instances of the listener thread itself (one per topic).
         self.inline_consumers: dict[str, ShareGroupConsumer] = {}
+        self.delayed = DelayedReleases(share_group.max_delayed_releases)
+        self.renews = False
+        self.client_name = factory.client_class.name
 
     @property
     def current_job(self) -> str | None:
@@ -128,9 +148,11 @@ class ShareGroupListener(threading.Thread):
             "consumer.started", share_group=self.share_group.name, client_id=self.client_id
         )
         self.started_consuming.set()
+        self.renews = client.supports(Capability.RENEW)
+        # With RENEW the owner thread must stay free to renew while jobs run: use a pool.
         self.pool = (
             WorkerPool(self.workers, self.name, self._run_job, self.stop_event)
-            if self.workers > 1
+            if self.workers > 1 or self.renews
             else None
         )
         try:
@@ -154,11 +176,14 @@ class ShareGroupListener(threading.Thread):
         interval = self.share_group.poll_interval_ms / 1000
         holds_across_polls = client.supports(Capability.HOLD_ACROSS_POLLS)
         while not self.stop_event.is_set():
-            if self.pool is not None:
-                self._apply_results(client, self.pool.drain())
-                if self.pool.free_slots() == 0 or (self.pool.in_flight and not holds_across_polls):
-                    self._apply_results(client, self.pool.wait(self.poll_timeout))
-                    continue
+            self._housekeeping(client)
+            busy = self.pool is not None and (
+                self.pool.free_slots() == 0 or (self.pool.in_flight and not holds_across_polls)
+            )
+            if busy or (self.delayed and not holds_across_polls):
+                # librdkafka: every record of a poll is acknowledged before the next poll
+                self._wait(client)
+                continue
             capacity = self._throttled_capacity()
             if capacity == 0:
                 continue
@@ -188,7 +213,140 @@ class ShareGroupListener(threading.Thread):
                 self.stop_event.wait(interval)
 
     def _lock_duration_ms(self, client: ShareConsumerClient) -> int | None:
-        return client.acquisition_lock_timeout_ms() or self.share_group.record_lock_duration_ms
+        return client.acquisition_lock_timeout_ms() or self.limits.record_lock_duration_ms
+
+    def _wait(self, client: ShareConsumerClient) -> None:
+        """Sleep until a job finishes, a request arrives or something falls due."""
+        timeout = self.poll_timeout
+        for due in (self.delayed.next_due(), self._next_renewal(client)):
+            if due is not None:
+                timeout = min(timeout, due - time.time())
+        if self.pool is not None:
+            self._handle(client, self.pool.wait(timeout))
+        else:
+            self.stop_event.wait(max(0.0, timeout))
+
+    def _housekeeping(self, client: ShareConsumerClient) -> None:
+        """Between polls: take finished jobs and requests, renew locks, release what is due."""
+        if self.pool is not None:
+            self._handle(client, self.pool.drain())
+        renewed = self._renew_due(client)
+        released = self._release_due(client, time.time())
+        if renewed or released:
+            client.commit_async()
+
+    def _handle(self, client: ShareConsumerClient, items: list) -> None:
+        for item in items:
+            if isinstance(item, RenewRequest):
+                self._renew(client, item.record)
+            else:
+                self._apply(client, item)
+        if any(isinstance(item, RenewRequest) for item in items):
+            client.commit_async()
+
+    # -- lock renewal (adapters with RENEW) --------------------------------------------------
+
+    def _renewable(self) -> list:
+        """Held leases to keep alive: auto-renew topics, and records held for a delayed release."""
+        delayed = self.delayed.coordinates()
+        return [
+            lease
+            for lease in self.leases.current_leases
+            if lease.deadline is not None
+            and (lease.coordinates in delayed or self.topics[lease.topic].auto_renew)
+        ]
+
+    def _renew_at(self, lease, lock_ms: int) -> float:
+        fraction = self.topics[lease.topic].route.renew_fraction
+        return lease.deadline - lock_ms / 1000 * (1 - fraction)
+
+    def _next_renewal(self, client: ShareConsumerClient) -> float | None:
+        lock_ms = self._lock_duration_ms(client)
+        if not self.renews or not lock_ms:
+            return None
+        times = [self._renew_at(lease, lock_ms) for lease in self._renewable()]
+        return min(times) if times else None
+
+    def _renew_due(self, client: ShareConsumerClient) -> int:
+        lock_ms = self._lock_duration_ms(client)
+        if not self.renews or not lock_ms:
+            return 0
+        now = time.time()
+        due = [lease for lease in self._renewable() if self._renew_at(lease, lock_ms) <= now]
+        for lease in due:
+            self._renew(client, lease.record)
+        return len(due)
+
+    def _renew(self, client: ShareConsumerClient, record: ReceivedRecord) -> None:
+        coordinates = (record.topic, record.partition, record.offset)
+        if self.leases.get(coordinates) is None:
+            return  # acknowledged meanwhile
+        client.acknowledge(record, AcknowledgeType.RENEW)
+        lock_ms = self._lock_duration_ms(client)
+        if lock_ms:
+            self.leases.renewed(coordinates, lock_ms, time.time())
+        self.bus.publish(
+            "lock.renewed", share_group=self.share_group.name, record=describe_record(record)
+        )
+
+    def _request_renew(self, message: Message) -> None:
+        """``extend_lock``: the job's thread asks the owner thread to RENEW."""
+        if not self.renews:
+            raise NotSupportedError(
+                f"extend_lock() needs RENEW, which the '{self.client_name}' client adapter "
+                "cannot send (librdkafka has no KIP-1222 yet); use the 'native' adapter."
+            )
+        if self.pool is None:  # cannot happen: adapters with RENEW always get a pool
+            raise NotSupportedError("extend_lock() needs a worker pool")
+        self.pool.post(RenewRequest(message.record))
+
+    # -- delayed release ---------------------------------------------------------------------
+
+    def _hold_for_release(self, client: ShareConsumerClient, message: Message, delay_ms: int):
+        now = time.time()
+        release_at = now + delay_ms / 1000
+        lease = self.leases.get(message.coordinates)
+        if not self.renews:
+            latest = self._latest_release(lease, client)
+            if release_at > latest:
+                self.bus.publish(
+                    "release.clamped",
+                    share_group=self.share_group.name,
+                    record=describe([message]),
+                    asked_ms=delay_ms,
+                    honoured_ms=max(0, int((latest - now) * 1000)),
+                )
+                release_at = latest
+        if self.delayed.full():
+            self.bus.publish(
+                "release.overflow", share_group=self.share_group.name, record=describe([message])
+            )
+            self._release(client, message)
+            return
+        self.delayed.add(message, release_at)
+        self.bus.publish(
+            "release.delayed",
+            share_group=self.share_group.name,
+            record=describe([message]),
+            delay_ms=int((release_at - now) * 1000),
+        )
+
+    def _latest_release(self, lease, client: ShareConsumerClient) -> float:
+        """Without RENEW a held record must be released before its lock runs out."""
+        lock_ms = self._lock_duration_ms(client)
+        if lease is None or lease.deadline is None or not lock_ms:
+            return time.time()
+        margin = min(1.0, lock_ms / 1000 * 0.1)
+        return lease.deadline - margin
+
+    def _release_due(self, client: ShareConsumerClient, now: float) -> int:
+        due = self.delayed.pop_due(now)
+        for entry in due:
+            self._release(client, entry.message)
+        return len(due)
+
+    def _release(self, client: ShareConsumerClient, message: Message) -> None:
+        self._acknowledge(client, message.record, AcknowledgeType.RELEASE)
 
     def _throttled_capacity(self) -> int:
         """Records this poll may ask for: free workers × job size, within the throttle."""
@@ -209,15 +367,18 @@ class ShareGroupListener(threading.Thread):
         return min(capacity, left)
 
     def _finish_in_flight(self, client: ShareConsumerClient) -> None:
-        """Stopping: let running jobs finish; jobs not started yet come back unstarted."""
-        if self.pool is None:
-            return
-        while self.pool.in_flight:
-            self._apply_results(client, self.pool.wait(0.2))
+        """Stopping: let running jobs finish (jobs not started yet come back unstarted), then
+        release every delayed release at once."""
+        while self.pool is not None and self.pool.in_flight:
+            self._handle(client, self.pool.wait(0.2))
+            self._renew_due(client)
+        for entry in self.delayed.drain():
+            self._release(client, entry.message)
 
     def _close(self, client: ShareConsumerClient) -> None:
         if self.pool is not None:
             self.pool.close()
+            self._handle(client, self.pool.drain())
         try:
             self._report_failures(client.commit_sync(self.commit_timeout))
         except Exception as exc:
@@ -314,34 +475,132 @@ class ShareGroupListener(threading.Thread):
                 leases=self.leases,
                 polled_at=job.polled_at,
                 partition_scoped=job.topic.partition_scoped,
+                on_renew=self._request_renew,
             )
         finally:
             self.running.pop(key, None)
 
-    def _apply_results(self, client: ShareConsumerClient, results: list[JobResult]) -> None:
-        for result in results:
-            self._apply(client, result)
-
     def _apply(self, client: ShareConsumerClient, result: JobResult) -> None:
-        """Hand a job's acknowledgements to the client (owner thread only)."""
-        if result.acknowledgements is None:  # not started: back to the group untouched
+        """Hand a job's acknowledgements to the client (owner thread only): failed records at
+        their retry limit go to the DLQ, delayed releases are held, the rest acknowledged."""
+        acknowledgements = result.acknowledgements
+        if acknowledgements is None:  # not started: back to the group untouched
             for message in result.job.messages:
                 self._acknowledge(client, message.record, AcknowledgeType.RELEASE)
             return
-        for message, ack_type in result.acknowledgements.items():
-            self._acknowledge(client, message.record, ack_type)
+        dlq = result.job.topic.route.dead_letter_queue
+        counts: dict[str, int] = {}
+        for message, ack_type in acknowledgements.items():
+            key = message.coordinates
+            if key in acknowledgements.lapsed:
+                self._lapsed(client, message, ack_type)
+                continue
+            if dlq and (
+                key in acknowledgements.dead_letters
+                or (
+                    ack_type is AcknowledgeType.RELEASE
+                    and message.delivery_count >= dlq.get("max_retries", 1)
+                )
+            ):
+                error = acknowledgements.dead_letters.get(key) or acknowledgements.error
+                ack_type = self._dead_letter(client, message, dlq["topic"], error)
+            elif key in acknowledgements.delays:
+                self._hold_for_release(client, message, acknowledgements.delays[key])
+                counts["RELEASE_DELAYED"] = counts.get("RELEASE_DELAYED", 0) + 1
+                continue
+            else:
+                self._acknowledge(client, message.record, ack_type, acknowledgements.error)
+            counts[ack_type.name] = counts.get(ack_type.name, 0) + 1
+        self.bus.publish("acks.sent", share_group=self.share_group.name, counts=counts)
+
+    def _dead_letter(
+        self,
+        client: ShareConsumerClient,
+        message: Message,
+        dlq_topic: str,
+        error: BaseException | str | None,
+    ) -> AcknowledgeType:
+        """Copy to the DLQ and REJECT; if the DLQ does not take it, RELEASE (never lose it)."""
+        try:
+            partition, offset = dead_letter.dispatch(
+                self.factory.producer(), dlq_topic, message, self.share_group.name, error
+            )
+        except ProduceError as exc:
+            self.bus.publish(
+                "dlq.failed",
+                share_group=self.share_group.name,
+                record=describe([message]),
+                dlq_topic=dlq_topic,
+                error=str(exc),
+            )
+            self._acknowledge(client, message.record, AcknowledgeType.RELEASE)
+            return AcknowledgeType.RELEASE
         self.bus.publish(
-            "acks.sent",
+            "dlq.dispatched",
             share_group=self.share_group.name,
-            counts=result.acknowledgements.counts(),
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.raw_key,
+            headers=list(message.raw_headers),
+            payload=message.raw_payload,
+            delivery_count=message.delivery_count,
+            error_class=type(error).__qualname__ if isinstance(error, BaseException) else None,
+            error_message=str(error) if error is not None else None,
+            dlq_topic=dlq_topic,
+            dlq_partition=partition,
+            dlq_offset=offset,
         )
+        self._acknowledge(client, message.record, AcknowledgeType.REJECT, error)
+        return AcknowledgeType.REJECT
+
+    def _lapsed(self, client: ShareConsumerClient, message: Message, ack_type) -> None:
+        """The lock ran out first: the broker decides; at the limit it archives the record."""
+        self._acknowledge(client, message.record, ack_type, observe=False)
+        if message.delivery_count >= self.limits.delivery_count_limit:
+            self._archived(message.record, "lock_expiry_at_limit", None)
 
     def _acknowledge(
-        self, client: ShareConsumerClient, record: ReceivedRecord, ack_type: AcknowledgeType
+        self,
+        client: ShareConsumerClient,
+        record: ReceivedRecord,
+        ack_type: AcknowledgeType,
+        error: BaseException | str | None = None,
+        observe: bool = True,
     ) -> None:
         client.acknowledge(record, ack_type)
         self.leases.settled((record.topic, record.partition, record.offset))
+        if not observe:
+            return
+        if ack_type is AcknowledgeType.REJECT:
+            self._archived(record, "rejected", error)
+        elif (
+            ack_type is AcknowledgeType.RELEASE
+            and record.delivery_count >= self.limits.delivery_count_limit
+        ):
+            self._archived(record, "delivery_limit", error)
+
+    def _archived(self, record: ReceivedRecord, reason: str, error) -> None:
+        """Poison-record observer: the broker archives this record now."""
+        self.bus.publish(
+            "record.archived",
+            share_group=self.share_group.name,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            delivery_count=record.delivery_count,
+            reason=reason,
+            error=None
+            if error is None
+            else f"{type(error).__name__}: {error}"
+            if isinstance(error, BaseException)
+            else str(error),
+        )
 
     def _report_failures(self, failures) -> None:
         if failures:
             self.bus.publish("acks.failed", share_group=self.share_group.name, failures=failures)
+
+
+def describe_record(record: ReceivedRecord) -> str:
+    return f"{record.topic}[{record.partition}]@{record.offset}"

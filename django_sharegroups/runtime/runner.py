@@ -21,6 +21,7 @@ from ..conf import ShareGroupsSettings, get_settings
 from ..instrumentation import EventBus, events
 from ..routing import ShareGroup
 from .listener import ShareGroupListener
+from .preflight import GroupLimits, check_capabilities, resolve_limits
 
 logger = logging.getLogger("django_sharegroups.runtime")
 
@@ -57,8 +58,24 @@ class ShareConsumerRunner:
             self.factories[name] = build_client_factory(name, self.settings)
         return self.factories[name]
 
+    def preflight(self) -> dict[str, GroupLimits]:
+        """Before consuming: the broker can serve the groups, every feature fits its adapter,
+        and each group's lock duration and delivery limit are known."""
+        by_factory: dict[int, list[str]] = {}
+        limits = {}
+        for group in self.share_groups:
+            factory = self._factory(group.client or self.settings.client)
+            by_factory.setdefault(id(factory), []).append(group.name)
+            limits[group.name] = resolve_limits(group, factory)
+            check_capabilities(group, factory, limits[group.name])
+        for factory in self.factories.values():
+            if id(factory) in by_factory:
+                factory.preflight(by_factory[id(factory)])
+        return limits
+
     def start(self) -> None:
-        """Start every listener and wait until each has joined or failed to."""
+        """Check, start every listener and wait until each has joined or failed to."""
+        limits = self.preflight()
         for group in self.share_groups:
             factory = self._factory(group.client or self.settings.client)
             for index in range(group.concurrency):
@@ -71,6 +88,7 @@ class ShareConsumerRunner:
                         bus=self.bus,
                         poll_timeout=self.settings.poll_timeout,
                         commit_timeout=min(self.settings.shutdown_timeout, 30.0),
+                        limits=limits[group.name],
                     )
                 )
         for listener in self.listeners:
@@ -126,6 +144,11 @@ class ShareConsumerRunner:
         still_running = self.running_jobs()
         if not clean:
             exit_code = EXIT_FORCED
+        for factory in self.factories.values():
+            try:
+                factory.close()
+            except Exception:
+                logger.exception("Closing %r failed", factory)
         self.bus.publish(
             "process.shutdown",
             clean=clean,

@@ -29,8 +29,8 @@ class JobResult:
 
 
 class WorkerPool:
-    """``size`` threads running ``run_job(job, worker_state)``; results come back in order of
-    completion through :meth:`wait`/:meth:`drain`."""
+    """``size`` threads running ``run_job(job, worker_state)``; results (and anything posted)
+    come back in order of arrival through :meth:`wait`/:meth:`drain`."""
 
     def __init__(
         self,
@@ -59,24 +59,32 @@ class WorkerPool:
         self.in_flight += 1
         self._jobs.put(job)
 
-    def wait(self, timeout: float) -> list[JobResult]:
-        """Block until at least one job finished (or ``timeout``), then take all finished."""
+    def post(self, item: Any) -> None:
+        """Hand the owner something else to do (e.g. a RENEW request from a running job)."""
+        self._results.put(item)
+
+    def wait(self, timeout: float) -> list:
+        """Block until something arrived (or ``timeout``), then take everything that did."""
         try:
-            first = self._results.get(timeout=timeout)
+            first = self._results.get(timeout=max(0.0, timeout))
         except queue.Empty:
             return []
-        self.in_flight -= 1
-        return [first, *self.drain()]
+        return self._count([first, *self._take()])
 
-    def drain(self) -> list[JobResult]:
-        results = []
+    def drain(self) -> list:
+        return self._count(self._take())
+
+    def _take(self) -> list:
+        items = []
         while True:
             try:
-                results.append(self._results.get_nowait())
+                items.append(self._results.get_nowait())
             except queue.Empty:
-                break
-        self.in_flight -= len(results)
-        return results
+                return items
+
+    def _count(self, items: list) -> list:
+        self.in_flight -= sum(1 for item in items if isinstance(item, JobResult))
+        return items
 
     def close(self) -> None:
         for _ in self._threads:

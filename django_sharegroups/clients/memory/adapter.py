@@ -17,7 +17,9 @@ from ..base import (
     AcknowledgementFailure,
     AcknowledgeType,
     Capability,
+    ProduceError,
     ReceivedRecord,
+    RecordProducer,
     ShareConsumerClient,
     ShareConsumerClientFactory,
 )
@@ -178,6 +180,19 @@ class MemoryShareConsumer(ShareConsumerClient):
             raise IllegalStateError("This share consumer has already been closed.")
 
 
+class MemoryProducer(RecordProducer):
+    """Produces straight into the in-memory broker (stored as soon as the call returns)."""
+
+    def __init__(self, factory: MemoryClientFactory) -> None:
+        self.factory = factory
+
+    def produce(self, topic, value, *, key=None, headers=(), timeout=30.0) -> tuple[int, int]:
+        try:
+            return self.factory.broker.produce(topic, value, key=key, headers=list(headers))
+        except BrokerError as exc:
+            raise ProduceError(str(exc)) from exc
+
+
 class MemoryClientFactory(ShareConsumerClientFactory):
     """Creates ``memory`` members on ``broker`` (the process-wide default broker if omitted)."""
 
@@ -196,6 +211,12 @@ class MemoryClientFactory(ShareConsumerClientFactory):
         self, group_id: str, *, client_id: str, overrides: Mapping[str, Any] | None = None
     ) -> MemoryShareConsumer:
         return MemoryShareConsumer(self.broker, group_id, client_id=client_id, config=overrides)
+
+    def _create_producer(self) -> MemoryProducer:
+        return MemoryProducer(self)
+
+    def share_group_config(self, group_id: str) -> Mapping[str, Any]:
+        return self.broker.group_config(group_id)
 
 
 def factory_from_settings(settings: object) -> MemoryClientFactory:
