@@ -7,6 +7,6 @@ read by the fixtures, not here, so tests choose their broker explicitly.
 from example_project.settings import *  # noqa: F403
 from example_project.settings import INSTALLED_APPS
 
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp", "tests.orm"]
 SHAREGROUPS = {"CLIENT": None, "KAFKA": {}, "SHUTDOWN_TIMEOUT": 15}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -19,6 +19,7 @@ from ..instrumentation import EventBus
 from ..messages import Message, Messages, build_metadata
 from .acknowledgements import JobAcknowledgements
 from .leases import LeaseTracker
+from .transactions import run_consume
 
 
 def describe(messages: list[Message]) -> str:
@@ -59,7 +60,8 @@ def execute_job(
     close_old_connections()
     bus.publish("job.started", share_group=group, consumer=name, size=len(live))
     try:
-        consumer.consume(Messages(live, topic=consumer.topic.name, metadata=metadata))
+        batch = Messages(live, topic=consumer.topic.name, metadata=metadata)
+        run_consume(consumer, batch, acknowledgements, implicit=implicit)  # atomic/idempotent
     except Exception as exc:
         acknowledgements.error = exc
         ack_type = AcknowledgeType.REJECT if implicit else AcknowledgeType.RELEASE

@@ -202,6 +202,10 @@ def _check_topic(route: Topic, label: str) -> Iterable[Error]:
         yield invalid("renew_fraction", route.renew_fraction, "a number from 0.1 to 0.9")
     if route.max_release_delay is not None and not _positive_int(route.max_release_delay):
         yield invalid("max_release_delay", route.max_release_delay, "ms >= 1")
+    for option in ("atomic", "idempotent"):
+        value = getattr(route, option)
+        if value is not None and not isinstance(value, bool):
+            yield invalid(option, value, "True, False or None (the consumer's)")
     if route.on_deserialization_error not in DESERIALIZATION_ERROR_POLICIES:
         yield invalid(
             "on_deserialization_error",

@@ -39,6 +39,8 @@ class Topic:
     auto_renew: Any = None
     renew_fraction: Any = 0.7
     max_release_delay: Any = None
+    atomic: Any = None
+    idempotent: Any = None
     options: dict[str, Any] = field(default_factory=dict)
 
     def consumer_class(self) -> type:
@@ -68,6 +70,8 @@ def topic(
     auto_renew: bool | None = None,
     renew_fraction: float = 0.7,
     max_release_delay: int | None = None,
+    atomic: bool | None = None,
+    idempotent: bool | None = None,
     **options: Any,
 ) -> Topic:
     """Declare a topic route for :func:`share_group`.
@@ -84,6 +88,10 @@ def topic(
     where the adapter can RENEW) renews held records every ``renew_fraction`` of the lock.
     ``max_release_delay`` (ms) is the longest ``mark_released(m, delay=...)`` you intend; on an
     adapter without RENEW it must fit the group's lock duration (checked at startup).
+
+    ``atomic=True`` runs each job in ``transaction.atomic()`` and lets its ACCEPTs count only
+    if it commits; ``idempotent=True`` (implies atomic) also skips records already processed
+    (docs/orm.md). Both default to the consumer class's ``atomic``/``idempotent`` attributes.
     """
     return Topic(
         name=name,
@@ -100,5 +108,7 @@ def topic(
         auto_renew=auto_renew,
         renew_fraction=renew_fraction,
         max_release_delay=max_release_delay,
+        atomic=atomic,
+        idempotent=idempotent,
         options=options,
     )
