@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from .clients.base import AcknowledgeType
 from .exceptions import ShareGroupsError
 
 if TYPE_CHECKING:
+    from .clients.base import RecordProducer
     from .messages import Message, Messages
     from .processing.acknowledgements import JobAcknowledgements
     from .routing import ShareGroup, Topic
@@ -28,10 +30,30 @@ class ShareGroupConsumer:
     #: ``"explicit"`` (default) or ``"implicit"``; a topic's ``acknowledgement`` option wins.
     acknowledgement = "explicit"
 
-    def __init__(self, share_group: ShareGroup, topic: Topic) -> None:
+    def __init__(
+        self,
+        share_group: ShareGroup,
+        topic: Topic,
+        producer: Callable[[], RecordProducer] | None = None,
+    ) -> None:
         self.share_group = share_group
         self.topic = topic
         self._acknowledgements: JobAcknowledgements | None = None
+        self._producer = producer
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None,
+        *,
+        key: bytes | None = None,
+        headers: Sequence[tuple[str, bytes | None]] = (),
+    ) -> tuple[int, int]:
+        """Produce a record with the process's producer for this broker and wait until the
+        broker stored it; returns ``(partition, offset)``."""
+        if self._producer is None:
+            raise ShareGroupsError("This consumer was not started by the runtime; no producer.")
+        return self._producer().produce(topic, value, key=key, headers=headers)
 
     def consume(self, messages: Messages) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement consume(messages).")

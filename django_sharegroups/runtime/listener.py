@@ -461,7 +461,9 @@ class ShareGroupListener(threading.Thread):
         route = job.topic.route
         consumer = consumers.get(route.name)
         if consumer is None:
-            consumer = consumers[route.name] = route.consumer_class()(self.share_group, route)
+            consumer = consumers[route.name] = route.consumer_class()(
+                self.share_group, route, producer=self.factory.producer
+            )
         key = threading.get_ident()
         self.running[key] = (
             f"{type(consumer).__name__}({describe(job.messages)}) since {time.strftime('%X')}"

@@ -8,27 +8,18 @@ import threading
 
 import pytest
 
-from django_sharegroups import ShareGroupConsumer, share_group, topic
+from django_sharegroups import ShareGroupConsumer
 from django_sharegroups.clients.memory import MemoryBroker, MemoryClientFactory
 from django_sharegroups.conf import ShareGroupsSettings
 from django_sharegroups.instrumentation import EventBus
-from django_sharegroups.routing import RouteRegistry
 from django_sharegroups.runtime.runner import ShareConsumerRunner
+
+from ..helpers import declare  # noqa: F401 - re-exported for the tests here
 
 
 @pytest.fixture
 def broker() -> MemoryBroker:
     return MemoryBroker(config={"group.share.min.record.lock.duration.ms": 1000})
-
-
-def declare(name: str, consumer, *, topic_options=None, **group_options):
-    """A share group named like its one topic, outside the project registry."""
-    return share_group(
-        name,
-        topics=[topic(name, consumer=consumer, **(topic_options or {}))],
-        registry=RouteRegistry(),
-        **group_options,
-    )
 
 
 def produce(broker: MemoryBroker, topic_name: str, payloads, key=None) -> None:

@@ -9,7 +9,7 @@ from django_sharegroups import ShareGroupConsumer
 from django_sharegroups.clients.memory import ArchiveReason, RecordState
 from django_sharegroups.instrumentation import EventBus
 
-from ..integration.conftest import wait_until
+from ..helpers import wait_until
 from .conftest import declare, events_of, prepare, produce, recording_consumer, running
 
 

@@ -8,7 +8,7 @@ import time
 from django_sharegroups import ShareGroupConsumer
 from django_sharegroups.instrumentation import EventBus
 
-from ..integration.conftest import wait_until
+from ..helpers import wait_until
 from .conftest import declare, events_of, prepare, produce, recording_consumer, running
 
 

@@ -17,7 +17,7 @@ from django_sharegroups.exceptions import CapabilityError, ConfigurationError
 from django_sharegroups.instrumentation import EventBus
 from django_sharegroups.runtime.runner import ShareConsumerRunner
 
-from ..integration.conftest import wait_until
+from ..helpers import wait_until
 from .conftest import declare, events_of, prepare, produce, running
 
 LOCK = {"share.record.lock.duration.ms": 1000}

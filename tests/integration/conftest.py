@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-import time
 
 import pytest
 from confluent_kafka import Producer
@@ -13,21 +12,14 @@ from confluent_kafka import Producer
 from django_sharegroups.conf import ShareGroupsSettings
 from django_sharegroups.runtime.runner import ShareConsumerRunner
 
+from ..helpers import wait_until  # noqa: F401 - re-exported for the tests here
+
 
 def produce_json(bootstrap: str, topic: str, payloads, key=None) -> None:
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     for payload in payloads:
         producer.produce(topic, json.dumps(payload).encode(), key=key)
     assert producer.flush(30) == 0
-
-
-def wait_until(condition, timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return condition()
 
 
 @contextlib.contextmanager

@@ -10,8 +10,8 @@ import pytest
 from django_sharegroups import ShareGroupConsumer
 from django_sharegroups.instrumentation import events
 
-from .conftest import produce_json, running, wait_until
-from .test_walking_skeleton import declare
+from ..helpers import declare, wait_until
+from .conftest import produce_json, running
 
 pytestmark = pytest.mark.kafka
 

@@ -7,18 +7,12 @@ import time
 
 import pytest
 
-from django_sharegroups import ShareGroupConsumer, share_group, topic
-from django_sharegroups.routing import RouteRegistry
+from django_sharegroups import ShareGroupConsumer
 
-from .conftest import Collector, produce_json, running, wait_until
+from ..helpers import declare, wait_until
+from .conftest import Collector, produce_json, running
 
 pytestmark = pytest.mark.kafka
-
-
-def declare(name, consumer, **options):
-    return share_group(
-        name, topics=[topic(name, consumer=consumer)], registry=RouteRegistry(), **options
-    )
 
 
 def consumer_class(behaviour):
