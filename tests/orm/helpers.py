@@ -8,6 +8,8 @@ import threading
 import time
 from collections import Counter
 
+from django.db import OperationalError
+
 from django_sharegroups import ShareGroupConsumer, share_group, topic
 from django_sharegroups.clients.base import ReceivedRecord
 from django_sharegroups.clients.memory import MemoryBroker, MemoryClientFactory
@@ -42,10 +44,14 @@ def produce(broker: MemoryBroker, name: str, count: int) -> None:
 
 
 def wait_until(condition, timeout: float, interval: float = 0.02) -> bool:
+    """Poll ``condition``; a locked SQLite table (shared-cache test DB) counts as "not yet"."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if condition():
-            return True
+        try:
+            if condition():
+                return True
+        except OperationalError:
+            pass
         time.sleep(interval)
     return condition()
 
