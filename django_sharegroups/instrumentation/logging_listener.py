@@ -1,4 +1,8 @@
-"""The default listener: turns runtime events into log lines (logger ``django_sharegroups``)."""
+"""The default listener: turns runtime events into log lines (logger ``django_sharegroups``).
+
+Configure it with Django's ``LOGGING`` like any logger; events without a line of their own
+are logged at DEBUG.
+"""
 
 from __future__ import annotations
 
@@ -8,42 +12,75 @@ from typing import Any
 logger = logging.getLogger("django_sharegroups")
 
 
+def _error(payload: dict[str, Any]) -> None:
+    logger.error(
+        "%s: consume() of %s failed; released %d, rejected %d unacknowledged record(s)",
+        payload["consumer"],
+        payload["records"],
+        payload["released"],
+        payload["rejected"],
+        exc_info=payload["exception"],
+    )
+
+
+MESSAGES: dict[str, tuple[int, str]] = {
+    "job.unacknowledged": (
+        logging.WARNING,
+        "{consumer}: consume() returned without acknowledging {records}; released them",
+    ),
+    "record.undeserializable": (
+        logging.WARNING,
+        "{share_group}: cannot deserialize {record} ({error}); {action}",
+    ),
+    "acks.failed": (logging.ERROR, "{share_group}: broker refused acknowledgements: {failures}"),
+    "lock.expired": (
+        logging.WARNING,
+        "{share_group}: the lock of {record} ran out before its acknowledgement "
+        "(processed: {processed})",
+    ),
+    "release.clamped": (
+        logging.WARNING,
+        "{share_group}: delayed release of {record} asked {asked_ms} ms, the lock allows "
+        "{honoured_ms} ms (no RENEW on this adapter)",
+    ),
+    "release.overflow": (
+        logging.WARNING,
+        "{share_group}: delayed releases are full; released {record} at once",
+    ),
+    "dlq.dispatched": (
+        logging.WARNING,
+        "{share_group}: {topic}[{partition}]@{offset} sent to {dlq_topic}[{dlq_partition}]"
+        "@{dlq_offset} after {delivery_count} delivery(ies): {error_class}: {error_message}",
+    ),
+    "dlq.failed": (
+        logging.ERROR,
+        "{share_group}: could not dead-letter {record} to {dlq_topic} ({error}); released it",
+    ),
+    "record.archived": (
+        logging.INFO,
+        "{share_group}: broker archives {topic}[{partition}]@{offset} ({reason}, "
+        "delivery {delivery_count})",
+    ),
+    "consumer.started": (logging.INFO, "{share_group}: {client_id} started"),
+    "consumer.stopped": (logging.INFO, "{share_group}: {client_id} stopped"),
+    "process.quiet": (logging.INFO, "Quiet: {listeners} instance(s) stop polling"),
+}
+
+
 def log_event(event: str, payload: dict[str, Any]) -> None:
     if event == "job.errored":
-        logger.error(
-            "%s: consume() of %s failed; released %d unacknowledged record(s)",
-            payload["consumer"],
-            payload["records"],
-            payload["released"],
-            exc_info=payload["exception"],
-        )
-    elif event == "job.unacknowledged":
-        logger.warning(
-            "%s: consume() returned without acknowledging %s; released them",
-            payload["consumer"],
-            payload["records"],
-        )
-    elif event == "record.undeserializable":
-        logger.warning(
-            "%s: cannot deserialize %s (%s); %s",
-            payload["share_group"],
-            payload["record"],
-            payload["error"],
-            payload["action"],
-        )
-    elif event == "acks.failed":
-        logger.error(
-            "%s: broker refused acknowledgements: %s", payload["share_group"], payload["failures"]
-        )
+        _error(payload)
     elif event == "consumer.error":
         logger.error(
             "%s: %s", payload["share_group"], payload["error"], exc_info=payload.get("exception")
         )
-    elif event in ("consumer.started", "consumer.stopped"):
-        logger.info("%s: %s %s", payload["share_group"], payload["client_id"], event.split(".")[1])
     elif event == "process.started":
         logger.info("Started %d share-consumer instance(s)", len(payload["runner"].listeners))
     elif event == "process.shutdown":
         logger.info("Shutdown: %s", payload)
-    else:
+    elif event in MESSAGES:
+        level, template = MESSAGES[event]
+        if logger.isEnabledFor(level):
+            logger.log(level, template.format(**payload))
+    elif logger.isEnabledFor(logging.DEBUG):
         logger.debug("%s %s", event, payload)

@@ -12,6 +12,7 @@ from django_sharegroups import ShareGroupConsumer
 from django_sharegroups.clients.memory import MemoryBroker, MemoryClientFactory
 from django_sharegroups.conf import ShareGroupsSettings
 from django_sharegroups.instrumentation import EventBus
+from django_sharegroups.instrumentation.logging_listener import log_event
 from django_sharegroups.runtime.runner import ShareConsumerRunner
 
 from ..helpers import declare  # noqa: F401 - re-exported for the tests here
@@ -34,17 +35,30 @@ def prepare(broker: MemoryBroker, name: str, partitions: int = 1, **configs) -> 
 
 @contextlib.contextmanager
 def running(groups, broker: MemoryBroker, bus: EventBus | None = None, expect_exit: int = 0):
+    """Run ``groups`` on ``broker``; every event is also formatted by the logging listener,
+    which must not fail on any payload the runtime publishes."""
+    bus = bus or EventBus()
+    listener_failures: list[BaseException] = []
+
+    def strict_log(event, payload):
+        try:
+            log_event(event, payload)
+        except Exception as exc:
+            listener_failures.append(exc)
+
+    bus.subscribe("*", strict_log)
     runner = ShareConsumerRunner(
         groups,
         settings=ShareGroupsSettings(client="memory", poll_timeout=0.05, shutdown_timeout=15),
         factories={"memory": MemoryClientFactory(broker)},
-        bus=bus or EventBus(),
+        bus=bus,
     )
     runner.start()
     try:
         yield runner
     finally:
         assert runner.shutdown() == expect_exit
+        assert listener_failures == []
 
 
 class Recording(ShareGroupConsumer):

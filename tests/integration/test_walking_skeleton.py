@@ -152,4 +152,4 @@ def test_a_raising_consumer_is_logged_and_its_thread_keeps_consuming(
     failures = [r for r in caplog.records if "consume() of" in r.getMessage()]
     assert len(failures) == 10
     assert all(r.exc_info and r.exc_info[0] is ValueError for r in failures)
-    assert all("released 1 unacknowledged" in r.getMessage() for r in failures)
+    assert all("released 1, rejected 0 unacknowledged" in r.getMessage() for r in failures)
