@@ -2,8 +2,9 @@
 
 ``per_message``: one job per record. ``per_batch``: chunks of ``max_messages_per_job``.
 ``per_partition``: one partition per job. ``per_key``: one key per job. Grouping builders are
-chunked by ``max_messages_per_job`` too, so a job never exceeds it. A callable is a custom
-builder: it gets the messages and the limit and returns a list of lists.
+chunked by ``max_messages_per_job`` too, so a job never exceeds it. A custom builder is a
+callable (or a :class:`JobsBuilderBase` subclass instance): it gets the messages and the limit
+and returns a list of lists; the engine still splits any list longer than the limit.
 """
 
 from __future__ import annotations
@@ -13,6 +14,16 @@ from collections.abc import Callable, Hashable, Sequence
 from ..messages import Message
 
 JobsBuilder = Callable[[Sequence[Message], int], list[list[Message]]]
+
+
+class JobsBuilderBase:
+    """Subclass and implement :meth:`build` for a custom grouping with state or options."""
+
+    def build(self, messages: Sequence[Message], size: int) -> list[list[Message]]:
+        raise NotImplementedError
+
+    def __call__(self, messages: Sequence[Message], size: int) -> list[list[Message]]:
+        return self.build(messages, size)
 
 
 def _chunks(messages: Sequence[Message], size: int) -> list[list[Message]]:
@@ -53,4 +64,11 @@ BUILDERS: dict[str, JobsBuilder] = {
 
 
 def resolve_jobs_builder(spec: str | JobsBuilder) -> JobsBuilder:
-    return spec if callable(spec) else BUILDERS[spec]
+    if not callable(spec):
+        return BUILDERS[spec]
+
+    def bounded(messages: Sequence[Message], size: int) -> list[list[Message]]:
+        """A custom builder's jobs, each cut to ``max_messages_per_job``."""
+        return [chunk for job in spec(messages, size) for chunk in _chunks(job, size)]
+
+    return bounded

@@ -61,6 +61,20 @@ def test_per_key_never_mixes_keys():
     assert all(len({m.key for m in job}) == 1 for job in jobs)
 
 
+def test_custom_builders_callable_or_subclass_are_cut_to_the_job_size():
+    from django_sharegroups.processing.jobs_builders import JobsBuilderBase, resolve_jobs_builder
+
+    class EvenOdd(JobsBuilderBase):
+        def build(self, messages, size):
+            return [[m for m in messages if m.offset % 2 == parity] for parity in (0, 1)]
+
+    jobs = resolve_jobs_builder(EvenOdd())(MESSAGES, 4)
+    assert [len(job) for job in jobs] == [4, 4, 2, 4, 4, 2]
+    assert all(len({m.offset % 2 for m in job}) == 1 for job in jobs)
+    everything = resolve_jobs_builder(lambda messages, size: [list(messages)])(MESSAGES, 8)
+    assert [len(job) for job in everything] == [8, 8, 4]
+
+
 def test_a_record_is_acknowledged_once():
     a, b = make_message(1), make_message(2)
     acks = JobAcknowledgements([a, b])
