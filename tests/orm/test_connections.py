@@ -1,0 +1,181 @@
+"""Per-thread connection hygiene, measured on PostgreSQL through pg_stat_activity.
+
+Every Django connection of the test gets a unique ``application_name``; a sampler thread counts
+the server's backends with that name on a separate, plain psycopg connection (it is not one of
+them). That counts exactly this process's connections, whoever else uses the server.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from urllib.parse import urlparse
+
+import psycopg
+import pytest
+from django.db import Error, connection, connections
+
+from django_sharegroups.clients.memory import MemoryBroker
+from django_sharegroups.instrumentation import EventBus
+
+from .helpers import EffectConsumer, collect, declare, prepare, produce, running, settled
+from .helpers import wait_until as wait_for
+from .models import Effect
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+#: Connections beyond one per job thread that we tolerate (none are expected).
+SLACK = 2
+
+
+class BackendSampler(threading.Thread):
+    """Counts backends named ``application_name`` every few milliseconds; keeps the peak."""
+
+    def __init__(self, application_name: str) -> None:
+        super().__init__(daemon=True)
+        self.application_name = application_name
+        self.peak = 0
+        self.samples = 0
+        self.errors = 0
+        self._stop_event = threading.Event()
+
+    def count(self) -> int:
+        with self._connect() as conn:
+            return self._count(conn)
+
+    def _connect(self) -> psycopg.Connection:
+        settings = connection.settings_dict
+        return psycopg.connect(
+            host=settings["HOST"],
+            port=settings["PORT"] or 5432,
+            user=settings["USER"],
+            password=settings["PASSWORD"],
+            dbname=settings["NAME"],
+            application_name="sharegroups-sampler",
+            autocommit=True,  # pg_stat_activity is a per-transaction snapshot
+        )
+
+    def _count(self, conn: psycopg.Connection) -> int:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+            (self.application_name,),
+        ).fetchone()
+        return row[0]
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            try:
+                with self._connect() as conn:
+                    while not self._stop_event.is_set():
+                        self.peak = max(self.peak, self._count(conn))
+                        self.samples += 1
+                        time.sleep(0.002)
+            except psycopg.OperationalError:  # the server restarts in one test
+                self.errors += 1
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(10)
+
+
+@pytest.fixture
+def application_name(monkeypatch) -> str:
+    """Name every new Django connection of this process uniquely (all threads share the dict)."""
+    name = f"sharegroups-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    options = connections.settings["default"].setdefault("OPTIONS", {})
+    monkeypatch.setitem(options, "application_name", name)
+    connection.close()  # the test thread's next connection carries the name too
+    return name
+
+
+@pytest.fixture
+def conn_max_age(request, monkeypatch) -> int:
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", request.param)
+    connection.close()
+    return request.param
+
+
+@pytest.fixture
+def broker() -> MemoryBroker:
+    return MemoryBroker(config={"group.share.min.record.lock.duration.ms": 1000})
+
+
+@pytest.mark.parametrize("conn_max_age", [0, 600], indirect=True)
+def test_ten_thousand_jobs_on_eight_threads_stay_within_eight_connections(
+    broker, application_name, conn_max_age, record_property
+):
+    name = f"connections-{conn_max_age}"
+    records = 10_000
+    prepare(broker, name, partitions=4)
+    produce(broker, name, records)
+    group = declare(name, EffectConsumer, concurrency=2, workers_per_consumer=4)
+    threads = group.concurrency * group.workers_per_consumer
+    sampler = BackendSampler(application_name)
+    sampler.start()
+    try:
+        with running([group], broker):
+            assert wait_for(lambda: settled(broker, name), 240)
+        assert wait_for(lambda: sampler.count() == 0, 10), "connections left after shutdown"
+    finally:
+        sampler.stop()
+    record_property("peak_connections", sampler.peak)
+    print(f"\nCONN_MAX_AGE={conn_max_age}: peak {sampler.peak} backends, {sampler.samples} samples")
+    assert sampler.samples > 100
+    assert 1 <= sampler.peak <= threads + SLACK
+    assert Effect.objects.filter(share_group=name).count() == records
+
+
+def _local_cluster():
+    """The private test cluster, if it is the server DATABASE_URL points at."""
+    from tests.services.postgres import PostgresCluster
+
+    cluster = PostgresCluster()
+    url = urlparse(os.environ.get("DATABASE_URL", ""))
+    if not cluster.is_running() or url.port != cluster.port:
+        pytest.skip("restarts only the private test cluster (tests/services/postgres.py)")
+    return cluster
+
+
+class SlowToFail(EffectConsumer):
+    """A failing write takes a moment, as a real retry backoff would."""
+
+    def consume(self, messages):
+        try:
+            super().consume(messages)
+        except Error:  # OperationalError, InterfaceError
+            time.sleep(0.3)
+            raise
+
+
+@pytest.mark.parametrize("conn_max_age", [0, 600], indirect=True)
+def test_a_postgres_restart_costs_retries_not_threads(broker, application_name, conn_max_age):
+    cluster = _local_cluster()
+    name = f"restart-{conn_max_age}"
+    records = 2_000
+    prepare(broker, name, partitions=2, **{"share.delivery.count.limit": 10})
+    produce(broker, name, records)
+    group = declare(name, SlowToFail, concurrency=2, workers_per_consumer=2)
+    bus = EventBus()
+    errors = collect(bus, "job.errored")
+    done = lambda: Effect.objects.filter(share_group=name).count()  # noqa: E731
+    with running([group], broker, bus=bus) as runner:
+        assert wait_for(lambda: done() >= 200, 60)
+        connection.close()
+        cluster.stop()
+        time.sleep(1.0)
+        cluster.start()
+        assert wait_for(lambda: settled(broker, name), 120)
+        connection.close()
+        assert all(listener.is_alive() for listener in runner.listeners)
+        workers = [t for listener in runner.listeners for t in listener.pool._threads]
+        assert workers and all(worker.is_alive() for worker in workers)
+    assert errors, "the restart was expected to fail some jobs"
+    print(f"\nrestart (CONN_MAX_AGE={conn_max_age}): {len(errors)} failed job(s), retried")
+    assert all(isinstance(e["exception"], Error) for e in errors), errors[:3]
+    effects = set(Effect.objects.filter(share_group=name).values_list("partition", "offset"))
+    assert len(effects) == records, "records were lost instead of retried"
+    connection.close()  # the test thread's own connection is not the runner's to close
+    assert wait_for(lambda: BackendSampler(application_name).count() == 0, 10)
