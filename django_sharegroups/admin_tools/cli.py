@@ -1,0 +1,222 @@
+"""The subcommands of ``manage.py sharegroups``: each returns a :class:`Report`, data for
+``--json`` and text for people; the command only parses options and prints."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from ..kafka import ShareGroupAdmin, ShareGroupOffsetsReset, SharePartitionOffsets
+from . import actions, serialize
+from .overview import format_assignment, format_host, load_overview, summarize, total_lag
+from .tables import render_fields, render_table
+from .targets import parse_config_changes, parse_reset_target, parse_topics
+
+Confirm = Callable[[str, str], bool]
+"""``confirm(plan, question)``: show what is about to happen and ask; ``True`` to go ahead."""
+
+
+class Cancelled(Exception):
+    """The person at the terminal answered no."""
+
+
+@dataclass(frozen=True)
+class Report:
+    data: Any
+    text: str
+
+
+def terminal_confirmation(stdin: TextIO, stdout: TextIO, interactive: bool) -> Confirm:
+    """Ask on a terminal (unless ``--no-input``); scripts and pipes are never prompted."""
+
+    def confirm(plan: str, question: str) -> bool:
+        if not interactive or not stdin.isatty():
+            return True
+        stdout.write(f"{plan}\n\n{question} [y/N] ")
+        stdout.flush()
+        return stdin.readline().strip().lower() in ("y", "yes")
+
+    return confirm
+
+
+def _offsets_table(offsets: list[SharePartitionOffsets]) -> str:
+    table = render_table(
+        ["topic", "partition", "spso", "log end", "lag"],
+        [
+            (entry.topic, entry.partition, entry.start_offset, entry.log_end_offset, entry.lag)
+            for entry in offsets
+        ],
+    )
+    return f"{table}\n\nTotal lag: {_cell(total_lag(offsets))}" if offsets else "No partitions."
+
+
+def _cell(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _reset_table(reset: ShareGroupOffsetsReset) -> str:
+    return render_table(
+        ["topic", "partition", "spso before", "spso after"],
+        [(p.topic, p.partition, p.before, p.after) for p in reset.partitions],
+    )
+
+
+def list_groups(admin: ShareGroupAdmin, options: Mapping[str, Any], **_: Any) -> Report:
+    summaries = summarize(admin, admin.list_share_groups(options.get("state") or ()))
+    rows = [(s.group_id, s.state, s.members, s.total_lag) for s in summaries]
+    text = render_table(["share group", "state", "members", "lag"], rows) if rows else ""
+    count = f"{len(rows)} share group{'s' if len(rows) != 1 else ''}"
+    return Report(serialize.summaries_data(summaries), f"{text}\n\n{count}".lstrip())
+
+
+def describe(admin: ShareGroupAdmin, options: Mapping[str, Any], **_: Any) -> Report:
+    overview = load_overview(admin, options["name"], with_configs=False)
+    description = overview.description
+    header = render_fields(
+        [
+            ("Share group", description.group_id),
+            ("State", description.state),
+            ("Group epoch", description.group_epoch),
+            ("Assignment epoch", description.assignment_epoch),
+            ("Assignor", description.assignor_name),
+            ("Members", len(description.members)),
+            ("Total lag", overview.total_lag),
+        ]
+    )
+    members = (
+        render_table(
+            ["member id", "client id", "host", "subscribed", "assigned"],
+            [
+                (
+                    member.member_id,
+                    member.client_id,
+                    format_host(member.client_host),
+                    ", ".join(member.subscribed_topic_names),
+                    format_assignment(member.assignment),
+                )
+                for member in description.members
+            ],
+        )
+        if description.members
+        else "No members."
+    )
+    text = f"{header}\n\n{members}\n\n{_offsets_table(overview.offsets)}"
+    return Report(serialize.overview_data(overview), text)
+
+
+def offsets(admin: ShareGroupAdmin, options: Mapping[str, Any], **_: Any) -> Report:
+    entries = admin.share_group_offsets(options["name"])
+    return Report(serialize.group_offsets_data(options["name"], entries), _offsets_table(entries))
+
+
+def reset_offsets(
+    admin: ShareGroupAdmin,
+    options: Mapping[str, Any],
+    *,
+    actor: actions.Actor,
+    confirm: Confirm,
+) -> Report:
+    name = options["name"]
+    target = parse_reset_target(options["to"])
+    topics = parse_topics(options.get("topic"))
+    dry_run = options.get("dry_run", False)
+    plan = actions.reset_offsets(admin, name, target, actor=actor, topics=topics, dry_run=True)
+    if not dry_run:
+        if not confirm(_reset_table(plan), f"Reset the offsets of share group {name!r}?"):
+            raise Cancelled("Reset cancelled; no offsets changed.")
+        plan = actions.reset_offsets(admin, name, target, actor=actor, topics=topics)
+    if not plan.partitions:
+        text = f"Share group {name!r} has no partitions to reset."
+    elif dry_run:
+        text = f"Dry run, no offsets changed. Share group {name!r} would move:\n\n"
+        text += _reset_table(plan)
+    else:
+        text = f"Reset the offsets of share group {name!r}:\n\n{_reset_table(plan)}"
+    return Report(serialize.reset_data(plan), text)
+
+
+def delete(
+    admin: ShareGroupAdmin,
+    options: Mapping[str, Any],
+    *,
+    actor: actions.Actor,
+    confirm: Confirm,
+) -> Report:
+    name = options["name"]
+    description = admin.describe_share_group(name)
+    plan = f"Share group {name!r} ({description.state}, {len(description.members)} members)"
+    if not confirm(plan, "Delete it, with its offsets on every partition?"):
+        raise Cancelled("Delete cancelled; the share group is unchanged.")
+    actions.delete_group(admin, name, actor=actor)
+    return Report({"group_id": name, "deleted": True}, f"Deleted share group {name!r}.")
+
+
+def config(
+    admin: ShareGroupAdmin,
+    options: Mapping[str, Any],
+    *,
+    actor: actions.Actor,
+    confirm: Confirm,
+) -> Report:
+    name = options["name"]
+    changes = parse_config_changes(options.get("set") or (), options.get("unset") or ())
+    if not changes:
+        configs = admin.describe_share_group_config(name, include_all=options.get("all", False))
+        table = render_table(
+            ["config", "value", "source"],
+            [(entry.name, entry.value, entry.source) for entry in configs.values()],
+        )
+        return Report({"group_id": name, "configs": serialize.configs_data(configs)}, table)
+    dry_run = options.get("dry_run", False)
+    planned = "\n".join(
+        f"  {key} = {value}" if value is not None else f"  {key} -> default"
+        for key, value in sorted(changes.items())
+    )
+    if not dry_run and not confirm(planned, f"Change these configs of {name!r}?"):
+        raise Cancelled("Config change cancelled; nothing changed.")
+    result = actions.alter_config(admin, name, changes, actor=actor, validate_only=dry_run)
+    rows = []
+    for key in sorted(changes):
+        current = result.get(key) or {}
+        if dry_run:
+            rows.append((key, current.get("value"), changes[key] or "(default)"))
+        else:
+            rows.append((key, current.get("value"), current.get("source")))
+    headers = (
+        ["config", "current value", "would become"] if dry_run else ["config", "value", "source"]
+    )
+    intro = (
+        f"Dry run: the broker accepts these changes to {name!r}; nothing changed."
+        if dry_run
+        else f"Changed configs of share group {name!r}:"
+    )
+    data = {"group_id": name, "dry_run": dry_run, "changes": changes, "configs": result}
+    return Report(data, f"{intro}\n\n{render_table(headers, rows)}")
+
+
+SUBCOMMANDS: dict[str, Callable[..., Report]] = {
+    "list": list_groups,
+    "describe": describe,
+    "offsets": offsets,
+    "reset-offsets": reset_offsets,
+    "delete": delete,
+    "config": config,
+}
+
+
+def run(
+    admin: ShareGroupAdmin,
+    options: Mapping[str, Any],
+    *,
+    actor: actions.Actor | None = None,
+    confirm: Confirm | None = None,
+) -> Report:
+    """Run the subcommand named by ``options["subcommand"]``."""
+    return SUBCOMMANDS[options["subcommand"]](
+        admin,
+        options,
+        actor=actor or actions.Actor.os_user(),
+        confirm=confirm or terminal_confirmation(sys.stdin, sys.stdout, False),
+    )

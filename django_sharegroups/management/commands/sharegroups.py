@@ -1,0 +1,98 @@
+"""``manage.py sharegroups``: list, describe and administer the cluster's share groups."""
+
+import json
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ...admin_tools import cli, serialize
+from ...admin_tools.actions import Actor
+from ...admin_tools.client import open_admin
+from ...admin_tools.targets import RESET_TARGET_HELP
+from ...exceptions import ConfigurationError
+from ...kafka import KafkaError
+
+
+class Command(BaseCommand):
+    help = (
+        "Administer the share groups of the Kafka cluster in SHAREGROUPS['KAFKA']: list, "
+        "describe, offsets, reset-offsets, delete, config. Resets, deletes and config changes "
+        "are written to the share-group audit log."
+    )
+
+    def add_arguments(self, parser):
+        subcommands = parser.add_subparsers(dest="subcommand", required=True, metavar="COMMAND")
+
+        def add(name: str, help_text: str, *, named: bool = True, dangerous: bool = False):
+            subparser = subcommands.add_parser(name, help=help_text, description=help_text)
+            if named:
+                subparser.add_argument("name", metavar="NAME", help="Share group name.")
+            subparser.add_argument(
+                "--json", action="store_true", help="Print JSON instead of tables."
+            )
+            if dangerous:
+                subparser.add_argument(
+                    "--no-input",
+                    "--noinput",
+                    action="store_false",
+                    dest="interactive",
+                    help="Do not ask for confirmation on a terminal.",
+                )
+            return subparser
+
+        listing = add("list", "List the cluster's share groups with members and lag.", named=False)
+        listing.add_argument(
+            "--state",
+            action="append",
+            metavar="STATE",
+            help="Only groups in this state (Empty, Stable, Dead); repeatable.",
+        )
+        add("describe", "State, epochs, members and their assignments, offsets and lag.")
+        add("offsets", "Per partition: start offset (SPSO), log end offset, lag.")
+        reset = add(
+            "reset-offsets", "Move the share-partition start offset (SPSO).", dangerous=True
+        )
+        reset.add_argument("--to", required=True, metavar="TARGET", help=RESET_TARGET_HELP)
+        reset.add_argument(
+            "--topic",
+            action="append",
+            metavar="TOPIC",
+            help="Only these topics (repeatable); also covers partitions the group has not "
+            "started on yet.",
+        )
+        reset.add_argument(
+            "--dry-run", action="store_true", help="Show the new offsets, change nothing."
+        )
+        add("delete", "Delete the share group (refused while it has members).", dangerous=True)
+        config = add(
+            "config", "Show the group's configs, or change them with --set/--unset.", dangerous=True
+        )
+        config.add_argument(
+            "--set", action="append", metavar="NAME=VALUE", help="Set a config; repeatable."
+        )
+        config.add_argument(
+            "--unset",
+            action="append",
+            metavar="NAME",
+            help="Restore a config to its default; repeatable.",
+        )
+        config.add_argument(
+            "--all", action="store_true", help="Show every group config, not only share ones."
+        )
+        config.add_argument(
+            "--dry-run", action="store_true", help="Let the broker validate, change nothing."
+        )
+
+    def handle(self, *args, **options):
+        confirm = cli.terminal_confirmation(sys.stdin, sys.stdout, options.get("interactive", True))
+        try:
+            with open_admin() as admin:
+                report = cli.run(admin, options, actor=Actor.os_user(), confirm=confirm)
+        except (ConfigurationError, KafkaError, ValueError, cli.Cancelled) as error:
+            if options["json"]:
+                self.stdout.write(json.dumps(serialize.error_data(error), indent=2))
+            raise CommandError(str(error)) from error
+        if options["json"]:
+            self.stdout.write(json.dumps(report.data, indent=2))
+        else:
+            self.stdout.write(report.text)
