@@ -13,6 +13,8 @@ from typing import Any
 
 from django.conf import settings as django_settings
 
+from .mirroring.settings import MirrorSettings
+
 DEFAULTS: dict[str, Any] = {
     # Client adapter: "confluent" (librdkafka), "memory" (in-process) or None = confluent when
     # bootstrap servers are configured, memory otherwise.
@@ -25,6 +27,10 @@ DEFAULTS: dict[str, Any] = {
     "POLL_TIMEOUT": 0.5,
     # Dotted path of the sample-record callable used by ``runshareconsumers --demo``.
     "DEMO_RECORDS": None,
+    # Seconds a ProcessedRecord row of an idempotent consumer is kept (`sharegroups_cleanup`).
+    "PROCESSED_RECORD_RETENTION": 7 * 24 * 3600,
+    # State mirrored into models per kind ("off" | "sampled" | "full"); see docs/orm.md.
+    "MIRROR": {},
 }
 
 
@@ -37,6 +43,9 @@ class ShareGroupsSettings:
     shutdown_timeout: float = 30.0
     poll_timeout: float = 0.5
     demo_records: str | None = None
+    processed_record_retention: float = 7 * 24 * 3600.0
+    #: Built by hand (tests), settings mirror nothing; ``get_settings()`` mirrors everything.
+    mirror: MirrorSettings = field(default_factory=MirrorSettings)
 
     @property
     def bootstrap_servers(self) -> str | None:
@@ -66,4 +75,6 @@ def get_settings() -> ShareGroupsSettings:
         shutdown_timeout=float(merged["SHUTDOWN_TIMEOUT"]),
         poll_timeout=float(merged["POLL_TIMEOUT"]),
         demo_records=merged["DEMO_RECORDS"],
+        processed_record_retention=float(merged["PROCESSED_RECORD_RETENTION"]),
+        mirror=MirrorSettings.from_setting(merged["MIRROR"]),
     )
