@@ -28,6 +28,7 @@ from .schema import (
     INT16,
     INT32,
     INT64,
+    RECORDS,
     STRING,
     UINT16,
     UINT32,
@@ -208,7 +209,7 @@ def _write_primitive(
             raise ProtocolError(f"{path}: string longer than 32767 bytes")
         writer.string_length(len(data), compact)
         writer.raw(data)
-    elif kind is BYTES:
+    elif kind is BYTES or kind is RECORDS:
         if value is None:
             writer.length(-1, compact)
             return
@@ -332,7 +333,7 @@ def _read_primitive(
         if size < 0:
             return _null(nullable, path, size)
         return reader.text(size)
-    if kind is BYTES:
+    if kind is BYTES or kind is RECORDS:
         size = reader.length(compact)
         if size < 0:
             return _null(nullable, path, size)

@@ -40,6 +40,9 @@ BOOL = Primitive("bool")
 UUID = Primitive("uuid")
 STRING = Primitive("string")
 BYTES = Primitive("bytes")
+#: Kafka's ``records`` type: a byte string holding record batches. The codec reads it as raw
+#: bytes (like ``bytes``); decoding the batches inside is the consumer's job, not the codec's.
+RECORDS = Primitive("records")
 
 ZERO_UUID = uuid.UUID(int=0)
 
@@ -55,6 +58,7 @@ _PRIMITIVE_DEFAULTS: dict[Primitive, Any] = {
     UUID: ZERO_UUID,
     STRING: "",
     BYTES: b"",
+    RECORDS: b"",
 }
 
 

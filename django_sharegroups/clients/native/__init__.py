@@ -1,0 +1,1 @@
+"""The ``native`` client adapter (work in progress): record batch decoding first."""
