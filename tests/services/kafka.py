@@ -49,11 +49,20 @@ SERVER_PROPERTIES = """\
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{controller_port}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port},\
+SASL_PLAINTEXT://127.0.0.1:{sasl_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,\
+SASL_PLAINTEXT:SASL_PLAINTEXT
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.plain.sasl.jaas.config=\
+org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=\
+org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=\
+org.apache.kafka.common.security.scram.ScramLoginModule required;
 log.dirs={data_dir}
 num.partitions=1
 default.replication.factor=1
@@ -182,6 +191,9 @@ class KafkaBroker:
     def __init__(self, port: int = DEFAULT_PORT, directory: Path | str | None = None) -> None:
         self.port = port
         self.controller_port = port + 1
+        #: SASL_PLAINTEXT listener: alice/alice-secret (PLAIN), bob/bob-secret
+        #: (SCRAM-SHA-256), carol/carol-secret (SCRAM-SHA-512), for the SASL client tests.
+        self.sasl_port = port + 2
         self.directory = Path(directory or CACHE_DIR / "kafka" / f"broker-{port}").resolve()
         self.config_file = self.directory / "server.properties"
         self.log4j_file = self.directory / "log4j2.properties"
@@ -249,7 +261,10 @@ class KafkaBroker:
             path.mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(
             SERVER_PROPERTIES.format(
-                port=self.port, controller_port=self.controller_port, data_dir=self.data_dir
+                port=self.port,
+                controller_port=self.controller_port,
+                sasl_port=self.sasl_port,
+                data_dir=self.data_dir,
             )
         )
         self.log4j_file.write_text(LOG4J2_PROPERTIES)
@@ -272,10 +287,11 @@ class KafkaBroker:
         """Start the broker unless it runs already; return the bootstrap address once ready."""
         with _file_lock(self.directory / "broker.lock"):
             if self.pid() is None:
-                if _port_open(self.port) or _port_open(self.controller_port):
+                ports = (self.port, self.controller_port, self.sasl_port)
+                if any(_port_open(port) for port in ports):
                     raise RuntimeError(
-                        f"port {self.port} or {self.controller_port} on 127.0.0.1 is taken "
-                        "by another process; pick another --port"
+                        f"a port of {ports} on 127.0.0.1 is taken by another process; "
+                        "pick another --port"
                     )
                 ensure_jars()
                 self._write_config()
@@ -295,7 +311,34 @@ class KafkaBroker:
                     )
                 self.pid_file.write_text(str(process.pid))
         self.wait_ready(timeout)
+        self._ensure_scram_users()
         return self.bootstrap_servers
+
+    def _ensure_scram_users(self) -> None:
+        """SCRAM credentials live in the cluster metadata; (re)set them on every start."""
+        from confluent_kafka.admin import (
+            AdminClient,
+            ScramCredentialInfo,
+            ScramMechanism,
+            UserScramCredentialUpsertion,
+        )
+
+        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "log_level": 0})
+        upserts = [
+            UserScramCredentialUpsertion(
+                user, ScramCredentialInfo(mechanism, 4096), password.encode()
+            )
+            for user, mechanism, password in (
+                ("bob", ScramMechanism.SCRAM_SHA_256, "bob-secret"),
+                ("carol", ScramMechanism.SCRAM_SHA_512, "carol-secret"),
+            )
+        ]
+        for future in admin.alter_user_scram_credentials(upserts).values():
+            future.result(30)
+
+    @property
+    def sasl_bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.sasl_port}"
 
     def stop(self, timeout: float = 60.0) -> None:
         """SIGTERM (controlled shutdown), SIGKILL after ``timeout``; returns once it is gone."""
