@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 ADAPTERS: dict[str, str] = {
     "confluent": "django_sharegroups.clients.confluent.factory_from_settings",
     "memory": "django_sharegroups.clients.memory.factory_from_settings",
+    "native": "django_sharegroups.clients.native.factory_from_settings",
 }
 
 

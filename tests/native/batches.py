@@ -125,3 +125,10 @@ def control_batch(base_offset: int, commit: bool = True) -> bytes:
     key = struct.pack(">hh", 0, 1 if commit else 0)
     value = struct.pack(">hi", 0, 0)
     return batch(base_offset, [Rec(value, key=key)], control=True, transactional=True)
+
+
+def fix_crc(data: bytes) -> bytes:
+    """Recompute a (single) batch's CRC after editing it, to get past the CRC check."""
+    fixed = bytearray(data)
+    struct.pack_into(">I", fixed, 17, crc32c(bytes(data[21:])))
+    return bytes(fixed)

@@ -17,7 +17,7 @@ from django_sharegroups.clients.native.records import (
     read_batches,
 )
 
-from .batches import CODECS, Rec, batch, control_batch, zigzag
+from .batches import CODECS, Rec, batch, control_batch, fix_crc, zigzag
 
 RECORDED = json.loads((Path(__file__).parent / "data" / "recorded_frames.json").read_text())
 
@@ -170,7 +170,7 @@ def test_garbage_compressed_payload_is_a_corrupt_batch() -> None:
     for codec in ("gzip", "snappy", "lz4", "zstd"):
         data = bytearray(batch(0, [Rec(b"x" * 100)], codec=codec))
         data[BATCH_HEADER_SIZE:] = b"\xff" * (len(data) - BATCH_HEADER_SIZE)
-        decoded = only(_recrc(bytes(data)))
+        decoded = only(fix_crc(bytes(data)))
         assert decoded.error is None
         with pytest.raises(CorruptBatchError):
             decoded.records()
@@ -180,23 +180,16 @@ def test_records_that_overrun_their_batch_are_a_corrupt_batch() -> None:
     good = batch(0, [Rec(b"abc")])
     # Claim a record length far beyond the batch.
     data = good[:BATCH_HEADER_SIZE] + zigzag(500) + good[BATCH_HEADER_SIZE + 1 :]
-    data = _recrc(struct.pack(">qi", 0, len(data) - 12) + data[12:])
+    data = fix_crc(struct.pack(">qi", 0, len(data) - 12) + data[12:])
     with pytest.raises(CorruptBatchError, match="overruns"):
         only(data).records()
     # Say two records where there is one.
     data = bytearray(good)
     struct.pack_into(">i", data, BATCH_HEADER_SIZE - 4, 2)
     with pytest.raises(CorruptBatchError):
-        only(_recrc(bytes(data))).records()
+        only(fix_crc(bytes(data))).records()
 
 
 def test_unknown_codec_is_refused() -> None:
     with pytest.raises(DecompressionError, match="unknown"):
         decompress(6, b"abc")
-
-
-def _recrc(data: bytes) -> bytes:
-    """Fix up the CRC after editing a batch, to get past the CRC to the next check."""
-    fixed = bytearray(data)
-    struct.pack_into(">I", fixed, 17, crc32c(bytes(data[21:])))
-    return bytes(fixed)

@@ -1,0 +1,121 @@
+"""Acknowledgements waiting to be sent: collected from any thread, sent as offset ranges.
+
+Workers may acknowledge while the owner thread fetches, so the buffer is locked; only the
+owner thread takes from it. Per partition the latest word on an offset wins, except that a
+RENEW never overrides a final type (ACCEPT/RELEASE/REJECT/GAP) not sent yet: renewing a record
+already settled would only be refused by the broker.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from ...kafka.protocol.messages.share_consumer import (
+    ACKNOWLEDGE_TYPE_ACCEPT,
+    ACKNOWLEDGE_TYPE_GAP,
+    ACKNOWLEDGE_TYPE_REJECT,
+    ACKNOWLEDGE_TYPE_RELEASE,
+    ACKNOWLEDGE_TYPE_RENEW,
+)
+from ..base import AcknowledgeType
+
+WIRE_TYPES: dict[AcknowledgeType, int] = {
+    AcknowledgeType.ACCEPT: ACKNOWLEDGE_TYPE_ACCEPT,
+    AcknowledgeType.RELEASE: ACKNOWLEDGE_TYPE_RELEASE,
+    AcknowledgeType.REJECT: ACKNOWLEDGE_TYPE_REJECT,
+    AcknowledgeType.RENEW: ACKNOWLEDGE_TYPE_RENEW,
+}
+GAP = ACKNOWLEDGE_TYPE_GAP
+RENEW = ACKNOWLEDGE_TYPE_RENEW
+
+
+@dataclass(frozen=True, slots=True)
+class TopicIdPartition:
+    """A partition as share RPCs name it (by topic id), with the name for reporting."""
+
+    topic_id: uuid.UUID
+    topic: str
+    partition: int
+
+
+#: offset → wire acknowledge type, for one partition.
+Offsets = dict[int, int]
+
+
+class AcknowledgementBuffer:
+    """Pending acknowledgements per partition (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[TopicIdPartition, Offsets] = {}
+
+    def add(self, partition: TopicIdPartition, offset: int, wire_type: int) -> None:
+        with self._lock:
+            offsets = self._pending.setdefault(partition, {})
+            if wire_type == RENEW and offsets.get(offset, RENEW) != RENEW:
+                return
+            offsets[offset] = wire_type
+
+    def add_many(self, partition: TopicIdPartition, offsets: Iterable[int], wire_type: int) -> None:
+        for offset in offsets:
+            self.add(partition, offset, wire_type)
+
+    def take(
+        self, wanted: Iterable[TopicIdPartition] | None = None
+    ) -> dict[TopicIdPartition, Offsets]:
+        """Remove and return the pending acknowledgements (of ``wanted`` partitions only)."""
+        with self._lock:
+            if wanted is None:
+                taken, self._pending = self._pending, {}
+                return taken
+            return {p: self._pending.pop(p) for p in wanted if p in self._pending}
+
+    def put_back(self, acknowledgements: Mapping[TopicIdPartition, Offsets]) -> None:
+        """Return acknowledgements that could not be sent; newer words on an offset win."""
+        with self._lock:
+            for partition, offsets in acknowledgements.items():
+                current = self._pending.setdefault(partition, {})
+                for offset, wire_type in offsets.items():
+                    current.setdefault(offset, wire_type)
+
+    def partitions(self) -> set[TopicIdPartition]:
+        with self._lock:
+            return {p for p, offsets in self._pending.items() if offsets}
+
+    def has_renewals(self) -> bool:
+        with self._lock:
+            return any(RENEW in offsets.values() for offsets in self._pending.values())
+
+    def __bool__(self) -> bool:
+        with self._lock:
+            return any(self._pending.values())
+
+
+def acknowledgement_batches(offsets: Offsets) -> list[dict]:
+    """Offsets → AcknowledgementBatch entries: runs of consecutive offsets with one type each
+    (one ``acknowledge_types`` entry covers the whole run)."""
+    batches: list[dict] = []
+    first = last = kind = None
+    for offset in sorted(offsets):
+        wire_type = offsets[offset]
+        if first is not None and offset == last + 1 and wire_type == kind:
+            last = offset
+            continue
+        if first is not None:
+            batches.append(_batch(first, last, kind))
+        first = last = offset
+        kind = wire_type
+    if first is not None:
+        batches.append(_batch(first, last, kind))
+    return batches
+
+
+def _batch(first: int, last: int, kind: int) -> dict:
+    return {"first_offset": first, "last_offset": last, "acknowledge_types": [kind]}
+
+
+def renews(acknowledgements: Mapping[TopicIdPartition, Offsets]) -> bool:
+    return any(RENEW in offsets.values() for offsets in acknowledgements.values())

@@ -1,0 +1,517 @@
+"""The ``native`` share consumer: KIP-932 spoken directly, with RENEW and strict record limits.
+
+Threads: the owner thread (the listener) polls, commits and closes, and does all fetch and
+acknowledgement I/O; ``acknowledge`` may be called from any thread (it only queues); the
+membership has its own heartbeat thread and connection.
+
+A poll: RENEW acknowledgements go out first (ShareAcknowledge), then each partition leader
+is fetched (ShareFetch, record-limit acquire mode, so the broker acquires at most what is still
+wanted), with the other pending acknowledgements riding along; whatever could not ride along
+is sent by ShareAcknowledge before returning.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ...exceptions import ConfigurationError
+from ...kafka.cluster import Cluster
+from ...kafka.config import ConnectionConfig
+from ...kafka.errors import BrokerError, KafkaError, error_for_code, error_name
+from ...kafka.protocol.messages.share_consumer import SHARE_ACKNOWLEDGE, SHARE_FETCH
+from ..base import (
+    AcknowledgementFailure,
+    AcknowledgeType,
+    Capability,
+    ReceivedRecord,
+    ShareConsumerClient,
+)
+from ..memory.errors import IllegalStateError
+from .acknowledgements import (
+    GAP,
+    RENEW,
+    WIRE_TYPES,
+    AcknowledgementBuffer,
+    Offsets,
+    TopicIdPartition,
+)
+from .delivery import CORRUPT_BATCH_ACTIONS, CorruptBatch, deliver_partition
+from .membership import Membership
+from .sessions import SESSION_ERRORS, ShareSession
+from .topics import TopicDirectory
+
+logger = logging.getLogger("django_sharegroups.clients.native")
+
+#: Partition errors after which the partition's leader must be looked up again.
+_LEADER_ERRORS = frozenset({3, 6, 74, 75, 100})
+"""UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH,
+UNKNOWN_LEADER_EPOCH, UNKNOWN_TOPIC_ID."""
+
+DEFAULT_MAX_BYTES = 52_428_800  # librdkafka's and Kafka's fetch.max.bytes
+
+
+class NativeShareConsumer(ShareConsumerClient):
+    """One share-group member speaking ShareGroupHeartbeat, ShareFetch v2, ShareAcknowledge v2.
+
+    ``config`` takes the librdkafka-style keys the other adapters get (``bootstrap.servers``,
+    ``security.protocol``, ``sasl.*``, ``ssl.*``, ``client.id``, ``client.rack``,
+    ``fetch.max.bytes``); keys it does not know are ignored. Its own key
+    ``native.corrupt.batch.action`` (``release``, the default, or ``reject``) says what happens
+    to acquired records of a batch that cannot be decoded.
+    """
+
+    name = "native"
+    capabilities = frozenset(
+        {Capability.RENEW, Capability.STRICT_RECORD_LIMIT, Capability.HOLD_ACROSS_POLLS}
+    )
+
+    def __init__(self, group_id: str, config: Mapping[str, Any]) -> None:
+        self.group_id = group_id
+        connection = ConnectionConfig.from_dict(config)
+        self.corrupt_action = str(config.get("native.corrupt.batch.action", "release")).lower()
+        if self.corrupt_action not in CORRUPT_BATCH_ACTIONS:
+            raise ConfigurationError(
+                "native.corrupt.batch.action must be one of "
+                f"{', '.join(CORRUPT_BATCH_ACTIONS)}, not {self.corrupt_action!r}"
+            )
+        self.max_bytes = int(config.get("fetch.max.bytes", DEFAULT_MAX_BYTES))
+        self._cluster = Cluster(connection)
+        self._membership = Membership(
+            Cluster(connection),
+            group_id,
+            rack_id=config.get("client.rack") or None,
+            name=f"sharegroups-heartbeat:{connection.client_id}",
+        )
+        self._topics = TopicDirectory(self._cluster)
+        self._sessions: dict[int, ShareSession] = {}
+        self._acknowledgements = AcknowledgementBuffer()
+        self._state_lock = threading.Lock()
+        self._failures: list[AcknowledgementFailure] = []
+        self._corrupt: list[CorruptBatch] = []
+        self._lock_timeout_ms: int | None = None
+        self._subscription: tuple[str, ...] = ()
+        self._rotation = 0
+        self._closed = False
+
+    # -- the adapter interface --------------------------------------------------------------
+
+    @property
+    def member_id(self) -> str:
+        return self._membership.member_id
+
+    def subscribe(self, topics: Sequence[str]) -> None:
+        self._check_open()
+        self._subscription = tuple(topics)
+        self._membership.subscribe(self._subscription)
+
+    def poll(self, max_records: int, timeout: float) -> list[ReceivedRecord]:
+        self._check_open()
+        if not self._subscription:
+            raise IllegalStateError("Consumer is not subscribed to any topics.")
+        if self._membership.error is not None:
+            raise self._membership.error
+        deadline = time.monotonic() + max(0.0, timeout)
+        version = self._membership.assignment_version
+        wanted = self._wanted_by_leader()
+        while not wanted:
+            self._send_acknowledgements()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._membership.wait_for_assignment_change(
+                version, remaining
+            ):
+                self._forget_unwanted()
+                return []
+            version = self._membership.assignment_version
+            wanted = self._wanted_by_leader()
+        if self._acknowledgements.has_renewals():
+            self._send_acknowledgements()
+        records = self._fetch_round(wanted, max(1, max_records), deadline)
+        if self._acknowledgements:
+            self._send_acknowledgements()
+        return records
+
+    def acknowledge(self, record: ReceivedRecord, ack_type: AcknowledgeType) -> None:
+        """Queue an acknowledgement (any thread); it is sent by the owner thread's next call."""
+        self._check_open()
+        try:
+            wire_type = WIRE_TYPES[ack_type]
+        except KeyError:
+            raise TypeError(f"ack_type must be an AcknowledgeType, not {ack_type!r}") from None
+        partition = record.handle
+        if not isinstance(partition, TopicIdPartition):
+            partition = self._topics.by_name(record.topic, record.partition)
+            if partition is None:
+                raise ValueError(f"{record.topic}[{record.partition}] was never fetched here")
+        self._acknowledgements.add(partition, record.offset, wire_type)
+
+    def commit_sync(self, timeout: float) -> list[AcknowledgementFailure]:
+        self._check_open()
+        self._send_acknowledgements()
+        return self.take_acknowledgement_failures()
+
+    def commit_async(self) -> None:
+        self._check_open()
+        self._send_acknowledgements()
+
+    def take_acknowledgement_failures(self) -> list[AcknowledgementFailure]:
+        with self._state_lock:
+            failures, self._failures = self._failures, []
+        return failures
+
+    def take_corrupt_batches(self) -> list[CorruptBatch]:
+        """Batches that could not be decoded since the last call (their acquired records were
+        RELEASEd or REJECTed as ``native.corrupt.batch.action`` says)."""
+        with self._state_lock:
+            corrupt, self._corrupt = self._corrupt, []
+        return corrupt
+
+    def acquisition_lock_timeout_ms(self) -> int | None:
+        return self._lock_timeout_ms
+
+    def close(self) -> None:
+        """Send pending acknowledgements, close the share sessions, leave the group."""
+        if self._closed:
+            return
+        try:
+            self._send_acknowledgements()
+            for session in self._sessions.values():
+                if session.opened:
+                    self._close_session(session)
+        except KafkaError as error:
+            logger.warning("%s: closing share sessions failed: %s", self.group_id, error)
+        finally:
+            self._closed = True
+            try:
+                self._membership.close(timeout=self._cluster.config.request_timeout)
+            finally:
+                self._cluster.close()
+                self._membership.cluster.close()
+
+    # -- partitions and leaders -------------------------------------------------------------
+
+    def _wanted_by_leader(self) -> dict[int, set[TopicIdPartition]]:
+        """The assigned partitions, grouped by the node that leads each."""
+        assignment = self._membership.assignment
+        if not assignment:
+            return {}
+        if self._topics.stale or any(
+            self._topics.partition(topic_id, index) is None for topic_id, index in assignment
+        ):
+            self._refresh_topics()
+        by_leader: dict[int, set[TopicIdPartition]] = {}
+        missing = False
+        for topic_id, index in assignment:
+            partition = self._topics.partition(topic_id, index)
+            leader = None if partition is None else self._topics.leader(partition)
+            if partition is None or leader is None:
+                missing = True
+                continue
+            by_leader.setdefault(leader, set()).add(partition)
+        if missing:
+            self._topics.stale = True
+        return by_leader
+
+    def _refresh_topics(self) -> None:
+        try:
+            self._topics.refresh(self._subscription)
+        except KafkaError as error:
+            logger.warning("%s: metadata refresh failed: %s", self.group_id, error)
+
+    def _session(self, node_id: int) -> ShareSession:
+        session = self._sessions.get(node_id)
+        if session is None:
+            session = ShareSession(node_id, self.group_id, self.member_id)
+            self._sessions[node_id] = session
+        return session
+
+    def _forget_unwanted(self) -> None:
+        """Drop revoked partitions from sessions when there is nothing to fetch."""
+        for session in self._sessions.values():
+            if session.opened and session.partitions:
+                self._fetch(session, set(), 1, 0)
+
+    # -- fetching ---------------------------------------------------------------------------
+
+    def _fetch_round(
+        self, wanted: dict[int, set[TopicIdPartition]], max_records: int, deadline: float
+    ) -> list[ReceivedRecord]:
+        """Fetch from every leader, never acquiring more than ``max_records`` in all; one
+        leader (in turn) may wait for records, the others are asked without waiting."""
+        nodes = sorted(set(wanted) | {n for n, s in self._sessions.items() if s.partitions})
+        self._rotation = (self._rotation + 1) % len(nodes)
+        nodes = nodes[self._rotation :] + nodes[: self._rotation]
+        waiting = next((node for node in nodes if node in wanted), None)
+        order = [node for node in nodes if node != waiting] + [waiting]
+        records: list[ReceivedRecord] = []
+        for node in order:
+            if node is None:
+                continue
+            remaining = max_records - len(records)
+            if remaining <= 0:
+                break
+            wait = 0.0
+            if node == waiting and not records:
+                wait = max(0.0, deadline - time.monotonic())
+            records += self._fetch(self._session(node), wanted.get(node, set()), remaining, wait)
+        return records
+
+    def _fetch(
+        self,
+        session: ShareSession,
+        wanted: set[TopicIdPartition],
+        max_records: int,
+        wait: float,
+    ) -> list[ReceivedRecord]:
+        acknowledgements = self._take_piggyback(session, wanted)
+        request = session.fetch_request(
+            wanted,
+            acknowledgements,
+            max_records=max_records,
+            max_wait_ms=int(wait * 1000),
+            max_bytes=self.max_bytes,
+        )
+        try:
+            response = self._cluster.request(
+                SHARE_FETCH, request, node_id=session.node_id, idempotent=False
+            )
+        except KafkaError as error:
+            logger.warning(
+                "%s: ShareFetch to node %d failed: %s", self.group_id, session.node_id, error
+            )
+            session.reset()  # the broker drops a session whose connection closed
+            self._acknowledgements.put_back(acknowledgements)
+            return []
+        if response.error_code:
+            self._request_failed(session, acknowledgements, response, "ShareFetch")
+            return []
+        session.partitions = set(wanted)
+        session.advance()
+        self._note_lock_timeout(response.acquisition_lock_timeout_ms)
+        records: list[ReceivedRecord] = []
+        for topic in response.responses:
+            for data in topic.partitions:
+                partition = self._topics.partition(topic.topic_id, data.partition_index)
+                if partition is None:
+                    continue
+                if data.acknowledge_error_code:
+                    self._failed(
+                        partition,
+                        acknowledgements.get(partition, {}),
+                        error_name(data.acknowledge_error_code),
+                    )
+                if data.error_code:
+                    self._partition_error(session, partition, data, "ShareFetch")
+                    continue
+                if data.acquired_records:
+                    records += self._deliver(partition, data)
+        return records
+
+    def _deliver(self, partition: TopicIdPartition, data) -> list[ReceivedRecord]:
+        delivery = deliver_partition(
+            partition,
+            data.records,
+            [(a.first_offset, a.last_offset, a.delivery_count) for a in data.acquired_records],
+            corrupt_action=self.corrupt_action,
+        )
+        for offset, wire_type in delivery.acknowledgements.items():
+            self._acknowledgements.add(partition, offset, wire_type)
+        for corrupt in delivery.corrupt:
+            logger.error(
+                "%s: %s[%d] batch at offset %d cannot be decoded (%s); %s %d acquired record(s)",
+                self.group_id,
+                corrupt.topic,
+                corrupt.partition,
+                corrupt.base_offset,
+                corrupt.error,
+                corrupt.action.upper(),
+                len(corrupt.offsets),
+            )
+        if delivery.corrupt:
+            with self._state_lock:
+                self._corrupt += delivery.corrupt
+        return delivery.records
+
+    def _take_piggyback(
+        self, session: ShareSession, wanted: set[TopicIdPartition]
+    ) -> dict[TopicIdPartition, Offsets]:
+        """Acknowledgements that may ride on this ShareFetch (never RENEW, never before the
+        session is open, only for partitions the fetch names)."""
+        if not session.opened:
+            return {}
+        taken = self._acknowledgements.take(wanted)
+        renewals = {}
+        for partition, offsets in taken.items():
+            renew = {o: t for o, t in offsets.items() if t == RENEW}
+            if renew:
+                renewals[partition] = renew
+                for offset in renew:
+                    del offsets[offset]
+        if renewals:
+            self._acknowledgements.put_back(renewals)
+        return {partition: offsets for partition, offsets in taken.items() if offsets}
+
+    # -- acknowledging ----------------------------------------------------------------------
+
+    def _send_acknowledgements(self) -> None:
+        """Send every pending acknowledgement by ShareAcknowledge, grouped by leader."""
+        pending = self._acknowledgements.take()
+        if not pending:
+            return
+        by_leader: dict[int, dict[TopicIdPartition, Offsets]] = {}
+        for partition, offsets in pending.items():
+            leader = self._topics.leader(partition)
+            if leader is None:
+                self._refresh_topics()
+                leader = self._topics.leader(partition)
+            if leader is None:
+                self._failed(partition, offsets, "LEADER_NOT_AVAILABLE")
+                continue
+            by_leader.setdefault(leader, {})[partition] = offsets
+        for node_id, acknowledgements in by_leader.items():
+            session = self._session(node_id)
+            if not session.opened and not self._open(session):
+                self._acknowledgements.put_back(acknowledgements)
+                continue
+            self._acknowledge(session, acknowledgements)
+
+    def _open(self, session: ShareSession) -> bool:
+        """Open an empty session (to acknowledge through it without acquiring anything)."""
+        try:
+            response = self._cluster.request(
+                SHARE_FETCH,
+                session.fetch_request(
+                    set(), {}, max_records=1, max_wait_ms=0, max_bytes=self.max_bytes
+                ),
+                node_id=session.node_id,
+                idempotent=False,
+            )
+        except KafkaError as error:
+            logger.warning("%s: opening a share session failed: %s", self.group_id, error)
+            return False
+        if response.error_code:
+            self._request_failed(session, {}, response, "ShareFetch")
+            return False
+        session.partitions = set()
+        session.advance()
+        return True
+
+    def _acknowledge(
+        self, session: ShareSession, acknowledgements: dict[TopicIdPartition, Offsets]
+    ) -> None:
+        try:
+            response = self._cluster.request(
+                SHARE_ACKNOWLEDGE,
+                session.acknowledge_request(acknowledgements),
+                node_id=session.node_id,
+                idempotent=False,
+            )
+        except KafkaError as error:
+            logger.warning("%s: ShareAcknowledge failed: %s", self.group_id, error)
+            session.reset()
+            self._fail_all(acknowledgements, "NETWORK_EXCEPTION")
+            return
+        if response.error_code:
+            self._request_failed(session, acknowledgements, response, "ShareAcknowledge")
+            return
+        session.advance()
+        self._note_lock_timeout(response.acquisition_lock_timeout_ms)
+        for topic in response.responses:
+            for data in topic.partitions:
+                partition = self._topics.partition(topic.topic_id, data.partition_index)
+                if partition is None or not data.error_code:
+                    continue
+                self._failed(
+                    partition, acknowledgements.get(partition, {}), error_name(data.error_code)
+                )
+                if data.error_code in _LEADER_ERRORS:
+                    self._topics.moved(partition, data.current_leader.leader_id)
+
+    def _close_session(self, session: ShareSession) -> None:
+        response = self._cluster.request(
+            SHARE_ACKNOWLEDGE,
+            session.acknowledge_request({}, close=True),
+            node_id=session.node_id,
+            idempotent=False,
+        )
+        if response.error_code:
+            logger.info(
+                "%s: closing the share session on node %d: %s",
+                self.group_id,
+                session.node_id,
+                error_name(response.error_code),
+            )
+        session.reset()
+
+    # -- errors -----------------------------------------------------------------------------
+
+    def _request_failed(
+        self,
+        session: ShareSession,
+        acknowledgements: dict[TopicIdPartition, Offsets],
+        response,
+        api: str,
+    ) -> None:
+        code = response.error_code
+        if code in SESSION_ERRORS:
+            # The session is gone; its acquisitions are not: acknowledge via a new session.
+            logger.info(
+                "%s: %s says %s; opening a new share session", self.group_id, api, error_name(code)
+            )
+            session.reset()
+            self._acknowledgements.put_back(acknowledgements)
+            return
+        error: BrokerError = error_for_code(code, response.error_message, context=api)
+        logger.error("%s: %s", self.group_id, error)
+        self._fail_all(acknowledgements, error.name)
+
+    def _partition_error(
+        self, session: ShareSession, partition: TopicIdPartition, data, api
+    ) -> None:
+        code = data.error_code
+        if code in _LEADER_ERRORS:
+            logger.info(
+                "%s: %s for %s[%d] on node %d: %s; looking for its leader",
+                self.group_id,
+                api,
+                partition.topic,
+                partition.partition,
+                session.node_id,
+                error_name(code),
+            )
+            self._topics.moved(partition, data.current_leader.leader_id)
+            return
+        logger.warning(
+            "%s: %s for %s[%d]: %s %s",
+            self.group_id,
+            api,
+            partition.topic,
+            partition.partition,
+            error_name(code),
+            data.error_message or "",
+        )
+
+    def _fail_all(self, acknowledgements: dict[TopicIdPartition, Offsets], error: str) -> None:
+        for partition, offsets in acknowledgements.items():
+            self._failed(partition, offsets, error)
+
+    def _failed(self, partition: TopicIdPartition, offsets: Offsets, error: str) -> None:
+        failures = [
+            AcknowledgementFailure(partition.topic, partition.partition, offset, error)
+            for offset, wire_type in sorted(offsets.items())
+            if wire_type != GAP
+        ]
+        if failures:
+            with self._state_lock:
+                self._failures += failures
+
+    def _note_lock_timeout(self, timeout_ms: int) -> None:
+        if timeout_ms and timeout_ms > 0:
+            self._lock_timeout_ms = timeout_ms
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise IllegalStateError("This share consumer has already been closed.")

@@ -1,0 +1,179 @@
+"""The heartbeat loop against a scripted coordinator, and rejoining on the real broker."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from types import SimpleNamespace
+
+import pytest
+
+from django_sharegroups.clients.native.membership import Membership, new_member_id
+from django_sharegroups.kafka.errors import KafkaConnectionError
+from django_sharegroups.kafka.protocol import Struct
+
+TOPIC_ID = uuid.UUID(int=3)
+
+
+def answer(error_code=0, epoch=1, interval_ms=20, assignment=None, message=None) -> Struct:
+    return Struct(
+        throttle_time_ms=0,
+        error_code=error_code,
+        error_message=message,
+        member_id=None,
+        member_epoch=epoch,
+        heartbeat_interval_ms=interval_ms,
+        assignment=None
+        if assignment is None
+        else Struct(topic_partitions=[Struct(topic_id=TOPIC_ID, partitions=list(assignment))]),
+    )
+
+
+class ScriptedCoordinator:
+    """Answers heartbeats from a script (then repeats its last answer); records requests."""
+
+    def __init__(self, *answers) -> None:
+        self.config = SimpleNamespace(retry_backoff=0.01)
+        self.answers = list(answers)
+        self.requests: list[dict] = []
+        self.refreshes = 0
+        self.lock = threading.Lock()
+
+    def find_coordinator(self, group_id: str, *, refresh: bool = False) -> int:
+        self.refreshes += refresh
+        return 1
+
+    def request(self, api, body, *, node_id=None, **options):
+        with self.lock:
+            self.requests.append(dict(body))
+            result = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def epochs(self) -> list[int]:
+        with self.lock:
+            return [r["member_epoch"] for r in self.requests]
+
+
+def wait_for(condition, timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.005)
+
+
+def test_member_ids_look_like_kafkas() -> None:
+    ids = {new_member_id() for _ in range(100)}
+    assert len(ids) == 100 and {len(i) for i in ids} == {22}
+
+
+def test_join_heartbeat_assignment_and_leave() -> None:
+    coordinator = ScriptedCoordinator(
+        answer(epoch=1, assignment=()), answer(epoch=2, assignment=(0, 1)), answer(epoch=2)
+    )
+    membership = Membership(coordinator, "g", rack_id="rack-a")
+    membership.subscribe(["jobs"])
+    wait_for(lambda: membership.assignment == {(TOPIC_ID, 0), (TOPIC_ID, 1)})
+    wait_for(lambda: len(coordinator.requests) >= 4)
+    membership.close()
+    join, *beats, leave = coordinator.requests
+    assert join["member_epoch"] == 0 and join["subscribed_topic_names"] == ["jobs"]
+    assert join["rack_id"] == "rack-a" and join["member_id"] == membership.member_id
+    assert beats[0]["member_epoch"] == 1 and beats[0]["subscribed_topic_names"] is None
+    assert beats[-1]["member_epoch"] == 2 and beats[-1]["rack_id"] is None
+    assert leave["member_epoch"] == -1
+    assert membership.heartbeat_interval == 0.02
+
+
+def test_subscription_changes_are_sent_once() -> None:
+    coordinator = ScriptedCoordinator(answer(epoch=1, assignment=()), answer(epoch=1))
+    membership = Membership(coordinator, "g")
+    membership.subscribe(["a"])
+    wait_for(lambda: membership.joined)
+    membership.subscribe(["a", "b"])
+    wait_for(lambda: any(r["subscribed_topic_names"] == ["a", "b"] for r in coordinator.requests))
+    count = len(coordinator.requests)
+    wait_for(lambda: len(coordinator.requests) >= count + 2)
+    membership.close()
+    sent = [
+        r["subscribed_topic_names"] for r in coordinator.requests if r["subscribed_topic_names"]
+    ]
+    assert sent == [["a"], ["a", "b"]]
+
+
+@pytest.mark.parametrize("code", [25, 110], ids=["UNKNOWN_MEMBER_ID", "FENCED_MEMBER_EPOCH"])
+def test_a_forgotten_or_fenced_member_drops_its_assignment_and_rejoins(code: int) -> None:
+    coordinator = ScriptedCoordinator(
+        answer(epoch=5, assignment=(0,)), answer(error_code=code), answer(epoch=7, assignment=(2,))
+    )
+    membership = Membership(coordinator, "g")
+    membership.subscribe(["jobs"])
+    wait_for(lambda: membership.assignment == {(TOPIC_ID, 2)})
+    membership.close()
+    epochs = coordinator.epochs()
+    assert epochs[:3] == [0, 5, 0]  # the rejoin uses epoch 0 under the same id
+    assert {r["member_id"] for r in coordinator.requests} == {membership.member_id}
+    assert coordinator.requests[2]["subscribed_topic_names"] == ["jobs"]
+
+
+def test_coordinator_moves_and_connection_failures_are_retried() -> None:
+    coordinator = ScriptedCoordinator(
+        answer(error_code=16),  # NOT_COORDINATOR
+        KafkaConnectionError("broker went away"),
+        answer(error_code=14),  # COORDINATOR_LOAD_IN_PROGRESS
+        answer(epoch=1, assignment=(0,)),
+    )
+    membership = Membership(coordinator, "g")
+    membership.subscribe(["jobs"])
+    wait_for(lambda: membership.assignment == {(TOPIC_ID, 0)})
+    membership.close()
+    assert coordinator.refreshes >= 3
+    assert membership.error is None
+
+
+def test_errors_retrying_cannot_fix_are_kept_for_the_owner_thread() -> None:
+    coordinator = ScriptedCoordinator(answer(error_code=30, message="no access"))  # GROUP_AUTH
+    membership = Membership(coordinator, "g")
+    membership.subscribe(["jobs"])
+    wait_for(lambda: membership.error is not None)
+    membership.close()
+    assert membership.error.name == "GROUP_AUTHORIZATION_FAILED"
+    assert "no access" in str(membership.error)
+    assert not membership.joined
+    assert coordinator.epochs()[-1] == 0  # never joined, so no leave
+
+
+def test_waiting_for_an_assignment_change() -> None:
+    coordinator = ScriptedCoordinator(answer(epoch=1, assignment=()), answer(epoch=1))
+    membership = Membership(coordinator, "g")
+    assert membership.wait_for_assignment_change(0, 0.01) is False
+    membership.subscribe(["jobs"])
+    assert membership.wait_for_assignment_change(0, 3.0) is True
+    assert membership.assignment == frozenset()
+    assert membership.wait_for_assignment_change(membership.assignment_version, 0.05) is False
+    membership.close()
+
+
+# -- on the real broker -------------------------------------------------------------------
+
+
+@pytest.mark.kafka
+def test_a_fenced_member_rejoins_and_goes_on_consuming(
+    kafka_bootstrap_servers, share_topic, member
+) -> None:
+    from .conftest import poll_until, produce
+
+    name = share_topic()
+    client = member(name)
+    produce(kafka_bootstrap_servers, name, [b"before"])
+    assert len(poll_until(client, 1)) == 1
+    membership = client._membership
+    membership.member_epoch += 1000  # a stale epoch: the coordinator answers FENCED_MEMBER_EPOCH
+    version = membership.assignment_version
+    assert membership.wait_for_assignment_change(version, 10)
+    produce(kafka_bootstrap_servers, name, [b"after"])
+    (record,) = poll_until(client, 1)
+    assert record.value == b"after"
+    assert 0 < membership.member_epoch < 1000
