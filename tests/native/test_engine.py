@@ -1,0 +1,174 @@
+"""The engine on the native adapter and real Kafka 4.4: what RENEW and holding records across
+polls make possible (auto-renew for long jobs, delayed releases longer than the lock), and a
+consumer process killed with SIGKILL mid-job."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from django_sharegroups import ShareGroupConsumer
+from django_sharegroups.conf import ShareGroupsSettings
+from django_sharegroups.instrumentation import EventBus
+from django_sharegroups.runtime.runner import ShareConsumerRunner
+
+from ..helpers import declare, wait_until
+from .conftest import poll_until, produce
+
+pytestmark = pytest.mark.kafka
+
+LOCK_MS = 1000
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Deliveries:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.items: list[tuple[int, int, int, float]] = []
+
+    def add(self, message) -> None:
+        with self.lock:
+            self.items.append(
+                (message.partition, message.offset, message.delivery_count, time.monotonic())
+            )
+
+
+def events_of(bus: EventBus, name: str) -> list[dict]:
+    captured: list[dict] = []
+    bus.subscribe(name, lambda event, payload: captured.append(payload))
+    return captured
+
+
+class running:
+    """Run share groups in this process on the native adapter; stop cleanly on exit."""
+
+    def __init__(self, groups, bootstrap: str, bus: EventBus) -> None:
+        self.runner = ShareConsumerRunner(
+            groups,
+            settings=ShareGroupsSettings(
+                client="native",
+                kafka={"bootstrap.servers": bootstrap},
+                poll_timeout=0.2,
+                shutdown_timeout=20,
+            ),
+            bus=bus,
+        )
+
+    def __enter__(self) -> ShareConsumerRunner:
+        self.runner.start()
+        return self.runner
+
+    def __exit__(self, *exc) -> None:
+        assert self.runner.shutdown() == 0
+
+
+def test_auto_renew_keeps_a_job_of_three_locks_and_accepts_it_once(
+    kafka_bootstrap_servers, share_topic
+) -> None:
+    name = share_topic(share_record_lock_duration_ms=LOCK_MS)
+    produce(kafka_bootstrap_servers, name, [json.dumps({"n": n}).encode() for n in range(2)])
+    seen = Deliveries()
+    bus = EventBus()
+    renewed, expired = events_of(bus, "lock.renewed"), events_of(bus, "lock.expired")
+    failed = events_of(bus, "acks.failed")
+    finished = threading.Event()
+
+    class Long(ShareGroupConsumer):
+        def consume(self, messages):
+            for message in messages:
+                seen.add(message)
+            time.sleep(3 * LOCK_MS / 1000)
+            for message in messages:
+                self.mark_accepted(message)
+            finished.set()
+
+    group = declare(
+        name,
+        Long,
+        client="native",
+        concurrency=2,
+        topic_options={"jobs_builder": "per_batch", "max_messages_per_job": 2},
+    )
+    with running([group], kafka_bootstrap_servers, bus):
+        assert finished.wait(20)
+        time.sleep(2 * LOCK_MS / 1000)  # a redelivery would show up here
+    assert sorted((offset, count) for _, offset, count, _ in seen.items) == [(0, 1), (1, 1)]
+    assert expired == [] and failed == []
+    assert len(renewed) >= 4  # two records, renewed every 0.7 s for 3 s
+
+
+def test_a_delayed_release_longer_than_the_lock_comes_back_after_its_delay(
+    kafka_bootstrap_servers, share_topic
+) -> None:
+    name = share_topic(share_record_lock_duration_ms=LOCK_MS)
+    produce(kafka_bootstrap_servers, name, [b'{"n": 0}'])
+    seen = Deliveries()
+    bus = EventBus()
+    delayed = events_of(bus, "release.delayed")
+    delay_ms = 3 * LOCK_MS
+
+    class RetryLater(ShareGroupConsumer):
+        def consume(self, messages):
+            for message in messages:
+                seen.add(message)
+                if message.delivery_count == 1:
+                    self.mark_released(message, delay=delay_ms)
+                else:
+                    self.mark_accepted(message)
+
+    group = declare(name, RetryLater, client="native", concurrency=2)
+    with running([group], kafka_bootstrap_servers, bus):
+        assert wait_until(lambda: len(seen.items) >= 2, 20)
+        time.sleep(1.5)
+    (first, second) = seen.items
+    assert (first[2], second[2]) == (1, 2)
+    assert first[1] == second[1]
+    assert second[3] - first[3] >= delay_ms / 1000 - 0.1
+    assert [event["delay_ms"] for event in delayed] and delayed[0]["delay_ms"] >= delay_ms - 100
+    assert len(seen.items) == 2
+
+
+def test_a_killed_consumer_process_leaves_its_records_to_another_member(
+    kafka_bootstrap_servers, share_topic, member
+) -> None:
+    name = share_topic(share_record_lock_duration_ms=LOCK_MS)
+    produce(kafka_bootstrap_servers, name, [b"%d" % n for n in range(5)], **{"linger.ms": 50})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.native.crash_process", kafka_bootstrap_servers, name],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        jobs = []
+        deadline = time.monotonic() + 30
+        while len(jobs) < 5 and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if line.startswith("JOB "):
+                jobs.append(int(line.split()[2]))
+            assert process.poll() is None, "the consumer process died by itself"
+        assert sorted(jobs) == [0, 1, 2, 3, 4]
+        time.sleep(2 * LOCK_MS / 1000)  # mid-job past two locks: auto-renew holds them
+        other = member(name)
+        assert other.poll(10, 0.5) == []
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(10)
+        killed_at = time.monotonic()
+        records = poll_until(other, 5, timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        process.stdout.close()
+    assert sorted(r.offset for r in records) == [0, 1, 2, 3, 4]
+    assert {r.delivery_count for r in records} == {2}
+    assert time.monotonic() - killed_at < 15
