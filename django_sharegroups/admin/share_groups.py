@@ -15,6 +15,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminRadioSelect
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -24,7 +25,14 @@ from django.utils.html import format_html, strip_tags
 
 from ..admin_tools import actions, serialize
 from ..admin_tools.client import open_admin
-from ..admin_tools.overview import format_assignment, format_host, load_overview, summarize
+from ..admin_tools.overview import (
+    config_source_label,
+    format_assignment,
+    format_host,
+    load_overview,
+    reset_rows,
+    summarize,
+)
 from ..admin_tools.targets import parse_offsets, parse_topics
 from ..exceptions import ConfigurationError
 from ..kafka import ConfigEntry, KafkaError
@@ -60,7 +68,7 @@ class ResetOffsetsForm(forms.Form):
             ("offsets", "Explicit offsets"),
         ],
         initial="earliest",
-        widget=forms.RadioSelect,
+        widget=AdminRadioSelect(attrs={"class": "radiolist"}),
     )
     moment = forms.DateTimeField(
         label="Date and time",
@@ -112,7 +120,7 @@ class ShareGroupConfigForm(forms.Form):
                 required=False,
                 initial=entry.value or "",
                 disabled=entry.read_only or entry.sensitive,
-                help_text=unescape(strip_tags(entry.documentation or "")),
+                help_text=_plain(entry.documentation),
                 widget=forms.TextInput(attrs={"size": 30}),
             )
             if not entry.is_default:
@@ -120,13 +128,16 @@ class ShareGroupConfigForm(forms.Form):
                     label="restore default", required=False
                 )
 
-    def rows(self) -> list[tuple[ConfigEntry, forms.BoundField, forms.BoundField | None]]:
+    def rows(self) -> list[dict[str, Any]]:
         return [
-            (
-                entry,
-                self[name],
-                self[name + RESTORE_SUFFIX] if name + RESTORE_SUFFIX in self.fields else None,
-            )
+            {
+                "entry": entry,
+                "source": config_source_label(entry.source),
+                "field": self[name],
+                "restore": self[name + RESTORE_SUFFIX]
+                if name + RESTORE_SUFFIX in self.fields
+                else None,
+            }
             for name, entry in self.configs.items()
         ]
 
@@ -289,6 +300,10 @@ class ShareGroupModelAdmin(admin.ModelAdmin):
             }
             for member in overview.description.members
         ]
+        context["configs"] = [
+            {"entry": entry, "source": config_source_label(entry.source)}
+            for entry in (overview.configs or {}).values()
+        ]
         context["related"] = self._related_links(request, group_id)
         return self._render(request, "detail.html", context)
 
@@ -319,7 +334,8 @@ class ShareGroupModelAdmin(admin.ModelAdmin):
                             f"of share group “{group_id}”.",
                         )
                         return HttpResponseRedirect(context["detail_url"])
-                    context["plan"] = actions.reset_offsets(
+                    current = client.share_group_offsets(group_id)
+                    plan = actions.reset_offsets(
                         client,
                         group_id,
                         target,
@@ -327,6 +343,8 @@ class ShareGroupModelAdmin(admin.ModelAdmin):
                         actor=actions.Actor.from_request(request),
                         dry_run=True,
                     )
+                    context["plan"] = plan
+                    context["plan_rows"] = reset_rows(plan, current)
         except GroupIdNotFoundError:
             return self._gone(request, group_id)
         except ADMIN_ERRORS as error:
@@ -398,6 +416,12 @@ class ShareGroupModelAdmin(admin.ModelAdmin):
                 continue
             links.append({"label": label, "url": url})
         return links
+
+
+def _plain(documentation: str | None) -> str:
+    """Kafka's config documentation is HTML (lists for enums); the help text is plain."""
+    text = (documentation or "").replace("</li>", "; ").replace("<li>", " ")
+    return " ".join(unescape(strip_tags(text)).split()).replace("; .", ".").rstrip("; ")
 
 
 def _pretty_json(value: Any) -> str:

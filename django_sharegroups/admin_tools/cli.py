@@ -8,9 +8,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from ..kafka import ShareGroupAdmin, ShareGroupOffsetsReset, SharePartitionOffsets
+from ..kafka import ShareGroupAdmin, SharePartitionOffsets
 from . import actions, serialize
-from .overview import format_assignment, format_host, load_overview, summarize, total_lag
+from .overview import (
+    ResetRow,
+    format_assignment,
+    format_host,
+    load_overview,
+    reset_rows,
+    summarize,
+    total_lag,
+)
 from .tables import render_fields, render_table
 from .targets import parse_config_changes, parse_reset_target, parse_topics
 
@@ -56,10 +64,13 @@ def _cell(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-def _reset_table(reset: ShareGroupOffsetsReset) -> str:
+def _reset_table(rows: list[ResetRow]) -> str:
     return render_table(
-        ["topic", "partition", "spso before", "spso after"],
-        [(p.topic, p.partition, p.before, p.after) for p in reset.partitions],
+        ["topic", "partition", "spso before", "spso after", "log end", "lag before", "lag after"],
+        [
+            (r.topic, r.partition, r.before, r.after, r.log_end_offset, r.lag_before, r.lag_after)
+            for r in rows
+        ],
     )
 
 
@@ -122,19 +133,22 @@ def reset_offsets(
     target = parse_reset_target(options["to"])
     topics = parse_topics(options.get("topic"))
     dry_run = options.get("dry_run", False)
+    current = admin.share_group_offsets(name)
     plan = actions.reset_offsets(admin, name, target, actor=actor, topics=topics, dry_run=True)
     if not dry_run:
-        if not confirm(_reset_table(plan), f"Reset the offsets of share group {name!r}?"):
+        table = _reset_table(reset_rows(plan, current))
+        if not confirm(table, f"Reset the offsets of share group {name!r}?"):
             raise Cancelled("Reset cancelled; no offsets changed.")
         plan = actions.reset_offsets(admin, name, target, actor=actor, topics=topics)
+    rows = reset_rows(plan, current)
     if not plan.partitions:
         text = f"Share group {name!r} has no partitions to reset."
     elif dry_run:
         text = f"Dry run, no offsets changed. Share group {name!r} would move:\n\n"
-        text += _reset_table(plan)
+        text += _reset_table(rows)
     else:
-        text = f"Reset the offsets of share group {name!r}:\n\n{_reset_table(plan)}"
-    return Report(serialize.reset_data(plan), text)
+        text = f"Reset the offsets of share group {name!r}:\n\n{_reset_table(rows)}"
+    return Report(serialize.reset_data(plan, rows), text)
 
 
 def delete(

@@ -11,6 +11,7 @@ from ..kafka import (
     ShareGroupAdmin,
     ShareGroupDescription,
     ShareGroupListing,
+    ShareGroupOffsetsReset,
     SharePartitionOffsets,
 )
 
@@ -42,6 +43,60 @@ def format_assignment(assignment: dict[str, tuple[int, ...]] | object) -> str:
         f"{topic}: {', '.join(str(partition) for partition in partitions)}"
         for topic, partitions in sorted(dict(assignment).items())
     )
+
+
+CONFIG_SOURCE_LABELS = {
+    "GROUP_CONFIG": "set on this group",
+    "DEFAULT_CONFIG": "default",
+    "STATIC_BROKER_CONFIG": "broker config",
+    "DYNAMIC_BROKER_CONFIG": "broker config (dynamic)",
+    "DYNAMIC_DEFAULT_BROKER_CONFIG": "cluster default (dynamic)",
+}
+
+
+def config_source_label(source: str) -> str:
+    """Where a config value comes from, in words (``GROUP_CONFIG`` → ``set on this group``)."""
+    return CONFIG_SOURCE_LABELS.get(source, source.lower().replace("_", " "))
+
+
+@dataclass(frozen=True)
+class ResetRow:
+    """One partition of a reset plan with what it means: how many records the group will
+    have to deliver afterwards (the SPSO alone can look unchanged, see :func:`total_lag`)."""
+
+    topic: str
+    partition: int
+    before: int | None
+    after: int
+    log_end_offset: int | None
+    lag_before: int | None
+
+    @property
+    def lag_after(self) -> int | None:
+        if self.log_end_offset is None:
+            return None
+        return max(self.log_end_offset - self.after, 0)
+
+
+def reset_rows(
+    plan: ShareGroupOffsetsReset, offsets: Sequence[SharePartitionOffsets]
+) -> list[ResetRow]:
+    """Join a reset plan with the partitions' current offsets (log end, lag)."""
+    current = {(entry.topic, entry.partition): entry for entry in offsets}
+    rows = []
+    for partition in plan.partitions:
+        entry = current.get((partition.topic, partition.partition))
+        rows.append(
+            ResetRow(
+                partition.topic,
+                partition.partition,
+                partition.before,
+                partition.after,
+                entry.log_end_offset if entry else None,
+                entry.lag if entry else None,
+            )
+        )
+    return rows
 
 
 @dataclass(frozen=True)

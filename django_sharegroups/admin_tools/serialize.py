@@ -13,7 +13,13 @@ from ..kafka import (
     ShareGroupOffsetsReset,
     SharePartitionOffsets,
 )
-from .overview import ShareGroupOverview, ShareGroupSummary, format_host, total_lag
+from .overview import (
+    ResetRow,
+    ShareGroupOverview,
+    ShareGroupSummary,
+    format_host,
+    total_lag,
+)
 
 
 def summaries_data(summaries: Sequence[ShareGroupSummary]) -> list[dict[str, Any]]:
@@ -75,12 +81,15 @@ def overview_data(overview: ShareGroupOverview) -> dict[str, Any]:
     return data
 
 
-def reset_data(reset: ShareGroupOffsetsReset) -> dict[str, Any]:
-    return {
-        "group_id": reset.group_id,
-        "dry_run": reset.dry_run,
-        "partitions": [asdict(partition) for partition in reset.partitions],
-    }
+def reset_data(
+    reset: ShareGroupOffsetsReset, rows: Sequence[ResetRow] | None = None
+) -> dict[str, Any]:
+    """The plan or result; with ``rows`` also each partition's log end and lag before/after."""
+    if rows is None:
+        partitions = [asdict(partition) for partition in reset.partitions]
+    else:
+        partitions = [{**asdict(row), "lag_after": row.lag_after} for row in rows]
+    return {"group_id": reset.group_id, "dry_run": reset.dry_run, "partitions": partitions}
 
 
 def configs_data(configs: Mapping[str, ConfigEntry]) -> dict[str, dict[str, Any]]:
@@ -107,6 +116,17 @@ def config_values(
     return values
 
 
+ERROR_HINTS = {
+    "NON_EMPTY_GROUP": "The group still has members: stop its consumers (or wait until their "
+    "sessions time out) and try again.",
+    "GROUP_ID_NOT_FOUND": "There is no share group of that name on the cluster.",
+    "INVALID_CONFIG": "The broker rejected a config name or value; its message says which.",
+    "GROUP_AUTHORIZATION_FAILED": "The Kafka principal of SHAREGROUPS['KAFKA'] may not "
+    "operate on this group (ACLs).",
+}
+"""What to do about the broker errors people meet most, shown under the broker's own words."""
+
+
 def error_data(error: BaseException) -> dict[str, Any]:
     """``{"error": "NON_EMPTY_GROUP", "message": <broker's message>, "detail": <full text>,
     "from_broker": true}``; errors that are not the broker's carry their class name."""
@@ -116,10 +136,12 @@ def error_data(error: BaseException) -> dict[str, Any]:
             "message": error.broker_message,
             "detail": str(error),
             "from_broker": True,
+            "hint": ERROR_HINTS.get(error.name),
         }
     return {
         "error": type(error).__name__,
         "message": str(error),
         "detail": str(error),
         "from_broker": False,
+        "hint": None,
     }

@@ -96,6 +96,7 @@ def test_reset_preview_changes_nothing_then_confirm_resets_and_audits(
     plan = preview.context["plan"]
     assert plan.dry_run
     assert [(p.partition, p.after) for p in plan.partitions] == [(0, 0), (1, 0)]
+    assert [(r.lag_before, r.lag_after) for r in preview.context["plan_rows"]] == [(0, 3), (0, 3)]
     assert 'id="confirm-reset"' in preview.content.decode()
     assert total_lag(broker_admin, consumed_group.name) == 0
     assert not ShareGroupAuditEntry.objects.exists()
@@ -153,6 +154,7 @@ def test_reset_with_an_active_member_shows_the_brokers_refusal(
     assert refused.context["error"]["error"] == "NON_EMPTY_GROUP"
     page = refused.content.decode()
     assert "The broker refused: <strong>NON_EMPTY_GROUP</strong>" in page
+    assert "stop its consumers" in page
     assert refused.context["error"]["message"] in page.replace("&#x27;", "'")
     assert delete_refused.status_code == 200
     assert "NON_EMPTY_GROUP" in delete_refused.content.decode()

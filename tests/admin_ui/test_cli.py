@@ -97,6 +97,20 @@ def test_reset_dry_run_changes_nothing_and_is_not_audited(
     text = sharegroups("reset-offsets", consumed_group.name, "--to", "latest", "--dry-run")
     assert text.startswith("Dry run, no offsets changed.")
 
+    # The SPSO alone may not move visibly; the plan says how many records come back.
+    earliest = sharegroups_json(
+        "reset-offsets", consumed_group.name, "--to", "earliest", "--dry-run"
+    )
+    assert [
+        (p["log_end_offset"], p["lag_before"], p["lag_after"]) for p in earliest["partitions"]
+    ] == [
+        (3, 0, 3),
+        (3, 0, 3),
+    ]
+    text = sharegroups("reset-offsets", consumed_group.name, "--to", "earliest", "--dry-run")
+    assert "LAG BEFORE  LAG AFTER" in text
+    assert not ShareGroupAuditEntry.objects.exists()
+
 
 def test_reset_to_earliest_redelivers_and_is_audited(
     kafka_settings, consumed_group, broker_admin
@@ -143,8 +157,9 @@ def test_reset_while_a_member_is_active_is_refused_with_the_brokers_reason(
     group = new_group()
     with running_consumer(group) as consumer:
         consumer.wait_for_records(group.records)
-        with pytest.raises(CommandError, match="NON_EMPTY_GROUP"):
+        with pytest.raises(CommandError, match="NON_EMPTY_GROUP") as refused:
             sharegroups("reset-offsets", group.name, "--to", "earliest")
+        assert "stop its consumers" in str(refused.value)
         out = StringIO()
         with pytest.raises(CommandError):
             call_command("sharegroups", "delete", group.name, "--json", stdout=out)

@@ -91,7 +91,8 @@ class Command(BaseCommand):
         except (ConfigurationError, KafkaError, ValueError, cli.Cancelled) as error:
             if options["json"]:
                 self.stdout.write(json.dumps(serialize.error_data(error), indent=2))
-            raise CommandError(str(error)) from error
+            hint = serialize.error_data(error)["hint"]
+            raise CommandError(f"{error}\n{hint}" if hint else str(error)) from error
         if options["json"]:
             self.stdout.write(json.dumps(report.data, indent=2))
         else:
