@@ -8,25 +8,36 @@ thread): they only hand small dicts to the reporter's bounded queues.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from ..instrumentation import EventBus
-from .reporter import MirrorReporter
+from .reporter import BoundedQueue, MirrorReporter
 
 logger = logging.getLogger("django_sharegroups.mirroring")
 
 #: Longest wait for the reporter's last writes when the process stops.
 FINAL_FLUSH_TIMEOUT = 10.0
+#: Records archived or dead-lettered while the runner is still starting, kept for the reporter.
+EARLY_EVENTS = 10_000
 
 
 class MirrorListener:
-    """Starts a reporter when a runner has started, stops it when the runner shuts down."""
+    """Starts a reporter when a runner has started, stops it when the runner shuts down.
+
+    A listener thread consumes as soon as it has joined, before ``process.started``: records
+    it archives or dead-letters meanwhile are kept (from the first ``consumer.started``) and
+    handed to the reporter once it exists.
+    """
 
     def __init__(self) -> None:
         self.reporter: MirrorReporter | None = None
+        self._early: BoundedQueue | None = None
+        self._lock = threading.Lock()
 
     def subscriptions(self) -> dict[str, Any]:
         return {
+            "consumer.started": self.consumer_started,
             "process.started": self.process_started,
             "process.quiet": self.process_quiet,
             "process.shutdown": self.process_shutdown,
@@ -41,13 +52,23 @@ class MirrorListener:
             from ..conf import get_settings
 
             settings = get_settings()
-        if not settings.mirror.enabled:
-            return
         if self.reporter is not None:  # a second runner on the same bus: keep the first
             logger.warning("A mirror reporter is already running; not mirroring %r", runner)
             return
-        self.reporter = MirrorReporter(runner.listeners, settings.mirror)
+        with self._lock:
+            early, self._early = self._early, None
+            if settings.mirror.enabled:
+                self.reporter = MirrorReporter(runner.listeners, settings.mirror)
+        if self.reporter is None:
+            return
+        for kind, event_payload in early.take() if early is not None else ():
+            self._hand_over(self.reporter, kind, event_payload)
         self.reporter.start()
+
+    def consumer_started(self, event: str, payload: dict[str, Any]) -> None:
+        with self._lock:
+            if self.reporter is None and self._early is None:
+                self._early = BoundedQueue(EARLY_EVENTS)
 
     def process_quiet(self, event: str, payload: dict[str, Any]) -> None:
         if self.reporter is not None:
@@ -55,18 +76,33 @@ class MirrorListener:
             self.reporter.flush_soon()
 
     def process_shutdown(self, event: str, payload: dict[str, Any]) -> None:
-        reporter, self.reporter = self.reporter, None
+        with self._lock:
+            reporter, self.reporter, self._early = self.reporter, None, None
         if reporter is not None:
             reporter.stop(timeout=FINAL_FLUSH_TIMEOUT)
 
     def record_archived(self, event: str, payload: dict[str, Any]) -> None:
-        reporter = self.reporter
-        if reporter is not None:
-            reporter.record_archived(payload)
+        self._record("archived", payload)
 
     def dlq_dispatched(self, event: str, payload: dict[str, Any]) -> None:
+        self._record("dead_letters", payload)
+
+    def _record(self, kind: str, payload: dict[str, Any]) -> None:
         reporter = self.reporter
-        if reporter is not None:
+        if reporter is None:
+            with self._lock:  # only while starting; the reporter may appear meanwhile
+                reporter = self.reporter
+                if reporter is None:
+                    if self._early is not None:
+                        self._early.put((kind, payload))
+                    return
+        self._hand_over(reporter, kind, payload)
+
+    @staticmethod
+    def _hand_over(reporter: MirrorReporter, kind: str, payload: dict[str, Any]) -> None:
+        if kind == "archived":
+            reporter.record_archived(payload)
+        else:
             reporter.record_dead_letter(payload)
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import close_old_connections, connections
+from django.db import connections
 
 from . import writers
 from .settings import MirrorSettings
@@ -137,7 +137,8 @@ class MirrorReporter(threading.Thread):
     # -- the writes ---------------------------------------------------------------------------
 
     def flush(self, final: bool = False) -> None:
-        close_old_connections()  # a restarted database must not break the reporter for good
+        # The thread keeps its connection across flushes (whatever CONN_MAX_AGE says: one
+        # connection, not one per second); a failed write closes it, the next flush reconnects.
         self._section("processes", self._write_process, final)
         if self.mirror.mode("leases") != "off":
             self._section("leases", self._write_leases, final)
@@ -163,7 +164,7 @@ class MirrorReporter(threading.Thread):
                     self.dropped,
                     exc_info=True,
                 )
-            close_old_connections()
+            connections.close_all()  # a restarted database must not break the reporter for good
             return False
         return True
 

@@ -301,3 +301,31 @@ def test_a_failed_write_is_retried_at_the_next_interval(monkeypatch):
     assert DeadLetter.objects.count() == 1
     assert calls == [1, 1]
     assert reporter.written["dead_letters"] == 1
+
+
+class FakeRunner:
+    def __init__(self, mirror: MirrorSettings) -> None:
+        self.listeners = []
+        self.settings = ShareGroupsSettings(client="memory", mirror=mirror)
+
+
+@pytest.mark.parametrize("mode", ["full", "off"])
+def test_records_dead_lettered_before_process_started_are_not_lost(mode):
+    listener = MirrorListener()
+    bus = EventBus()
+    for event, callback in listener.subscriptions().items():
+        bus.subscribe(event, callback)
+    bus.publish("consumer.started", share_group="orders", client_id="c-0")
+    bus.publish("dlq.dispatched", **dlq_event(1))  # the first listener is already consuming
+    bus.publish("record.archived", **archived_event(1))
+    bus.publish("process.started", runner=FakeRunner(MirrorSettings.from_setting(mode)))
+    bus.publish("process.shutdown", clean=True, still_running=[], listeners=0, exit_code=0)
+    expected = 1 if mode == "full" else 0
+    assert (DeadLetter.objects.count(), ArchivedRecord.objects.count()) == (expected, expected)
+    assert listener._early is None  # nothing is kept once the runner is known
+
+
+def test_events_without_a_starting_runner_are_not_kept():
+    listener = MirrorListener()
+    listener.dlq_dispatched("dlq.dispatched", dlq_event(1))
+    assert listener._early is None and listener.reporter is None
