@@ -54,8 +54,11 @@ def audited(
     parameters: Mapping[str, Any],
     before: Any = None,
 ) -> Iterator[ShareGroupAuditEntry]:
-    """Run the block as the action and save its audit entry afterwards; the block may set
-    ``entry.after``. A failure is saved with Kafka's error name, then re-raised."""
+    """Save an audit entry, run the block as the action, save the entry's outcome; the block
+    may set ``entry.after``. A failure is saved with Kafka's error name, then re-raised.
+
+    The entry is written first so that a database that cannot take it stops the action
+    before anything reaches the broker."""
     entry = ShareGroupAuditEntry(
         actor=actor.name,
         user=actor.user if getattr(actor.user, "pk", None) is not None else None,
@@ -64,8 +67,9 @@ def audited(
         share_group=share_group,
         parameters=dict(parameters),
         before=before,
-        outcome=Outcome.SUCCEEDED,
+        outcome=Outcome.STARTED,
     )
+    entry.save()
     try:
         yield entry
     except Exception as error:
@@ -78,6 +82,7 @@ def audited(
             entry.error_message = str(error)
         entry.save()
         raise
+    entry.outcome = Outcome.SUCCEEDED
     entry.save()
 
 

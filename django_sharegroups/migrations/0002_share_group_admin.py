@@ -78,7 +78,12 @@ class Migration(migrations.Migration):
                 (
                     "outcome",
                     models.CharField(
-                        choices=[("succeeded", "succeeded"), ("failed", "failed")], max_length=16
+                        choices=[
+                            ("started", "started (no outcome recorded)"),
+                            ("succeeded", "succeeded"),
+                            ("failed", "failed"),
+                        ],
+                        max_length=16,
                     ),
                 ),
                 (

@@ -8,8 +8,10 @@ from django.utils import timezone
 class ShareGroupAuditEntry(models.Model):
     """One executed action on a share group, successful or refused by the broker.
 
-    Written by the admin views and the ``sharegroups`` command alike; dry runs are not
-    executed and leave no entry. ``before``/``after`` hold the partitions' offsets for resets
+    Written by the admin views and the ``sharegroups`` command alike, before the action is
+    sent (so an action never runs unrecorded) and again with its outcome; an entry left at
+    ``started`` means the process died in between. Dry runs are not executed and leave no
+    entry. ``before``/``after`` hold the partitions' offsets for resets
     and deletes, the touched configs' values for config changes.
     """
 
@@ -23,6 +25,7 @@ class ShareGroupAuditEntry(models.Model):
         CLI = "cli", "manage.py sharegroups"
 
     class Outcome(models.TextChoices):
+        STARTED = "started", "started (no outcome recorded)"
         SUCCEEDED = "succeeded", "succeeded"
         FAILED = "failed", "failed"
 

@@ -7,8 +7,11 @@ import json
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from django_sharegroups.admin_tools import cli
+from django_sharegroups.kafka import ShareGroupAdmin
 from django_sharegroups.models import ShareGroupAuditEntry
 
 from .helpers import CLIENT_ID, total_lag, wait_for
@@ -137,6 +140,20 @@ def test_reset_to_earliest_redelivers_and_is_audited(
     }
     assert [p["lag"] for p in entry.before] == [0, 0]
     assert [p["start_offset"] for p in entry.after] == [0, 0]
+
+
+def test_answering_no_changes_nothing(kafka_settings, consumed_group, broker_admin) -> None:
+    before = spso(broker_admin, consumed_group.name)
+    options = {"subcommand": "reset-offsets", "name": consumed_group.name, "to": "latest"}
+    with ShareGroupAdmin(settings.SHAREGROUPS["KAFKA"]) as admin:
+        with pytest.raises(cli.Cancelled, match="no offsets changed"):
+            cli.run(admin, options, confirm=lambda plan, question: False)
+        delete = {"subcommand": "delete", "name": consumed_group.name}
+        with pytest.raises(cli.Cancelled):
+            cli.run(admin, delete, confirm=lambda plan, question: False)
+    assert spso(broker_admin, consumed_group.name) == before
+    assert consumed_group.name in {g.group_id for g in broker_admin.list_share_groups()}
+    assert not ShareGroupAuditEntry.objects.exists()
 
 
 def test_reset_to_explicit_offsets_and_to_a_datetime(

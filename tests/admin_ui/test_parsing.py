@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
+from django_sharegroups.admin_tools.cli import terminal_confirmation
 from django_sharegroups.admin_tools.overview import format_assignment, format_host, total_lag
 from django_sharegroups.admin_tools.tables import render_fields, render_table
 from django_sharegroups.admin_tools.targets import (
@@ -114,3 +116,23 @@ def test_tables_align_columns_and_mark_missing_values() -> None:
         "State      Empty",
         "Total lag  0",
     ]
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("answer", "expected"), [("y\n", True), ("yes\n", True), ("\n", False)])
+def test_a_terminal_is_asked(answer: str, expected: bool) -> None:
+    out = io.StringIO()
+    confirm = terminal_confirmation(Terminal(answer), out, interactive=True)
+    assert confirm("the plan", "Go?") is expected
+    assert out.getvalue() == "the plan\n\nGo? [y/N] "
+
+
+def test_pipes_and_no_input_are_never_asked() -> None:
+    out = io.StringIO()
+    assert terminal_confirmation(io.StringIO("n\n"), out, interactive=True)("plan", "Go?")
+    assert terminal_confirmation(Terminal("n\n"), out, interactive=False)("plan", "Go?")
+    assert out.getvalue() == ""

@@ -4,6 +4,7 @@ import json
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from ...admin_tools import cli, serialize
 from ...admin_tools.actions import Actor
@@ -88,6 +89,10 @@ class Command(BaseCommand):
         try:
             with open_admin() as admin:
                 report = cli.run(admin, options, actor=Actor.os_user(), confirm=confirm)
+        except DatabaseError as error:
+            raise CommandError(
+                f"{error} (the audit log needs the database: has `manage.py migrate` run?)"
+            ) from error
         except (ConfigurationError, KafkaError, ValueError, cli.Cancelled) as error:
             if options["json"]:
                 self.stdout.write(json.dumps(serialize.error_data(error), indent=2))
