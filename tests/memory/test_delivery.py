@@ -232,19 +232,47 @@ def test_acknowledging_twice_or_unacquired_offsets_fails(
     earliest(broker)
     produce_records(broker, 3)
     consumer = member()
-    first = consumer.poll(1, 0)[0]
-    consumer.acknowledge(first, ACCEPT)
-    consumer.acknowledge(first, ACCEPT)
-    unfetched = first.__class__(TOPIC, 0, 2, None, None)
-    elsewhere = first.__class__("nowhere", 0, 0, None, None)
+    head, second = consumer.poll(2, 0)  # the head stays acquired: the SPSO stays at 0
+    consumer.acknowledge(second, ACCEPT)
+    consumer.acknowledge(second, ACCEPT)
+    unfetched = second.__class__(TOPIC, 0, 2, None, None)
+    elsewhere = second.__class__("nowhere", 0, 0, None, None)
     consumer.acknowledge(unfetched, ACCEPT)
     consumer.acknowledge(elsewhere, ACCEPT)
     failures = consumer.commit_sync(1)
     assert [(f.offset, f.error) for f in failures] == [
-        (0, "INVALID_RECORD_STATE"),
+        (1, "INVALID_RECORD_STATE"),
         (2, "INVALID_REQUEST"),  # past the share-partition end offset
         (0, "UNKNOWN_TOPIC_OR_PARTITION"),
     ]
+    assert state(broker, 0).state is RecordState.ACQUIRED
+
+
+def test_acknowledgements_before_the_start_offset_are_ignored_as_kafka_does(
+    broker: MemoryBroker, member: MakeMember, clock: ManualClock
+) -> None:
+    """Kafka skips an acknowledgement of offsets before the SPSO ("already archived") without
+    an error: a late acknowledgement of a record another member finished succeeds and changes
+    nothing (checked on Kafka 4.4 by tests/scenarios/test_locks.py, also for a record archived
+    at the delivery limit)."""
+    earliest(broker)
+    produce_records(broker, 2)
+    slow, other = member(), member()
+    [late] = slow.poll(1, 0)
+    clock.advance(30)
+    [again] = other.poll(1, 0)
+    other.acknowledge(again, ACCEPT)
+    assert other.commit_sync(1) == []
+    assert broker.share_partition(GROUP, TOPIC, 0).start_offset == 1
+    for ack_type in (ACCEPT, RELEASE, REJECT, RENEW):
+        slow.acknowledge(late, ack_type)
+    assert slow.commit_sync(1) == []
+    assert state(broker, 0).state is RecordState.ACKNOWLEDGED
+    assert broker.archived_records(GROUP) == []
+    # Still refused at or after the SPSO: offset 1 was never acquired by `slow`.
+    [next_record] = other.poll(1, 0)
+    slow.acknowledge(next_record, ACCEPT)
+    assert [(f.offset, f.error) for f in slow.commit_sync(1)] == [(1, "INVALID_RECORD_STATE")]
 
 
 def test_start_offset_moves_past_acknowledged_and_archived_records(

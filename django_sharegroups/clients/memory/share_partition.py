@@ -217,7 +217,14 @@ class SharePartition:
         now_ms: int,
         limits: ShareLimits,
     ) -> str | None:
-        """Apply one acknowledgement; return Kafka's error name if refused, else ``None``."""
+        """Apply one acknowledgement; return Kafka's error name if refused, else ``None``.
+
+        An offset before the SPSO is finished already (acknowledged or archived, perhaps by
+        another member after this one's lock ran out): Kafka skips such acknowledgements
+        without an error ("already archived"), and so does this.
+        """
+        if offset < self.start_offset:
+            return None
         if offset >= self.end_offset:
             return "INVALID_REQUEST"  # Kafka: "offset in request is past acquired records"
         record = self._records.get(offset)
