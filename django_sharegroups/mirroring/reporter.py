@@ -88,6 +88,8 @@ class MirrorReporter(threading.Thread):
         self._wake = threading.Event()
         self._last_leases: frozenset | None = None
         self._last_error_log = 0.0
+        #: None until the tables were looked for; False when they are missing (not migrated).
+        self._tables_ready: bool | None = None
 
     # -- called from consumer threads: cheap, never blocking ---------------------------------
 
@@ -139,6 +141,10 @@ class MirrorReporter(threading.Thread):
     def flush(self, final: bool = False) -> None:
         # The thread keeps its connection across flushes (whatever CONN_MAX_AGE says: one
         # connection, not one per second); a failed write closes it, the next flush reconnects.
+        if self._tables_ready is None:
+            self._section("tables", self._check_tables)
+        if not self._tables_ready:
+            return
         self._section("processes", self._write_process, final)
         if self.mirror.mode("leases") != "off":
             self._section("leases", self._write_leases, final)
@@ -167,6 +173,19 @@ class MirrorReporter(threading.Thread):
             connections.close_all()  # a restarted database must not break the reporter for good
             return False
         return True
+
+    def _check_tables(self) -> None:
+        needed = {writers.model(name)._meta.db_table for name in writers.MIRRORED_MODELS}
+        connection = connections["default"]
+        with connection.cursor() as cursor:
+            missing = needed - set(connection.introspection.table_names(cursor))
+        self._tables_ready = not missing
+        if missing:
+            logger.warning(
+                "Mirroring is on (SHAREGROUPS['MIRROR']) but table(s) %s do not exist: run "
+                "`manage.py migrate`, or set SHAREGROUPS['MIRROR'] = 'off'. Nothing is mirrored.",
+                ", ".join(sorted(missing)),
+            )
 
     def _needs_process_row(self) -> bool:
         # Leases point at their process: its heartbeat is how a dead process's leases are told.

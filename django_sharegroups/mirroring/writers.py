@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 ORIGIN = ("share_group", "topic", "partition", "offset")
+MIRRORED_MODELS = ("ConsumerProcess", "Lease", "DeadLetter", "ArchivedRecord")
 
 
 def model(name: str):

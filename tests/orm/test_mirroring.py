@@ -329,3 +329,19 @@ def test_events_without_a_starting_runner_are_not_kept():
     listener = MirrorListener()
     listener.dlq_dispatched("dlq.dispatched", dlq_event(1))
     assert listener._early is None and listener.reporter is None
+
+
+def test_without_migrated_tables_the_reporter_says_so_once_and_mirrors_nothing(monkeypatch, caplog):
+    from django.db import connection
+
+    monkeypatch.setattr(connection.introspection, "table_names", lambda cursor=None: [])
+    reporter = MirrorReporter([], MirrorSettings.from_setting({}))
+    reporter.record_archived(archived_event(1))
+    with caplog.at_level("WARNING", logger="django_sharegroups.mirroring"):
+        reporter.flush()
+        reporter.flush(final=True)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1
+    assert "run `manage.py migrate`" in warnings[0]
+    assert "sharegroups_archivedrecord" in warnings[0].lower()
+    assert ArchivedRecord.objects.count() == 0 and ConsumerProcess.objects.count() == 0
