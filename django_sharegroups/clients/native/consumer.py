@@ -39,7 +39,7 @@ from .acknowledgements import (
     Offsets,
     TopicIdPartition,
 )
-from .delivery import CORRUPT_BATCH_ACTIONS, CorruptBatch, deliver_partition
+from .delivery import CORRUPT_BATCH_ACTIONS, CorruptBatch, DecodedBatches, deliver_partition
 from .membership import Membership
 from .sessions import SESSION_ERRORS, ShareSession
 from .topics import TopicDirectory
@@ -89,6 +89,7 @@ class NativeShareConsumer(ShareConsumerClient):
         self._topics = TopicDirectory(self._cluster)
         self._sessions: dict[int, ShareSession] = {}
         self._acknowledgements = AcknowledgementBuffer()
+        self._decoded = DecodedBatches()
         self._state_lock = threading.Lock()
         self._failures: list[AcknowledgementFailure] = []
         self._corrupt: list[CorruptBatch] = []
@@ -316,6 +317,7 @@ class NativeShareConsumer(ShareConsumerClient):
             data.records,
             [(a.first_offset, a.last_offset, a.delivery_count) for a in data.acquired_records],
             corrupt_action=self.corrupt_action,
+            cache=self._decoded,
         )
         for offset, wire_type in delivery.acknowledgements.items():
             self._acknowledgements.add(partition, offset, wire_type)

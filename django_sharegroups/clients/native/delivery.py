@@ -15,12 +15,13 @@ delivery limit archives it:
 from __future__ import annotations
 
 import bisect
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..base import AcknowledgeType, ReceivedRecord
 from .acknowledgements import GAP, WIRE_TYPES, TopicIdPartition
-from .records import CorruptBatchError, RecordBatch, read_batches
+from .records import CorruptBatchError, Record, RecordBatch, read_batches
 
 RELEASE = WIRE_TYPES[AcknowledgeType.RELEASE]
 REJECT = WIRE_TYPES[AcknowledgeType.REJECT]
@@ -84,6 +85,46 @@ class AcquiredRanges:
         return sum(last - first + 1 for first, last, _ in self.ranges)
 
 
+class DecodedBatches:
+    """Batches decoded recently, by partition, offset and CRC.
+
+    With a record limit the broker acquires a few hundred records of a batch that may hold
+    thousands, and sends the whole batch again with each fetch until all of it is acquired.
+    Decoding it once and slicing it on later fetches keeps the cost per record flat.
+    """
+
+    def __init__(self, max_records: int = 200_000) -> None:
+        self.max_records = max_records
+        self._entries: OrderedDict[tuple, tuple[list[int], list[Record]]] = OrderedDict()
+        self._records = 0
+
+    def records(
+        self, partition: TopicIdPartition, batch: RecordBatch, ranges: AcquiredRanges
+    ) -> list[tuple[list[Record], int]]:
+        """The batch's records at acquired offsets, per acquired range with its delivery
+        count (decoding the batch on first use)."""
+        key = (partition, batch.base_offset, batch.last_offset, batch.crc)
+        entry = self._entries.get(key)
+        if entry is None:
+            records = batch.records()
+            entry = ([record.offset for record in records], records)
+            self._entries[key] = entry
+            self._records += len(records)
+            while self._records > self.max_records and len(self._entries) > 1:
+                _, (_, evicted) = self._entries.popitem(last=False)
+                self._records -= len(evicted)
+        else:
+            self._entries.move_to_end(key)
+        offsets, records = entry
+        selected = []
+        for first, last, count in ranges.ranges:
+            low = bisect.bisect_left(offsets, first)
+            high = bisect.bisect_right(offsets, last)
+            if low < high:
+                selected.append((records[low:high], count))
+        return selected
+
+
 def deliver_partition(
     partition: TopicIdPartition,
     data: bytes,
@@ -91,6 +132,7 @@ def deliver_partition(
     *,
     corrupt_action: str = "release",
     verify_crc: bool = True,
+    cache: DecodedBatches | None = None,
 ) -> PartitionDelivery:
     """Decode ``data`` and keep the acquired data records; settle the other acquired offsets."""
     result = PartitionDelivery()
@@ -99,7 +141,9 @@ def deliver_partition(
     ranges = AcquiredRanges(acquired)
     good: list[RecordBatch] = []
     broken: list[tuple[RecordBatch, str]] = []
-    delivered: set[int] = set()
+    delivered = 0
+    append = result.records.append
+    topic, index = partition.topic, partition.partition
     for batch in read_batches(data, verify_crc=verify_crc):
         if batch.error is not None:
             broken.append((batch, batch.error))
@@ -107,32 +151,39 @@ def deliver_partition(
         if not ranges.overlaps(batch.base_offset, batch.last_offset):
             continue
         try:
-            records = batch.records(wanted=ranges.__contains__)
+            if cache is not None:
+                groups = cache.records(partition, batch, ranges)
+            else:
+                wanted = batch.records(wanted=ranges.__contains__)
+                groups = [([r], ranges.delivery_count(r.offset) or 1) for r in wanted]
         except CorruptBatchError as error:
             broken.append((batch, str(error)))
             continue
         good.append(batch)
-        for record in records:
-            delivered.add(record.offset)
-            result.records.append(
-                ReceivedRecord(
-                    topic=partition.topic,
-                    partition=partition.partition,
-                    offset=record.offset,
-                    key=record.key,
-                    value=record.value,
-                    headers=record.headers,
-                    timestamp_ms=record.timestamp_ms if record.timestamp_ms >= 0 else None,
-                    delivery_count=ranges.delivery_count(record.offset) or 1,
-                    handle=partition,
+        for records, count in groups:
+            delivered += len(records)
+            for r in records:
+                timestamp = r.timestamp_ms if r.timestamp_ms >= 0 else None
+                append(
+                    ReceivedRecord(
+                        topic,
+                        index,
+                        r.offset,
+                        r.key,
+                        r.value,
+                        r.headers,
+                        timestamp,
+                        count,
+                        partition,
+                    )
                 )
-            )
-    if len(delivered) == len(ranges):
+    if delivered == len(ranges):
         return result
+    delivered_offsets = {record.offset for record in result.records}
     corrupt_type = CORRUPT_BATCH_ACTIONS[corrupt_action]
     corrupt_offsets: dict[int, list[int]] = {}
     for offset in ranges.offsets():
-        if offset in delivered:
+        if offset in delivered_offsets:
             continue
         owner = next((i for i, (b, _) in enumerate(broken) if b.contains(offset)), None)
         if owner is not None:

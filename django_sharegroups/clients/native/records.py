@@ -25,6 +25,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .compression import CODEC_NAMES, DecompressionError, decompress
 
@@ -53,9 +54,8 @@ class CorruptBatchError(Exception):
     """A batch whose bytes cannot be trusted (CRC mismatch, bad framing, bad compression)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One data record, decoded."""
+class Record(NamedTuple):
+    """One data record, decoded (a tuple: millions are made, and tuples are made fastest)."""
 
     offset: int
     timestamp_ms: int
@@ -75,6 +75,7 @@ class RecordBatch:
     base_offset: int
     last_offset: int | None
     attributes: int = 0
+    crc: int = 0
     base_timestamp: int = 0
     max_timestamp: int = 0
     producer_id: int = -1
@@ -188,6 +189,7 @@ def read_batches(data: bytes | memoryview, *, verify_crc: bool = True) -> Iterat
             base_offset=base_offset,
             last_offset=last_offset,
             attributes=attributes,
+            crc=crc,
             base_timestamp=base_timestamp,
             max_timestamp=max_timestamp,
             producer_id=producer_id,
@@ -223,60 +225,92 @@ def _parse_records(
     log_append_timestamp: int | None,
     wanted: Callable[[int], bool] | None,
 ) -> list[Record]:
+    # One-byte varints (the common case for lengths and deltas) are decoded inline: this loop
+    # is the native adapter's hottest code.
     records = []
+    append = records.append
+    make = tuple.__new__
     position = 0
     size = len(data)
     for _ in range(count):
-        length, position = _varint(data, position)
+        byte = data[position]
+        if byte < 0x80:
+            length, position = (byte >> 1) ^ -(byte & 1), position + 1
+        else:
+            length, position = _varint(data, position)
         end = position + length
         if length < 0 or end > size:
             raise ValueError(f"record length {length} overruns the batch")
         position += 1  # attributes (unused)
-        timestamp_delta, position = _varint(data, position)
-        offset_delta, position = _varint(data, position)
+        byte = data[position]
+        if byte < 0x80:
+            timestamp_delta, position = (byte >> 1) ^ -(byte & 1), position + 1
+        else:
+            timestamp_delta, position = _varint(data, position)
+        byte = data[position]
+        if byte < 0x80:
+            offset_delta, position = (byte >> 1) ^ -(byte & 1), position + 1
+        else:
+            offset_delta, position = _varint(data, position)
         offset = base_offset + offset_delta
         if wanted is not None and not wanted(offset):
             position = end
             continue
-        key_length, position = _varint(data, position)
+        byte = data[position]
+        if byte < 0x80:
+            key_length, position = (byte >> 1) ^ -(byte & 1), position + 1
+        else:
+            key_length, position = _varint(data, position)
         if key_length < 0:
             key = None
         else:
             key = data[position : position + key_length]
             position += key_length
-        value_length, position = _varint(data, position)
+        byte = data[position]
+        if byte < 0x80:
+            value_length, position = (byte >> 1) ^ -(byte & 1), position + 1
+        else:
+            value_length, position = _varint(data, position)
         if value_length < 0:
             value = None
         else:
             value = data[position : position + value_length]
             position += value_length
-        header_count, position = _varint(data, position)
-        headers: list[tuple[str, bytes | None]] = []
-        for _ in range(header_count):
-            name_length, position = _varint(data, position)
-            if name_length < 0:
-                raise ValueError("null header key")
-            name = data[position : position + name_length].decode("utf-8", "replace")
-            position += name_length
-            header_length, position = _varint(data, position)
-            if header_length < 0:
-                headers.append((name, None))
-            else:
-                headers.append((name, data[position : position + header_length]))
-                position += header_length
+        byte = data[position]
+        if byte < 0x80:
+            header_count, position = (byte >> 1) ^ -(byte & 1), position + 1
+        else:
+            header_count, position = _varint(data, position)
+        headers: tuple[tuple[str, bytes | None], ...] = ()
+        if header_count:
+            headers, position = _parse_headers(data, position, header_count)
         if position != end:
             raise ValueError(f"record at offset {offset} is {end - position} bytes off its length")
-        records.append(
-            Record(
-                offset,
-                log_append_timestamp
-                if log_append_timestamp is not None
-                else base_timestamp + timestamp_delta,
-                key,
-                value,
-                tuple(headers),
-            )
+        timestamp = (
+            base_timestamp + timestamp_delta
+            if log_append_timestamp is None
+            else log_append_timestamp
         )
+        append(make(Record, (offset, timestamp, key, value, headers)))
     if position != size:
         raise ValueError(f"{size - position} bytes after the last of {count} records")
     return records
+
+
+def _parse_headers(
+    data: bytes, position: int, count: int
+) -> tuple[tuple[tuple[str, bytes | None], ...], int]:
+    headers: list[tuple[str, bytes | None]] = []
+    for _ in range(count):
+        name_length, position = _varint(data, position)
+        if name_length < 0:
+            raise ValueError("null header key")
+        name = data[position : position + name_length].decode("utf-8", "replace")
+        position += name_length
+        header_length, position = _varint(data, position)
+        if header_length < 0:
+            headers.append((name, None))
+        else:
+            headers.append((name, data[position : position + header_length]))
+            position += header_length
+    return tuple(headers), position
