@@ -33,6 +33,7 @@ from django_sharegroups.clients.memory import (
     MemoryClientFactory,
     MemoryShareConsumer,
 )
+from django_sharegroups.clients.native import NativeClientFactory, NativeShareConsumer
 from django_sharegroups.exceptions import NotSupportedError
 from django_sharegroups.testing.mock_cluster import MockCluster
 
@@ -207,12 +208,17 @@ class BrokerHarness(ABC):
         deadline = time.monotonic() + period
         while True:
             for member in members:
-                came += self._poll_and_acknowledge(member, ack)
+                # Never wait past the period: an adapter that honours the whole poll timeout
+                # (native) would otherwise still be polling after the period ended.
+                timeout = min(self.poll_timeout, max(0.0, deadline - time.monotonic()))
+                came += self._poll_and_acknowledge(member, ack, timeout)
             if time.monotonic() >= deadline:
                 return came
 
-    def _poll_and_acknowledge(self, member: ShareConsumerClient, ack: Ack) -> list[ReceivedRecord]:
-        records = member.poll(100, self.poll_timeout)
+    def _poll_and_acknowledge(
+        self, member: ShareConsumerClient, ack: Ack, timeout: float | None = None
+    ) -> list[ReceivedRecord]:
+        records = member.poll(100, self.poll_timeout if timeout is None else timeout)
         for record in records:
             member.acknowledge(record, ack(record))
         failures = member.commit_sync(10) if records else []
@@ -423,18 +429,35 @@ class KafkaHarness(_KafkaProtocolHarness):
         self._configure(group, configs)
 
 
+class NativeHarness(KafkaHarness):
+    """The real Kafka 4.4 test broker, members through the ``native`` adapter."""
+
+    name = "native"
+    adapter = NativeShareConsumer
+
+    def __init__(self, bootstrap_servers, new_topic, configure_group) -> None:
+        super().__init__(bootstrap_servers, new_topic, configure_group)
+        self.factory = NativeClientFactory({"bootstrap.servers": bootstrap_servers})
+
+
 # -- parametrization ---------------------------------------------------------------------
 
 HARNESSES: dict[str, type[BrokerHarness]] = {
     "memory": MemoryHarness,
     "mock": MockClusterHarness,
     "kafka": KafkaHarness,
+    "native": NativeHarness,
 }
 
 #: How long the mock harness lets a new client's connection churn settle.
 _MOCK_SETTLE_SECONDS = 0.1
 
-_SERVICE_MARKS = {"memory": (), "mock": (pytest.mark.mock_cluster,), "kafka": (pytest.mark.kafka,)}
+_SERVICE_MARKS = {
+    "memory": (),
+    "mock": (pytest.mark.mock_cluster,),
+    "kafka": (pytest.mark.kafka,),
+    "native": (pytest.mark.kafka,),
+}
 
 
 def backends(
@@ -487,8 +510,8 @@ def open_harness(name: str, request: pytest.FixtureRequest) -> Iterator[BrokerHa
                 yield harness
             finally:
                 harness.close()
-    elif name == "kafka":
-        harness = KafkaHarness(
+    elif name in ("kafka", "native"):
+        harness = HARNESSES[name](
             request.getfixturevalue("kafka_bootstrap_servers"),
             request.getfixturevalue("kafka_topic"),
             request.getfixturevalue("share_group_config"),
