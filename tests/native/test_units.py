@@ -243,3 +243,33 @@ def test_acquired_ranges_lookup() -> None:
     assert ranges.overlaps(4, 9) is False and ranges.overlaps(4, 10) is True
     assert ranges.overlaps(12, 15) is True and ranges.overlaps(21, None) is False
     assert ranges.overlaps(13, None) is True
+
+
+def test_a_batch_is_decoded_once_and_sliced_on_later_fetches(monkeypatch) -> None:
+    from django_sharegroups.clients.native import records as records_module
+    from django_sharegroups.clients.native.delivery import DecodedBatches
+
+    data = batch(0, [Rec(b"%d" % i) for i in range(1000)], codec="lz4")
+    calls = []
+    real = records_module._parse_records
+    monkeypatch.setattr(records_module, "_parse_records", lambda *a: calls.append(1) or real(*a))
+    cache = DecodedBatches()
+    delivered = []
+    for first in range(0, 1000, 300):
+        last = min(first + 299, 999)
+        delivery = deliver_partition(P0, data, [(first, last, 1)], cache=cache)
+        delivered += [r.value for r in delivery.records]
+    assert delivered == [b"%d" % i for i in range(1000)]
+    assert len(calls) == 1
+    redelivered = deliver_partition(P0, data, [(5, 6, 3), (900, 900, 2)], cache=cache)
+    assert values(redelivered) == [(5, b"5", 3), (6, b"6", 3), (900, b"900", 2)]
+    assert len(calls) == 1
+
+
+def test_decoded_batches_are_bounded() -> None:
+    from django_sharegroups.clients.native.delivery import DecodedBatches
+
+    cache = DecodedBatches(max_records=250)
+    for base in range(0, 1000, 100):
+        deliver_partition(P0, batch(base, [Rec(b"x")] * 100), [(base, base, 1)], cache=cache)
+    assert cache._records <= 250 and len(cache._entries) == 2

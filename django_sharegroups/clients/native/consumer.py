@@ -52,6 +52,8 @@ _LEADER_ERRORS = frozenset({3, 6, 74, 75, 100})
 UNKNOWN_LEADER_EPOCH, UNKNOWN_TOPIC_ID."""
 
 DEFAULT_MAX_BYTES = 52_428_800  # librdkafka's and Kafka's fetch.max.bytes
+#: Seconds ``close`` waits for the heartbeat thread before leaving the group without it.
+CLOSE_TIMEOUT = 5.0
 
 
 class NativeShareConsumer(ShareConsumerClient):
@@ -187,7 +189,7 @@ class NativeShareConsumer(ShareConsumerClient):
         finally:
             self._closed = True
             try:
-                self._membership.close(timeout=self._cluster.config.request_timeout)
+                self._membership.close(timeout=CLOSE_TIMEOUT)
             finally:
                 self._cluster.close()
                 self._membership.cluster.close()
@@ -284,6 +286,7 @@ class NativeShareConsumer(ShareConsumerClient):
                 "%s: ShareFetch to node %d failed: %s", self.group_id, session.node_id, error
             )
             session.reset()  # the broker drops a session whose connection closed
+            self._topics.stale = True  # and the leader may have moved
             self._acknowledgements.put_back(acknowledgements)
             return []
         if response.error_code:
