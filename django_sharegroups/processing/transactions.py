@@ -9,7 +9,8 @@ Idempotent (implies atomic): a ``ProcessedRecord`` row per ACCEPTed record is wr
 same transaction, and a record that already has one is ACCEPTed without calling ``consume``. A
 redelivery (lock expiry, a crash between commit and acknowledgement) thus has no second database
 effect. Two deliveries racing past the check collide on the row's unique constraint: the later
-commit fails, rolls back and releases its records, which the next delivery then skips.
+commit fails and rolls back; of its records, those the other delivery committed are ACCEPTed,
+the rest RELEASEd.
 
 Models are looked up lazily, so the engine core imports no models.
 """
@@ -79,8 +80,11 @@ def run_consume(
                 acknowledgements.mark_all_unacknowledged(AcknowledgeType.ACCEPT)
             if idempotent:
                 _record_processed(consumer, acknowledgements, settled_before)
-    except BaseException:
-        _revoke_accepts(acknowledgements, keep=settled_before)
+    except BaseException as exc:
+        keep = set(settled_before)
+        if isinstance(exc, ConcurrentDeliveryError):
+            keep |= _committed_elsewhere(consumer, acknowledgements, settled_before)
+        _revoke_accepts(acknowledgements, keep=keep)
         raise
 
 
@@ -156,8 +160,24 @@ def _record_processed(
         ) from exc
 
 
+def _committed_elsewhere(
+    consumer: ShareGroupConsumer, acknowledgements: JobAcknowledgements, skip: set[Coordinates]
+) -> set[Coordinates]:
+    """After a collision: the job's ACCEPTed records another delivery has committed."""
+    accepted = [
+        message
+        for message, ack_type in acknowledgements.items()
+        if ack_type is AcknowledgeType.ACCEPT and message.coordinates not in skip
+    ]
+    try:
+        return processed_coordinates(consumer.share_group.name, accepted)
+    except Exception:  # cannot tell: RELEASE them all, the next delivery will see the rows
+        logger.exception("%s: looking up processed records failed", consumer.share_group.name)
+        return set()
+
+
 def _revoke_accepts(acknowledgements: JobAcknowledgements, keep: set[Coordinates]) -> None:
-    """After a rollback: the job's ACCEPTs become RELEASEs (decided-before ones stay)."""
+    """After a rollback: the job's ACCEPTs become RELEASEs (those in ``keep`` stay)."""
     for message, ack_type in acknowledgements.items():
         key = message.coordinates
         if ack_type is AcknowledgeType.ACCEPT and key not in keep:

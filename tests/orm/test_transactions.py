@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from django.core import checks
-from django.db import transaction
+from django.db import connection, transaction
 
 from django_sharegroups import AcknowledgeType, ShareGroupConsumer
 from django_sharegroups.instrumentation import EventBus
@@ -149,6 +151,38 @@ def test_a_job_racing_another_delivery_rolls_back_and_releases():
     assert isinstance(acknowledgements.error, ConcurrentDeliveryError)
     assert Effect.objects.count() == 0
     assert ProcessedRecord.objects.count() == 0
+
+
+def test_after_a_collision_the_records_the_other_delivery_committed_are_accepted():
+    def commit_elsewhere(message):
+        """Another consumer thread (own connection) commits a row for ``message``."""
+
+        def insert():
+            ProcessedRecord.objects.create(
+                share_group="orders",
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                processed_at="2026-01-01T00:00:00Z",
+            )
+            connection.close()
+
+        thread = threading.Thread(target=insert)
+        thread.start()
+        thread.join()
+
+    class Collides(EffectConsumer):
+        idempotent = True
+
+        def consume(self, messages):
+            commit_elsewhere(messages[0])  # before our first write (SQLite: one writer)
+            super().consume(messages)
+
+    acks, acknowledgements = run(Collides, [0, 1])
+    assert isinstance(acknowledgements.error, ConcurrentDeliveryError)
+    assert acks == {0: ACCEPT, 1: RELEASE}  # 0 is done (elsewhere), 1 must be redone
+    assert Effect.objects.count() == 0
+    assert list(ProcessedRecord.objects.values_list("offset", flat=True)) == [0]
 
 
 def test_implicit_idempotent_job_records_what_it_accepts_on_return():
