@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
@@ -253,3 +254,89 @@ def test_closing_releases_held_records_to_others(kafka_bootstrap_servers, share_
     holder.close()
     (again,) = poll_until(member(name), 1, timeout=10)
     assert (again.offset, again.delivery_count) == (held.offset, 2)
+
+
+def test_worker_threads_acknowledge_while_the_owner_polls(
+    kafka_bootstrap_servers, share_topic, member
+) -> None:
+    """acknowledge() only queues (any thread); the owner thread's polls send what is queued."""
+    import queue
+
+    name = share_topic(2)
+    produce(kafka_bootstrap_servers, name, [b"%d" % i for i in range(300)])
+    client = member(name)
+    work: queue.Queue = queue.Queue()
+    acknowledged: list[int] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while (record := work.get()) is not None:
+            client.acknowledge(record, ACCEPT)
+            with lock:
+                acknowledged.append(record.offset)
+
+    workers = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in workers:
+        thread.start()
+    seen = []
+    deadline = time.monotonic() + 30
+    while len(seen) < 300 and time.monotonic() < deadline:
+        records = client.poll(20, 0.3)  # the owner keeps polling while workers acknowledge
+        seen += records
+        for record in records:
+            work.put(record)
+    for _ in workers:
+        work.put(None)
+    for thread in workers:
+        thread.join()
+    assert client.commit_sync(10) == []
+    assert len(seen) == 300 and len(acknowledged) == 300
+    assert len({(r.partition, r.offset) for r in seen}) == 300
+    assert quiet(client, member(name), seconds=1.5) == []
+
+
+SASL_BOOTSTRAP = os.environ.get("SHAREGROUPS_KAFKA_SASL_BOOTSTRAP_SERVERS")
+
+
+@pytest.mark.skipif(
+    not SASL_BOOTSTRAP,
+    reason="set SHAREGROUPS_KAFKA_SASL_BOOTSTRAP_SERVERS to the test broker's SASL_PLAINTEXT "
+    "listener (users alice/alice-secret PLAIN, bob/bob-secret SCRAM-SHA-256)",
+)
+@pytest.mark.parametrize(
+    ("mechanism", "username", "password"),
+    [("PLAIN", "alice", "alice-secret"), ("SCRAM-SHA-256", "bob", "bob-secret")],
+)
+def test_consuming_over_sasl(share_topic, mechanism, username, password) -> None:
+    from django_sharegroups.clients.native import NativeClientFactory
+
+    name = share_topic()
+    factory = NativeClientFactory(
+        {
+            "bootstrap.servers": SASL_BOOTSTRAP,
+            "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanism": mechanism,
+            "sasl.username": username,
+            "sasl.password": password,
+        }
+    )
+    client = factory.create(name, client_id="native-sasl")
+    try:
+        client.subscribe([name])
+        from confluent_kafka import Producer
+
+        producer = Producer(
+            {
+                "bootstrap.servers": SASL_BOOTSTRAP,
+                "security.protocol": "SASL_PLAINTEXT",
+                "sasl.mechanism": mechanism,
+                "sasl.username": username,
+                "sasl.password": password,
+            }
+        )
+        producer.produce(name, b"over sasl")
+        assert producer.flush(30) == 0
+        (record,) = poll_until(client, 1)
+        assert record.value == b"over sasl"
+    finally:
+        client.close()
