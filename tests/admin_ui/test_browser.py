@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connections
 
 from tests.services import REPO_ROOT, require_or_skip
 
@@ -55,6 +56,9 @@ def browser(monkeypatch) -> Iterator:
             yield chromium
         finally:
             chromium.close()
+            # While Playwright's loop runs, Django keeps the test's database connections per
+            # async context; close them here or they outlive the test database.
+            connections.close_all()
 
 
 @pytest.fixture
