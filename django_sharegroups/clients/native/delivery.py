@@ -93,7 +93,7 @@ class DecodedBatches:
     Decoding it once and slicing it on later fetches keeps the cost per record flat.
     """
 
-    def __init__(self, max_records: int = 200_000) -> None:
+    def __init__(self, max_records: int = 20_000) -> None:
         self.max_records = max_records
         self._entries: OrderedDict[tuple, tuple[list[int], list[Record]]] = OrderedDict()
         self._records = 0
