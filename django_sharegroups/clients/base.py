@@ -122,6 +122,33 @@ class ShareConsumerClient(ABC):
             )
 
 
+class BufferedAcknowledgements:
+    """The commit half of the interface for adapters that buffer acknowledgements and send
+    them with the next poll or commit (``memory``, ``native``).
+
+    The adapter provides ``_check_open()``, ``_send_acknowledgements()``, ``_state_lock`` and
+    the ``_failures`` list that sending fills with refusals.
+    """
+
+    _failures: list[AcknowledgementFailure]
+
+    def commit_sync(self, timeout: float) -> list[AcknowledgementFailure]:
+        """Send pending acknowledgements; return every refusal not reported yet."""
+        self._check_open()
+        self._send_acknowledgements()
+        return self.take_acknowledgement_failures()
+
+    def commit_async(self) -> None:
+        self._check_open()
+        self._send_acknowledgements()
+
+    def take_acknowledgement_failures(self) -> list[AcknowledgementFailure]:
+        """Refusals not reported yet (from acknowledgements sent by poll or commit_async)."""
+        with self._state_lock:
+            failures, self._failures = self._failures, []
+        return failures
+
+
 class ProduceError(Exception):
     """The broker did not take a record (the message names the broker's error)."""
 

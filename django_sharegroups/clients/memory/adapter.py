@@ -16,6 +16,7 @@ from typing import Any
 from ..base import (
     AcknowledgementFailure,
     AcknowledgeType,
+    BufferedAcknowledgements,
     Capability,
     ProduceError,
     ReceivedRecord,
@@ -29,7 +30,7 @@ from .errors import BrokerError, IllegalStateError
 __all__ = ["MemoryClientFactory", "MemoryShareConsumer", "factory_from_settings"]
 
 
-class MemoryShareConsumer(ShareConsumerClient):
+class MemoryShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
     """One member of a share group on an in-memory broker.
 
     It can hold records across polls, renew locks and never acquires more than asked for.
@@ -113,22 +114,6 @@ class MemoryShareConsumer(ShareConsumerClient):
             raise TypeError(f"ack_type must be an AcknowledgeType, not {ack_type!r}")
         with self._state_lock:
             self._pending.append((record.topic, record.partition, record.offset, ack_type))
-
-    def commit_sync(self, timeout: float) -> list[AcknowledgementFailure]:
-        """Send pending acknowledgements; return every refusal not reported yet."""
-        self._check_open()
-        self._send_acknowledgements()
-        return self.take_acknowledgement_failures()
-
-    def commit_async(self) -> None:
-        self._check_open()
-        self._send_acknowledgements()
-
-    def take_acknowledgement_failures(self) -> list[AcknowledgementFailure]:
-        """Refusals not reported yet (from acknowledgements sent by poll or commit_async)."""
-        with self._state_lock:
-            failures, self._failures = self._failures, []
-        return failures
 
     def acquisition_lock_timeout_ms(self) -> int | None:
         return self.broker.record_lock_duration_ms(self.group_id)

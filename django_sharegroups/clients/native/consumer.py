@@ -26,6 +26,7 @@ from ...kafka.protocol.messages.share_consumer import SHARE_ACKNOWLEDGE, SHARE_F
 from ..base import (
     AcknowledgementFailure,
     AcknowledgeType,
+    BufferedAcknowledgements,
     Capability,
     ReceivedRecord,
     ShareConsumerClient,
@@ -56,7 +57,7 @@ DEFAULT_MAX_BYTES = 52_428_800  # librdkafka's and Kafka's fetch.max.bytes
 CLOSE_TIMEOUT = 5.0
 
 
-class NativeShareConsumer(ShareConsumerClient):
+class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
     """One share-group member speaking ShareGroupHeartbeat, ShareFetch v2, ShareAcknowledge v2.
 
     ``config`` takes the librdkafka-style keys the other adapters get (``bootstrap.servers``,
@@ -150,20 +151,6 @@ class NativeShareConsumer(ShareConsumerClient):
             if partition is None:
                 raise ValueError(f"{record.topic}[{record.partition}] was never fetched here")
         self._acknowledgements.add(partition, record.offset, wire_type)
-
-    def commit_sync(self, timeout: float) -> list[AcknowledgementFailure]:
-        self._check_open()
-        self._send_acknowledgements()
-        return self.take_acknowledgement_failures()
-
-    def commit_async(self) -> None:
-        self._check_open()
-        self._send_acknowledgements()
-
-    def take_acknowledgement_failures(self) -> list[AcknowledgementFailure]:
-        with self._state_lock:
-            failures, self._failures = self._failures, []
-        return failures
 
     def take_corrupt_batches(self) -> list[CorruptBatch]:
         """Batches that could not be decoded since the last call (their acquired records were
