@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from django_sharegroups import share_group, topic
@@ -25,3 +26,23 @@ def wait_until(condition, timeout: float, interval: float = 0.05) -> bool:
             return True
         time.sleep(interval)
     return condition()
+
+
+class Deliveries:
+    """Thread-safe log of what consumers saw: ``(payload, delivery_count, monotonic time)``."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.items: list[tuple] = []
+
+    def add(self, message) -> None:
+        with self.lock:
+            self.items.append((message.payload, message.delivery_count, time.monotonic()))
+
+    def of(self, n) -> list[tuple[int, float]]:
+        """``(delivery_count, time)`` of the record whose payload has ``"n": n``."""
+        return [(count, at) for payload, count, at in self.items if payload["n"] == n]
+
+    def counts(self) -> list[tuple[int, int]]:
+        """``(n, delivery_count)`` of every delivery, sorted."""
+        return sorted((payload["n"], count) for payload, count, _ in self.items)

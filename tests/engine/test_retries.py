@@ -3,7 +3,6 @@ poison records, and the startup errors of features an adapter cannot honour."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -17,25 +16,10 @@ from django_sharegroups.exceptions import CapabilityError, ConfigurationError
 from django_sharegroups.instrumentation import EventBus
 from django_sharegroups.runtime.runner import ShareConsumerRunner
 
-from ..helpers import wait_until
+from ..helpers import Deliveries, wait_until
 from .conftest import declare, events_of, prepare, produce, running
 
 LOCK = {"share.record.lock.duration.ms": 1000}
-
-
-class Deliveries:
-    """Thread-safe log of (payload n, delivery_count, monotonic time)."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.items = []
-
-    def add(self, message):
-        with self.lock:
-            self.items.append((message.payload["n"], message.delivery_count, time.monotonic()))
-
-    def of(self, n):
-        return [(count, at) for m, count, at in self.items if m == n]
 
 
 @pytest.mark.parametrize("delay_ms", [300, 2500])
@@ -134,7 +118,7 @@ def test_auto_renew_lets_a_job_run_three_locks_and_accepts_it_once(broker):
     with running([group], broker, bus=bus):
         assert wait_until(lambda: len(seen.items) >= 2 and not broker.acquired_count("auto"), 20)
         time.sleep(1.2)
-    assert sorted((n, count) for n, count, _ in seen.items) == [(0, 1), (1, 1)]
+    assert seen.counts() == [(0, 1), (1, 1)]
     assert expired == []
     assert len(renewed) >= 4  # two records, renewed at 0.7 s intervals for 6 s of jobs
 
@@ -227,7 +211,7 @@ def test_explicit_dispatch_and_a_failing_dlq_never_lose_the_record(broker):
         assert runner.shutdown() == 0
     assert failed[0]["error"] == "NOT_ENOUGH_REPLICAS: simulated"
     # the record whose copy failed was RELEASEd, came back and went to the DLQ next time
-    assert sorted(count for n, count, _ in seen.items) == [1, 1, 2]
+    assert sorted(count for _, count in seen.counts()) == [1, 1, 2]
     copies = broker.read_records("explicit-dlq", 0)
     assert sorted(c.value for c in copies) == [b'{"n": 1}', b'{"n": 2}']
     assert {dict(c.headers)["sharegroups.dlq.error-message"] for c in copies} == {

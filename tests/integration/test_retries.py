@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 
@@ -16,20 +15,10 @@ from django_sharegroups.instrumentation import events
 from django_sharegroups.processing.delay_topic import DelayTopicConsumer, release_to_delay_topic
 from django_sharegroups.runtime.runner import ShareConsumerRunner
 
-from ..helpers import declare, wait_until
+from ..helpers import Deliveries, declare, wait_until
 from .conftest import produce_json, running
 
 pytestmark = pytest.mark.kafka
-
-
-class Deliveries:
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.items = []
-
-    def add(self, message):
-        with self.lock:
-            self.items.append((message.payload, message.delivery_count, time.monotonic()))
 
 
 class Captured:
