@@ -43,6 +43,7 @@ from django_sharegroups.routing import RouteRegistry  # noqa: E402
 from django_sharegroups.runtime.runner import ShareConsumerRunner  # noqa: E402
 from tests.helpers import declare, wait_until  # noqa: E402
 
+from .engine import sleeping_consumer  # noqa: E402
 from .report import write_section  # noqa: E402
 
 ACCEPT, RENEW = AcknowledgeType.ACCEPT, AcknowledgeType.RENEW
@@ -188,15 +189,7 @@ def long_jobs(kafka: Kafka, lock_ms: int, jobs: int, job_seconds: float) -> tupl
     kafka.configure(topic, lock_ms)
     kafka.produce(topic, jobs)
     done: list[int] = []
-    lock = threading.Lock()
-
-    class Long(ShareGroupConsumer):
-        def consume(self, messages):
-            time.sleep(job_seconds)
-            for message in messages:
-                self.mark_accepted(message)
-            with lock:
-                done.append(len(messages))
+    Long = sleeping_consumer(job_seconds, done)
 
     bus = EventBus()
     renewed: list[dict] = []
