@@ -9,7 +9,7 @@ from django.utils.module_loading import module_has_submodule
 
 class ShareGroupsConfig(AppConfig):
     name = "django_sharegroups"
-    verbose_name = "Share groups"
+    verbose_name = "Kafka share groups"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

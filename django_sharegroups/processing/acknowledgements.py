@@ -51,6 +51,16 @@ class JobAcknowledgements:
         self._types[key] = ack_type
         self.marked_at[key] = time.time()
 
+    def revoke_accepts(self, keep: set[tuple[str, int, int]] = frozenset()) -> list[Message]:
+        """After a rollback the job's ACCEPTs must not reach the broker: turn them into
+        RELEASEs (except ``keep``); REJECTs and releases stand. Returns the revoked ones."""
+        revoked = []
+        for key, ack_type in self._types.items():
+            if ack_type is AcknowledgeType.ACCEPT and key not in keep:
+                self._types[key] = AcknowledgeType.RELEASE
+                revoked.append(self._messages[key])
+        return revoked
+
     def dead_letter(self, message: Message, error: BaseException | str | None) -> None:
         """Dead-letter ``message`` (it is REJECTed once the DLQ has it)."""
         self.mark(message, AcknowledgeType.REJECT)

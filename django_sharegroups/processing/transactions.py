@@ -84,7 +84,7 @@ def run_consume(
         keep = set(settled_before)
         if isinstance(exc, ConcurrentDeliveryError):
             keep |= _committed_elsewhere(consumer, acknowledgements, settled_before)
-        _revoke_accepts(acknowledgements, keep=keep)
+        acknowledgements.revoke_accepts(keep=keep)
         raise
 
 
@@ -174,15 +174,6 @@ def _committed_elsewhere(
     except Exception:  # cannot tell: RELEASE them all, the next delivery will see the rows
         logger.exception("%s: looking up processed records failed", consumer.share_group.name)
         return set()
-
-
-def _revoke_accepts(acknowledgements: JobAcknowledgements, keep: set[Coordinates]) -> None:
-    """After a rollback: the job's ACCEPTs become RELEASEs (those in ``keep`` stay)."""
-    for message, ack_type in acknowledgements.items():
-        key = message.coordinates
-        if ack_type is AcknowledgeType.ACCEPT and key not in keep:
-            # JobAcknowledgements has no "change my mind" API on purpose; only we may.
-            acknowledgements._types[key] = AcknowledgeType.RELEASE
 
 
 def _processed_model():
