@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import pytest
 
 from django_sharegroups import share_group, topic
 from django_sharegroups.routing import RouteRegistry
@@ -17,6 +21,21 @@ def declare(name: str, consumer, *, topic_options=None, **group_options):
         registry=RouteRegistry(),
         **group_options,
     )
+
+
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float = 0.2) -> T:
+    """Poll ``condition`` until it returns something truthy; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout:g}s: {condition}")
+        time.sleep(interval)
 
 
 def wait_until(condition, timeout: float, interval: float = 0.05) -> bool:

@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
-from collections.abc import Callable
 from types import TracebackType
-from typing import TypeVar
 
-import pytest
 from confluent_kafka import Producer, ShareConsumer
 
 from django_sharegroups.kafka import KafkaError, ShareGroupAdmin, ShareGroupDescription
 
+from ..helpers import wait_for
+
 CLIENT_ID = "sharegroups-admin-ui-test"
-
-T = TypeVar("T")
-
-
-def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float = 0.2) -> T:
-    """Poll ``condition`` until it returns something truthy; fail the test after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout:g}s: {condition}")
-        time.sleep(interval)
 
 
 def produce(bootstrap_servers: str, topic: str, count: int, partitions: int = 2) -> list[bytes]:

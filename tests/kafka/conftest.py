@@ -14,23 +14,13 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from django_sharegroups.kafka.admin import ShareGroupAdmin
 from django_sharegroups.kafka.errors import KafkaError
 
+from ..helpers import wait_for
+
 CONSUMER_CLIENT_ID = "sharegroups-admin-test"
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.2):
-    """Poll ``condition`` until it returns something truthy; fail the test after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout:g}s: {condition}")
-        time.sleep(interval)
 
 
 @pytest.fixture
