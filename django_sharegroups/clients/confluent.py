@@ -98,7 +98,7 @@ class ConfluentShareConsumer(ShareConsumerClient):
 
     def commit_sync(self, timeout: float) -> list[AcknowledgementFailure]:
         self._consumer.commit_sync(timeout)
-        return self._take_failures()
+        return self.take_acknowledgement_failures()
 
     def commit_async(self) -> None:
         self._consumer.commit_async()
@@ -107,9 +107,6 @@ class ConfluentShareConsumer(ShareConsumerClient):
         self._consumer.close()
 
     def take_acknowledgement_failures(self) -> list[AcknowledgementFailure]:
-        return self._take_failures()
-
-    def _take_failures(self) -> list[AcknowledgementFailure]:
         failures, self._failures = self._failures, []
         return failures
 

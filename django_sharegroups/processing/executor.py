@@ -50,7 +50,7 @@ def execute_job(
             acknowledgements.mark(message, AcknowledgeType.RELEASE)
             acknowledgements.lapsed.add(message.coordinates)
             _lock_expired(consumer, message, bus, started=False)
-        live = [m for m in messages if m not in lapsed]
+        live = [m for m in messages if m.coordinates not in acknowledgements.lapsed]
     if not live:
         return acknowledgements
     metadata = build_metadata(
