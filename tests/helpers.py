@@ -23,6 +23,16 @@ def declare(name: str, consumer, *, topic_options=None, **group_options):
     )
 
 
+def settled(broker, group: str, partitions: int = 1) -> bool:
+    """On a ``MemoryBroker``: every record of the topic named like ``group`` reached a final
+    state (accepted or archived) and none is held — nothing can be delivered any more."""
+    offsets = broker.share_group_offsets(group)
+    keys = [(group, p) for p in range(partitions)]
+    return all(k in offsets and offsets[k].lag == 0 for k in keys) and not (
+        broker.acquired_count(group)
+    )
+
+
 T = TypeVar("T")
 
 

@@ -9,16 +9,8 @@ from django_sharegroups import ShareGroupConsumer
 from django_sharegroups.clients.memory import ArchiveReason, RecordState
 from django_sharegroups.instrumentation import EventBus
 
-from ..helpers import wait_until
+from ..helpers import settled, wait_until
 from .conftest import declare, events_of, prepare, produce, recording_consumer, running
-
-
-def settled(broker, group, partitions=1):
-    offsets = broker.share_group_offsets(group)
-    keys = [(group, p) for p in range(partitions)]
-    return all(k in offsets and offsets[k].lag == 0 for k in keys) and not (
-        broker.acquired_count(group)
-    )
 
 
 def test_implicit_mode_accepts_on_return_and_rejects_on_exception(broker):

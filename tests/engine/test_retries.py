@@ -16,7 +16,7 @@ from django_sharegroups.exceptions import CapabilityError, ConfigurationError
 from django_sharegroups.instrumentation import EventBus
 from django_sharegroups.runtime.runner import ShareConsumerRunner
 
-from ..helpers import Deliveries, wait_until
+from ..helpers import Deliveries, settled, wait_until
 from .conftest import declare, events_of, prepare, produce, running
 
 LOCK = {"share.record.lock.duration.ms": 1000}
@@ -41,8 +41,7 @@ def test_delayed_release_comes_back_after_the_delay_with_one_more_delivery(broke
                     self.mark_accepted(message)
 
     with running([declare("delayed", RetryLater)], broker, bus=bus):
-        assert wait_until(lambda: len(seen.of(0)) >= 2, timeout=15)
-        time.sleep(0.5)
+        assert wait_until(lambda: settled(broker, "delayed"), timeout=15)
     (first_count, first_at), (second_count, second_at) = seen.of(0)
     assert (first_count, second_count) == (1, 2)
     assert second_at - first_at >= delay_ms / 1000
@@ -84,15 +83,15 @@ def test_extend_lock_keeps_a_long_job_from_expiring(broker):
         def consume(self, messages):
             for message in messages:
                 seen.add(message)
-                for _ in range(5):  # 2.5 s, 2.5 locks
-                    time.sleep(0.5)
+                for _ in range(10):  # 2.5 s, 2.5 locks, extended every quarter lock
+                    time.sleep(0.25)
                     self.extend_lock(message)
                 self.mark_accepted(message)
 
     group = declare("extend", Long, topic_options={"auto_renew": False})
     with running([group], broker):
-        assert wait_until(lambda: broker.acquired_count("extend") == 0 and seen.items, 15)
-        time.sleep(1.2)
+        # an expired lock would refuse the ACCEPT: the record would come back before this
+        assert wait_until(lambda: settled(broker, "extend"), 15)
     assert [count for count, _ in seen.of(0)] == [1]
     assert broker.archived_records("extend") == []
 
@@ -112,15 +111,21 @@ def test_auto_renew_lets_a_job_run_three_locks_and_accepts_it_once(broker):
                 time.sleep(3.0)
                 self.mark_accepted(message)
 
+    # Renewing at 0.3 of the lock leaves 700 ms for the RENEW to reach a loaded broker.
     group = declare(
-        "auto", Long, topic_options={"jobs_builder": "per_batch", "max_messages_per_job": 2}
+        "auto",
+        Long,
+        topic_options={
+            "jobs_builder": "per_batch",
+            "max_messages_per_job": 2,
+            "renew_fraction": 0.3,
+        },
     )
     with running([group], broker, bus=bus):
-        assert wait_until(lambda: len(seen.items) >= 2 and not broker.acquired_count("auto"), 20)
-        time.sleep(1.2)
+        assert wait_until(lambda: settled(broker, "auto"), 20)
     assert seen.counts() == [(0, 1), (1, 1)]
     assert expired == []
-    assert len(renewed) >= 4  # two records, renewed at 0.7 s intervals for 6 s of jobs
+    assert len(renewed) >= 4  # two records, renewed at 0.3 s intervals for 6 s of jobs
 
 
 def test_dead_letter_queue_after_max_retries(broker):
@@ -144,8 +149,7 @@ def test_dead_letter_queue_after_max_retries(broker):
         topic_options={"dead_letter_queue": {"topic": "orders-dlq", "max_retries": 3}},
     )
     with running([group], broker, bus=bus):
-        assert wait_until(lambda: dispatched, timeout=10)
-        time.sleep(0.3)
+        assert wait_until(lambda: settled(broker, "orders"), timeout=10)
     assert [count for count, _ in seen.of(7)] == [1, 2, 3]
     [copy] = broker.read_records("orders-dlq", 0)
     headers = dict(copy.headers)
