@@ -33,6 +33,17 @@ def settled(broker, group: str, partitions: int = 1) -> bool:
     )
 
 
+def kafka_settled(bootstrap_servers: str, group: str) -> bool:
+    """On Kafka: the share group's lag is 0 on every partition that has records — each was
+    accepted or archived, so nothing can be delivered again (the broker's own answer, which
+    replaces "sleep and see whether something comes back")."""
+    from django_sharegroups.kafka.admin import ShareGroupAdmin
+
+    with ShareGroupAdmin({"bootstrap.servers": bootstrap_servers}) as admin:
+        offsets = admin.share_group_offsets(group)
+    return bool(offsets) and all(o.lag == 0 or o.log_end_offset == 0 for o in offsets)
+
+
 T = TypeVar("T")
 
 

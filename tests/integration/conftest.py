@@ -15,8 +15,12 @@ from django_sharegroups.runtime.runner import ShareConsumerRunner
 from ..helpers import wait_until  # noqa: F401 - re-exported for the tests here
 
 
-def produce_json(bootstrap: str, topic: str, payloads, key=None) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+def produce_json(bootstrap: str, topic: str, payloads, key=None, one_batch=False) -> None:
+    """Produce ``payloads`` as JSON. ``one_batch=True``: in one producer batch whatever the
+    machine's load (the producer lingers until the flush, and knows the partitions first so
+    no record waits for metadata alone) — Kafka acquires whole batches."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 10_000 if one_batch else 5})
+    producer.list_topics(topic, timeout=10)
     for payload in payloads:
         producer.produce(topic, json.dumps(payload).encode(), key=key)
     assert producer.flush(30) == 0

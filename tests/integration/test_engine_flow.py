@@ -10,7 +10,7 @@ import pytest
 from django_sharegroups import ShareGroupConsumer
 from django_sharegroups.instrumentation import events
 
-from ..helpers import declare, wait_until
+from ..helpers import declare, kafka_settled, wait_until
 from .conftest import produce_json, running
 
 pytestmark = pytest.mark.kafka
@@ -39,7 +39,7 @@ def test_four_workers_accept_a_thousand_slow_records_exactly_once(
 
     with running([declare(name, Slow, workers_per_consumer=4)], kafka_bootstrap_servers):
         assert wait_until(lambda: len(seen) >= 1000, timeout=120), len(seen)
-        time.sleep(1)
+        assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), timeout=30)
     assert len(seen) == len(set(seen)) == 1000
     assert active["max"] == 4
 
@@ -48,7 +48,7 @@ def test_jobs_never_start_on_a_lapsed_lease(kafka_bootstrap_servers, share_topic
     """librdkafka returns a whole producer batch per poll; with a 2 s lock and 0.8 s jobs the
     tail of the batch lapses before its turn and must not be processed on that delivery."""
     name = share_topic(share_record_lock_duration_ms=2000)
-    produce_json(kafka_bootstrap_servers, name, ({"n": i} for i in range(5)))  # one batch
+    produce_json(kafka_bootstrap_servers, name, ({"n": i} for i in range(5)), one_batch=True)
     lock = threading.Lock()
     processed, hooked = [], []
     bus_events = []
@@ -75,7 +75,8 @@ def test_jobs_never_start_on_a_lapsed_lease(kafka_bootstrap_servers, share_topic
             assert wait_until(lambda: {n for n, _ in processed} == set(range(5)), timeout=60), (
                 processed
             )
-            time.sleep(3)  # anything delivered again would show up now
+            # nothing can come again once the group's lag is 0
+            assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), timeout=30)
     finally:
         events.unsubscribe("lock.expired", capture)
     first_deliveries = {n for n, count in processed if count == 1}
@@ -111,7 +112,7 @@ def test_shutdown_under_load_loses_nothing(kafka_bootstrap_servers, share_topic)
     group = declare(name, consumer_for(1), concurrency=2, workers_per_consumer=4)
     with running([group], kafka_bootstrap_servers):
         assert wait_until(lambda: len(runs[0]) + len(runs[1]) >= total, timeout=120)
-        time.sleep(2)
+        assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), timeout=30)
     assert not set(runs[0]) & set(runs[1])
     assert len(set(runs[0]) | set(runs[1])) == len(runs[0]) + len(runs[1]) == total
 

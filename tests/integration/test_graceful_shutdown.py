@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import produce_json, wait_until
+from ..helpers import kafka_settled, wait_until
+from .conftest import produce_json
 
 pytestmark = pytest.mark.kafka
 
@@ -81,7 +82,7 @@ def test_sigterm_finishes_running_jobs_and_a_restart_consumes_the_rest(
         assert wait_until(
             lambda: len(first_run) + len(accepted(second_log)) >= total, timeout=90
         ), second.poll()
-        time.sleep(2)  # a record accepted by the first run and redelivered would appear now
+        assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), timeout=30)
     finally:
         code, _, output = stop(second)
     assert code == 0, output

@@ -15,7 +15,7 @@ from django_sharegroups.instrumentation import events
 from django_sharegroups.processing.delay_topic import DelayTopicConsumer, release_to_delay_topic
 from django_sharegroups.runtime.runner import ShareConsumerRunner
 
-from ..helpers import Deliveries, declare, wait_until
+from ..helpers import Deliveries, declare, kafka_settled, wait_until
 from .conftest import produce_json, running
 
 pytestmark = pytest.mark.kafka
@@ -75,7 +75,7 @@ def test_a_delay_within_the_lock_is_honoured(kafka_bootstrap_servers, share_topi
 
     with running([declare(name, RetryLater)], kafka_bootstrap_servers):
         assert wait_until(lambda: len(seen.items) >= 2, timeout=30)
-        time.sleep(0.5)
+        assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), timeout=30)
     (_, first, first_at), (_, second, second_at) = seen.items
     assert (first, second) == (1, 2)
     assert second_at - first_at >= 1.5
@@ -143,7 +143,7 @@ def test_dead_letter_queue_on_real_kafka(kafka_bootstrap_servers, share_topic, k
     with Captured("record.archived", name) as archived:
         with running([group], kafka_bootstrap_servers):
             assert wait_until(lambda: archived, timeout=30)
-            time.sleep(2)  # a REJECTed record would come back now if the REJECT got lost
+            assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), timeout=30)
     assert [count for _, count, _ in seen.items] == [1, 2]
     [copy] = read_all(kafka_bootstrap_servers, dlq, 1)
     headers = dict(copy.headers())

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 
 from django_sharegroups import ShareGroupConsumer
 
-from ..helpers import declare, wait_until
+from ..helpers import declare, kafka_settled, wait_until
 from .conftest import Collector, produce_json, running
 
 pytestmark = pytest.mark.kafka
@@ -39,7 +38,7 @@ def test_ten_thousand_records_four_threads_every_offset_once(kafka_bootstrap_ser
     group = declare(name, consumer_class(accept), concurrency=4)
     with running([group], kafka_bootstrap_servers):
         assert wait_until(lambda: len(seen) >= total, timeout=120), len(seen)
-        time.sleep(1)  # anything delivered twice would show up now
+        assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), timeout=30)
     offsets = seen.offsets()
     assert len(offsets) == total
     assert len(set(offsets)) == total
@@ -57,7 +56,7 @@ def test_ten_thousand_records_four_threads_every_offset_once(kafka_bootstrap_ser
     with running([group], kafka_bootstrap_servers):
         produce_json(kafka_bootstrap_servers, name, [{"n": "sentinel"}])
         assert wait_until(lambda: len(again) >= 1, timeout=60)
-        time.sleep(2)
+        assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), timeout=30)
     assert [p for *_, p in again.seen] == [{"n": "sentinel"}]
 
 
@@ -75,7 +74,7 @@ def test_release_redelivers_with_delivery_count_two(kafka_bootstrap_servers, sha
 
     with running([declare(name, consumer_class(release_first))], kafka_bootstrap_servers):
         assert wait_until(lambda: len(seen) >= 2, timeout=60)
-        time.sleep(1)
+        assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), timeout=30)
     assert [(offset, count) for _, _, offset, count, _ in seen.seen] == [(0, 1), (0, 2)]
 
 
@@ -95,7 +94,7 @@ def test_rejected_record_never_comes_back(kafka_bootstrap_servers, share_topic):
         assert wait_until(lambda: len(seen) >= 1, timeout=60)
         produce_json(kafka_bootstrap_servers, name, [{"poison": False}])
         assert wait_until(lambda: len(seen) >= 2, timeout=60)
-        time.sleep(2)
+        assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), timeout=30)
     assert [(offset, count) for _, _, offset, count, _ in seen.seen] == [(0, 1), (1, 1)]
 
 
@@ -117,7 +116,7 @@ def test_released_until_the_delivery_limit_is_not_delivered_again(
         assert wait_until(lambda: len(seen) >= 3, timeout=60)
         produce_json(kafka_bootstrap_servers, name, [{"always": None}])
         assert wait_until(lambda: len(seen) >= 4, timeout=60)
-        time.sleep(2)
+        assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), timeout=30)
     assert [(offset, count) for _, _, offset, count, _ in seen.seen] == [
         (0, 1),
         (0, 2),
@@ -144,7 +143,7 @@ def test_a_raising_consumer_is_logged_and_its_thread_keeps_consuming(
     with caplog.at_level(logging.ERROR, logger="django_sharegroups"):
         with running([declare(name, Flaky)], kafka_bootstrap_servers) as runner:
             assert wait_until(lambda: len(seen) >= 20, timeout=90), seen.seen
-            time.sleep(1)
+            assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), timeout=30)
             assert all(listener.is_alive() for listener in runner.listeners)
     firsts = sorted(p["n"] for *_, count, p in seen.seen if count == 1)
     seconds = sorted(p["n"] for *_, count, p in seen.seen if count == 2)
