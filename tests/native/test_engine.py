@@ -20,7 +20,7 @@ from django_sharegroups.conf import ShareGroupsSettings
 from django_sharegroups.instrumentation import EventBus
 from django_sharegroups.runtime.runner import ShareConsumerRunner
 
-from ..helpers import declare, wait_until
+from ..helpers import declare, kafka_settled, wait_until
 from .conftest import poll_until, produce
 
 pytestmark = pytest.mark.kafka
@@ -90,19 +90,24 @@ def test_auto_renew_keeps_a_job_of_three_locks_and_accepts_it_once(
                 self.mark_accepted(message)
             finished.set()
 
+    # renewing at 0.3 of the lock leaves 700 ms for the RENEW to reach a loaded broker
     group = declare(
         name,
         Long,
         client="native",
         concurrency=2,
-        topic_options={"jobs_builder": "per_batch", "max_messages_per_job": 2},
+        topic_options={
+            "jobs_builder": "per_batch",
+            "max_messages_per_job": 2,
+            "renew_fraction": 0.3,
+        },
     )
     with running([group], kafka_bootstrap_servers, bus):
         assert finished.wait(20)
-        time.sleep(2 * LOCK_MS / 1000)  # a redelivery would show up here
+        assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), 30)
     assert sorted((offset, count) for _, offset, count, _ in seen.items) == [(0, 1), (1, 1)]
     assert expired == [] and failed == []
-    assert len(renewed) >= 4  # two records, renewed every 0.7 s for 3 s
+    assert len(renewed) >= 4  # two records, renewed every 0.3 s for 3 s
 
 
 def test_a_delayed_release_longer_than_the_lock_comes_back_after_its_delay(
@@ -124,10 +129,12 @@ def test_a_delayed_release_longer_than_the_lock_comes_back_after_its_delay(
                 else:
                     self.mark_accepted(message)
 
-    group = declare(name, RetryLater, client="native", concurrency=2)
+    group = declare(
+        name, RetryLater, client="native", concurrency=2, topic_options={"renew_fraction": 0.3}
+    )
     with running([group], kafka_bootstrap_servers, bus):
         assert wait_until(lambda: len(seen.items) >= 2, 20)
-        time.sleep(1.5)
+        assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), 30)
     (first, second) = seen.items
     assert (first[2], second[2]) == (1, 2)
     assert first[1] == second[1]
