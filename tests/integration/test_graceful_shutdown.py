@@ -104,7 +104,7 @@ def test_a_second_sigterm_exits_at_once_and_reports_the_running_jobs(
     time.sleep(0.5)
     code, seconds, output = stop(process)  # the second SIGTERM
     assert code == 2, output
-    assert seconds < 5, output
+    assert seconds < 15, output  # at once: not after the 20 s job (margin for a loaded machine)
     assert "SIGTERM received again: exiting now; still running:" in output
     assert f"SlowConsumer({name}[0]@0)" in output
     assert accepted(log) == []
@@ -120,7 +120,7 @@ def test_the_shutdown_timeout_bounds_a_stop_and_reports_what_still_ran(
     assert wait_until(lambda: logged(log, "start"), timeout=60), process.poll()
     code, seconds, output = stop(process)
     assert code == 2, output
-    assert seconds < 6, output
+    assert seconds < 15, output  # the 1 s timeout, not the 20 s job (margin for a loaded machine)
     assert "Shutdown: {'clean': False, 'still_running': [" in output
     assert f"SlowConsumer({name}[0]@0)" in output
 
