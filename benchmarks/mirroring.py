@@ -1,6 +1,8 @@
 """Mirroring benchmark: throughput with full mirroring vs mirroring off, side by side.
 
 ``python -m benchmarks.mirroring [--records 10000] [--rounds 5] [--concurrency 4]``
+``python -m benchmarks.mirroring --queue-only [--rounds 5]``: only what a consumer thread pays
+to hand the reporter an event, on a queue with room and on a full one (which drops and counts).
 
 Each round consumes the same number of records on the in-memory broker twice, once with
 ``SHAREGROUPS["MIRROR"]`` all ``"full"`` (default interval) and once all ``"off"``, in
@@ -37,6 +39,7 @@ from django_sharegroups.conf import ShareGroupsSettings  # noqa: E402
 from django_sharegroups.instrumentation import EventBus  # noqa: E402
 from django_sharegroups.instrumentation.logging_listener import log_event  # noqa: E402
 from django_sharegroups.mirroring.listeners import connect  # noqa: E402
+from django_sharegroups.mirroring.reporter import MirrorReporter  # noqa: E402
 from django_sharegroups.mirroring.settings import MirrorSettings  # noqa: E402
 from django_sharegroups.models import ArchivedRecord, DeadLetter  # noqa: E402
 from django_sharegroups.routing import RouteRegistry  # noqa: E402
@@ -125,6 +128,43 @@ def one_run(consumer, mode: str, records: int, concurrency: int) -> tuple[float,
     return records / elapsed, stats
 
 
+def queue_cost(full: bool, events: int = 100_000) -> float:
+    """Microseconds one ``record_archived`` call costs a consumer thread; with ``full``, the
+    queue is full and every call drops and counts (nothing may wait for the database)."""
+    size = 5 if full else events + 1
+    reporter = MirrorReporter([], MirrorSettings.from_setting({"queue_size": size}))
+    payload = {"share_group": "g", "topic": "t", "partition": 0, "offset": 0, "delivery_count": 5}
+    for _ in range(size if full else 0):
+        reporter.record_archived(payload)
+    started = time.perf_counter()
+    for _ in range(events):
+        reporter.record_archived(payload)
+    elapsed = time.perf_counter() - started
+    assert reporter.dropped["archived"] == (events if full else 0)
+    return elapsed / events * 1e6
+
+
+def queue_benchmark(rounds: int) -> None:
+    """Room vs full queue, alternating; written to its own section of docs/benchmarks.md."""
+    costs: dict[str, list[float]] = {"room": [], "full": []}
+    for round_number in range(rounds):
+        order = ("room", "full") if round_number % 2 == 0 else ("full", "room")
+        for kind in order:
+            costs[kind].append(queue_cost(full=kind == "full"))
+            print(f"{kind:4} {costs[kind][-1]:.2f} µs/event", flush=True)
+    room, full = statistics.median(costs["room"]), statistics.median(costs["full"])
+    write_section(
+        "mirroring_queue",
+        f"""## Mirroring: handing an event to the reporter
+
+`python -m benchmarks.mirroring --queue-only --rounds {rounds}`: 100,000 `record_archived`
+calls per run on one thread, queue with room vs full queue (drops and counts), alternating.
+Median cost per event: **{room:.2f} µs** with room, **{full:.2f} µs** on a full queue
+(goal: a few µs either way; a consumer thread never waits for the database).
+""",
+    )
+
+
 def isolated_database() -> None:
     """Point the default connection at a fresh database of its own."""
     database = settings.DATABASES["default"]
@@ -145,7 +185,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=WORKLOADS)
+    parser.add_argument("--queue-only", action="store_true", help="only the event hand-off cost")
     args = parser.parse_args()
+    if args.queue_only:
+        queue_benchmark(args.rounds)
+        return
     logging.disable(logging.WARNING)  # log_event stays subscribed; only output is muted
     old_name = settings.DATABASES["default"]["NAME"]
     isolated_database()

@@ -6,7 +6,6 @@ import base64
 import os
 import re
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -270,13 +269,11 @@ def test_sampled_kinds_keep_only_their_sample(broker, bus):
 
 
 def test_a_full_queue_drops_and_counts_instead_of_blocking():
+    # what a dropped event costs is measured by ``python -m benchmarks.mirroring --queue-only``
     reporter = MirrorReporter([], MirrorSettings.from_setting({"queue_size": 5}))
-    started = time.perf_counter()
     for offset in range(1000):
         reporter.record_archived(archived_event(offset))
-    elapsed = time.perf_counter() - started
     assert reporter.dropped == {"archived": 995, "dead_letters": 0}
-    assert elapsed < 0.5  # about a microsecond each; nothing waits for the database
     reporter.flush()
     assert ArchivedRecord.objects.count() == 5
 
