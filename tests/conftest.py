@@ -1,8 +1,9 @@
 """Session-wide fixtures: a real Kafka 4.4 broker, librdkafka's mock cluster, PostgreSQL.
 
 A test that needs a service nobody can provide here is skipped with the reason — unless
-``SHAREGROUPS_REQUIRE_KAFKA=1`` / ``SHAREGROUPS_REQUIRE_POSTGRES=1`` is set (CI sets both),
+``SHAREGROUPS_REQUIRE_<SERVICE>=1`` is set (KAFKA, POSTGRES, BROWSER, OPENSSL; CI sets all),
 which turns that skip into a failure so a broken service can never pass as "skipped".
+``SHAREGROUPS_FORBID_SKIPS=1`` (CI) fails every other skip too.
 
 Kafka: ``KAFKA_BOOTSTRAP_SERVERS`` points the tests at a running broker; otherwise the
 session starts one with ``tests/services/kafka.py`` (and stops it at the end if it started
@@ -27,7 +28,9 @@ SERVICE_MARKERS = {"kafka": "kafka_bootstrap_servers", "postgres": "postgres_dat
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark tests by the services their fixtures use, so ``-m "not kafka"`` works."""
+    """Mark tests by the services their fixtures use, so ``-m "not kafka"`` works, and every
+    test that opens Django's test database as ``database`` (CI runs those once more on
+    SQLite: ``-m "database and not postgres"`` without ``DATABASE_URL``)."""
     for item in items:
         names = getattr(item, "fixturenames", ())
         for marker, fixture in SERVICE_MARKERS.items():
@@ -35,6 +38,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(marker)
         if "mock_cluster" in names:
             item.add_marker("mock_cluster")
+        if "django_db_setup" in names or item.get_closest_marker("django_db") is not None:
+            item.add_marker("database")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """``SHAREGROUPS_FORBID_SKIPS=1`` (CI): any skip, whatever raised it, is a failure — a
+    run that needs a skip to be green is not green. Expected failures (xfail) stay."""
+    outcome = yield
+    report = outcome.get_result()
+    if (
+        os.environ.get("SHAREGROUPS_FORBID_SKIPS") == "1"
+        and report.skipped
+        and not hasattr(report, "wasxfail")
+    ):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but SHAREGROUPS_FORBID_SKIPS=1 forbids skips: {reason}"
 
 
 @pytest.fixture(autouse=True)
@@ -68,6 +89,26 @@ def kafka_bootstrap_servers() -> Iterator[str]:
     yield broker.bootstrap_servers
     if started_here:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_sasl_bootstrap_servers(kafka_bootstrap_servers: str) -> str:
+    """The test broker's SASL_PLAINTEXT listener: users alice/alice-secret (PLAIN),
+    bob/bob-secret (SCRAM-SHA-256), carol/carol-secret (SCRAM-SHA-512).
+
+    ``SHAREGROUPS_KAFKA_SASL_BOOTSTRAP_SERVERS`` names it for a broker started elsewhere; a
+    broker this session started has it two ports up."""
+    configured = os.environ.get("SHAREGROUPS_KAFKA_SASL_BOOTSTRAP_SERVERS")
+    if configured:
+        return configured
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        require_or_skip(
+            "kafka",
+            "KAFKA_BOOTSTRAP_SERVERS names a broker started elsewhere; set "
+            "SHAREGROUPS_KAFKA_SASL_BOOTSTRAP_SERVERS to its SASL_PLAINTEXT listener",
+        )
+    port = int(os.environ.get("SHAREGROUPS_KAFKA_PORT", kafka_service.DEFAULT_PORT))
+    return kafka_service.KafkaBroker(port).sasl_bootstrap_servers
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -243,15 +242,6 @@ def test_metadata_maps_topic_ids_to_names(admin, topic) -> None:
     assert metadata.brokers
 
 
-SASL_BOOTSTRAP = os.environ.get("SHAREGROUPS_KAFKA_SASL_BOOTSTRAP_SERVERS")
-
-
-@pytest.mark.skipif(
-    not SASL_BOOTSTRAP,
-    reason="set SHAREGROUPS_KAFKA_SASL_BOOTSTRAP_SERVERS to a SASL_PLAINTEXT listener with "
-    "users alice/alice-secret (PLAIN), bob/bob-secret (SCRAM-SHA-256), "
-    "carol/carol-secret (SCRAM-SHA-512)",
-)
 @pytest.mark.parametrize(
     ("mechanism", "username", "password"),
     [
@@ -260,9 +250,11 @@ SASL_BOOTSTRAP = os.environ.get("SHAREGROUPS_KAFKA_SASL_BOOTSTRAP_SERVERS")
         ("SCRAM-SHA-512", "carol", "carol-secret"),
     ],
 )
-def test_sasl_against_a_real_broker(mechanism: str, username: str, password: str) -> None:
+def test_sasl_against_a_real_broker(
+    kafka_sasl_bootstrap_servers: str, mechanism: str, username: str, password: str
+) -> None:
     settings = {
-        "bootstrap.servers": SASL_BOOTSTRAP,
+        "bootstrap.servers": kafka_sasl_bootstrap_servers,
         "security.protocol": "SASL_PLAINTEXT",
         "sasl.mechanism": mechanism,
         "sasl.username": username,

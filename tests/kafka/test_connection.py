@@ -31,6 +31,7 @@ from django_sharegroups.kafka.protocol.messages import (
     SASL_HANDSHAKE,
     SHARE_GROUP_DESCRIBE,
 )
+from tests.services import require_or_skip
 
 from .fake_broker import CloseConnection, FakeBroker, RawReply, ReceivedRequest, respond
 
@@ -243,7 +244,7 @@ def test_sasl_mechanism_not_enabled_names_the_enabled_ones(broker: FakeBroker) -
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
+        require_or_skip("openssl", "openssl makes the test certificate (apt-get install openssl)")
     directory = tmp_path_factory.mktemp("tls")
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import Counter
@@ -295,25 +294,19 @@ def test_worker_threads_acknowledge_while_the_owner_polls(
     assert quiet(client, member(name), seconds=1.5) == []
 
 
-SASL_BOOTSTRAP = os.environ.get("SHAREGROUPS_KAFKA_SASL_BOOTSTRAP_SERVERS")
-
-
-@pytest.mark.skipif(
-    not SASL_BOOTSTRAP,
-    reason="set SHAREGROUPS_KAFKA_SASL_BOOTSTRAP_SERVERS to the test broker's SASL_PLAINTEXT "
-    "listener (users alice/alice-secret PLAIN, bob/bob-secret SCRAM-SHA-256)",
-)
 @pytest.mark.parametrize(
     ("mechanism", "username", "password"),
     [("PLAIN", "alice", "alice-secret"), ("SCRAM-SHA-256", "bob", "bob-secret")],
 )
-def test_consuming_over_sasl(share_topic, mechanism, username, password) -> None:
+def test_consuming_over_sasl(
+    kafka_sasl_bootstrap_servers: str, share_topic, mechanism, username, password
+) -> None:
     from django_sharegroups.clients.native import NativeClientFactory
 
     name = share_topic()
     factory = NativeClientFactory(
         {
-            "bootstrap.servers": SASL_BOOTSTRAP,
+            "bootstrap.servers": kafka_sasl_bootstrap_servers,
             "security.protocol": "SASL_PLAINTEXT",
             "sasl.mechanism": mechanism,
             "sasl.username": username,
@@ -327,7 +320,7 @@ def test_consuming_over_sasl(share_topic, mechanism, username, password) -> None
 
         producer = Producer(
             {
-                "bootstrap.servers": SASL_BOOTSTRAP,
+                "bootstrap.servers": kafka_sasl_bootstrap_servers,
                 "security.protocol": "SASL_PLAINTEXT",
                 "sasl.mechanism": mechanism,
                 "sasl.username": username,

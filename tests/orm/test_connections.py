@@ -19,6 +19,7 @@ from django.db import Error, connection, connections
 
 from django_sharegroups.clients.memory import MemoryBroker
 from django_sharegroups.instrumentation import EventBus
+from tests.services import require_or_skip
 
 from .helpers import EffectConsumer, collect, declare, prepare, produce, running, settled
 from .helpers import wait_until as wait_for
@@ -135,7 +136,11 @@ def _local_cluster():
     cluster = PostgresCluster()
     url = urlparse(os.environ.get("DATABASE_URL", ""))
     if not cluster.is_running() or url.port != cluster.port:
-        pytest.skip("restarts only the private test cluster (tests/services/postgres.py)")
+        require_or_skip(
+            "postgres",
+            "restarts only the private test cluster (tests/services/postgres.py), which "
+            "DATABASE_URL does not point at",
+        )
     return cluster
 
 
