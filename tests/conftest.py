@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from confluent_kafka.admin import AdminClient
 
+from django_sharegroups.clients.memory import MemoryBroker
 from django_sharegroups.testing.mock_cluster import MockCluster
 from tests.services import kafka as kafka_service
 from tests.services import require_or_skip
@@ -150,6 +151,16 @@ def share_group_id(share_group_config: Callable[..., None]) -> str:
     group = kafka_service.unique_name("group")
     share_group_config(group, {"share.auto.offset.reset": "earliest"})
     return group
+
+
+# --- in-memory broker -------------------------------------------------------------------
+
+
+@pytest.fixture
+def memory_broker() -> MemoryBroker:
+    """A fresh in-memory broker on real time whose groups accept 1 s locks (as the test
+    broker does); ``tests.helpers.prepare`` makes a topic and its group."""
+    return MemoryBroker(config={"group.share.min.record.lock.duration.ms": 1000})
 
 
 # --- librdkafka mock cluster -----------------------------------------------------------

@@ -1,16 +1,27 @@
-"""Small helpers shared by test packages."""
+"""The test helpers, one of each: declare a group, produce, run groups, wait for a condition.
+
+Fixtures live in the conftests (tests/conftest.py: the services); everything a test calls
+lives here. Brokers are either a ``MemoryBroker`` or the bootstrap address of real Kafka.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import threading
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 import pytest
 
 from django_sharegroups import share_group, topic
+from django_sharegroups.clients.memory import MemoryBroker, MemoryClientFactory
+from django_sharegroups.conf import ShareGroupsSettings
+from django_sharegroups.instrumentation import EventBus
+from django_sharegroups.instrumentation.logging_listener import log_event
 from django_sharegroups.routing import RouteRegistry
+from django_sharegroups.runtime.runner import ShareConsumerRunner
 
 
 def declare(name: str, consumer, *, topic_options=None, **group_options):
@@ -21,6 +32,103 @@ def declare(name: str, consumer, *, topic_options=None, **group_options):
         registry=RouteRegistry(),
         **group_options,
     )
+
+
+def prepare(broker: MemoryBroker, name: str, partitions: int = 1, **configs: Any) -> None:
+    """Topic ``name`` on the memory broker and a share group of the same name reading it from
+    the earliest offset (Kafka's default is latest); ``configs`` are more group configs."""
+    broker.create_topic(name, partitions)
+    broker.alter_group_config(name, {"share.auto.offset.reset": "earliest", **configs})
+
+
+def produce(
+    broker: MemoryBroker | str,
+    topic_name: str,
+    payloads: Iterable[Any],
+    *,
+    key: bytes | None = None,
+    headers: list[tuple[str, bytes]] | None = None,
+    one_batch: bool = False,
+) -> None:
+    """Produce each payload as JSON (bytes as they are) to the memory broker or real Kafka.
+
+    On Kafka the call waits until every record is stored; ``one_batch=True`` puts them in one
+    producer batch whatever the machine's load (Kafka acquires whole batches)."""
+    values = [p if isinstance(p, bytes) else json.dumps(p).encode() for p in payloads]
+    if isinstance(broker, MemoryBroker):
+        for value in values:
+            broker.produce(topic_name, value, key=key, headers=headers)
+        return
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": broker, "linger.ms": 10_000 if one_batch else 5})
+    producer.list_topics(topic_name, timeout=10)  # no record waits for metadata alone
+    for value in values:
+        producer.produce(topic_name, value, key=key, headers=headers)
+    assert producer.flush(30) == 0, "records were not delivered within 30 s"
+
+
+def events_of(bus: EventBus, name: str) -> list[dict]:
+    """The payloads of every ``name`` event ``bus`` publishes from now on."""
+    captured: list[dict] = []
+    bus.subscribe(name, lambda event, payload: captured.append(payload))
+    return captured
+
+
+def poll_stamps(bus: EventBus) -> list[tuple[float, str, int]]:
+    """``(monotonic time, share group, records)`` of every poll. The bus calls listeners in
+    the polling thread, so a stamp is taken after its poll and before the next poll starts:
+    gaps between stamps are lower bounds that hold however loaded the machine is."""
+    stamps: list[tuple[float, str, int]] = []
+    bus.subscribe(
+        "poll", lambda e, p: stamps.append((time.monotonic(), p["share_group"], p["records"]))
+    )
+    return stamps
+
+
+@contextlib.contextmanager
+def running(
+    groups,
+    broker: MemoryBroker | str,
+    *,
+    bus: EventBus | None = None,
+    expect_exit: int = 0,
+    factories: dict | None = None,
+    **settings: Any,
+) -> Iterator[ShareConsumerRunner]:
+    """Run ``groups`` in this process for the block, then shut down and check the exit code.
+
+    ``broker``: a ``MemoryBroker`` (adapter ``memory``, 50 ms polls) or real Kafka's bootstrap
+    address (adapter ``confluent`` unless ``client=`` says otherwise). ``settings`` override
+    ``ShareGroupsSettings``. Every event is also formatted by the logging listener, which must
+    not fail on any payload the runtime publishes."""
+    bus = bus or EventBus()
+    if isinstance(broker, MemoryBroker):
+        settings = {"client": "memory", "poll_timeout": 0.05, **settings}
+        factories = {"memory": MemoryClientFactory(broker), **(factories or {})}
+    else:
+        settings = {"client": "confluent", "poll_timeout": 0.2, **settings}
+        settings["kafka"] = {"bootstrap.servers": broker, **settings.get("kafka", {})}
+    settings.setdefault("shutdown_timeout", 20)
+    listener_failures: list[BaseException] = []
+
+    def strict_log(event: str, payload: dict) -> None:
+        try:
+            log_event(event, payload)
+        except Exception as exc:  # noqa: BLE001 - collected, then fails the test
+            listener_failures.append(exc)
+
+    bus.subscribe("*", strict_log)
+    runner = ShareConsumerRunner(
+        groups, settings=ShareGroupsSettings(**settings), factories=factories, bus=bus
+    )
+    runner.start()
+    try:
+        yield runner
+    finally:
+        exit_code = runner.shutdown()
+        assert exit_code == expect_exit, f"runner stopped with exit code {exit_code}"
+        assert listener_failures == [], listener_failures
 
 
 def settled(broker, group: str, partitions: int = 1) -> bool:

@@ -9,7 +9,7 @@ from itertools import pairwise
 from django_sharegroups import ShareGroupConsumer
 from django_sharegroups.instrumentation import EventBus
 
-from ..helpers import wait_until
+from ..helpers import poll_stamps, wait_until
 from .conftest import declare, events_of, prepare, produce, recording_consumer, running
 
 
@@ -98,16 +98,6 @@ def test_per_key_jobs_never_mix_keys_and_per_partition_jobs_carry_partition_meta
         assert metadata.partition == partition
         assert metadata.first_offset <= metadata.last_offset
     assert all(m.topic == "keys" and m.processing_lag_ms >= 0 for _, _, m in jobs)
-
-
-def poll_stamps(bus: EventBus) -> list[tuple[float, str, int]]:
-    """``(monotonic time, share group, records)`` of every poll. The bus calls listeners in
-    the polling thread, so a stamp is taken after its poll and before the next poll starts."""
-    stamps: list[tuple[float, str, int]] = []
-    bus.subscribe(
-        "poll", lambda e, p: stamps.append((time.monotonic(), p["share_group"], p["records"]))
-    )
-    return stamps
 
 
 def test_background_priority_sleeps_between_polls(broker):
