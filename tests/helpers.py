@@ -146,9 +146,13 @@ def kafka_settled(bootstrap_servers: str, group: str) -> bool:
     accepted or archived, so nothing can be delivered again (the broker's own answer, which
     replaces "sleep and see whether something comes back")."""
     from django_sharegroups.kafka.admin import ShareGroupAdmin
+    from django_sharegroups.kafka.errors import GroupIdNotFoundError
 
     with ShareGroupAdmin({"bootstrap.servers": bootstrap_servers}) as admin:
-        offsets = admin.share_group_offsets(group)
+        try:
+            offsets = admin.share_group_offsets(group)
+        except GroupIdNotFoundError:  # no member has joined yet
+            return False
     return bool(offsets) and all(o.lag == 0 or o.log_end_offset == 0 for o in offsets)
 
 
