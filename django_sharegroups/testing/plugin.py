@@ -29,22 +29,6 @@ def sharegroups_broker() -> Iterator[MemoryBroker]:
     reset_default_broker()
 
 
-def _settled(broker: MemoryBroker, group: ShareGroup) -> bool:
-    topics = broker.topics()
-    if any(name not in topics for name in group.topic_names):
-        return False
-    try:
-        offsets = broker.share_group_offsets(group.name)
-    except Exception:
-        return False  # the group has not fetched yet
-    partitions = {(name, p) for name in group.topic_names for p in range(topics[name])}
-    return (
-        partitions <= set(offsets)
-        and all(offsets[key].lag == 0 for key in partitions)
-        and broker.acquired_count(group.name) == 0
-    )
-
-
 def consume_all(
     share_group: str | ShareGroup,
     *,
@@ -69,7 +53,7 @@ def consume_all(
     runner.start()
     deadline = time.monotonic() + timeout
     try:
-        while not _settled(broker, group):
+        while not broker.is_settled(group.name, group.topic_names):
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"share group {group.name!r} still has unacknowledged records after "

@@ -22,6 +22,17 @@ class Command(BaseCommand):
             action="store_true",
             help="Feed the in-memory broker sample records (SHAREGROUPS['DEMO_RECORDS']).",
         )
+        parser.add_argument(
+            "--records",
+            type=int,
+            metavar="N",
+            help="With --demo: stop producing after N records.",
+        )
+        parser.add_argument(
+            "--exit-when-done",
+            action="store_true",
+            help="With --demo --records N: exit once every record is settled.",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -30,7 +41,11 @@ class Command(BaseCommand):
             if options["demo"]:
                 from ...runtime.demo import start_demo
 
-                start_demo(runner)
+                start_demo(
+                    runner, records=options["records"], exit_when_done=options["exit_when_done"]
+                )
+            elif options["records"] is not None or options["exit_when_done"]:
+                raise ConfigurationError("--records and --exit-when-done work with --demo only.")
             exit_code = runner.run()
         except ConfigurationError as exc:
             raise CommandError(str(exc)) from exc
