@@ -11,7 +11,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from ..clients.memory import MemoryBroker, MemoryClientFactory, reset_default_br
 from ..conf import ShareGroupsSettings
 from ..routing import ShareGroup, registry
 from ..runtime.runner import ShareConsumerRunner
+from .outcomes import ShareGroupRun
 
 
 @pytest.fixture
@@ -27,6 +29,23 @@ def sharegroups_broker() -> Iterator[MemoryBroker]:
     broker = reset_default_broker(MemoryBroker())
     yield broker
     reset_default_broker()
+
+
+@pytest.fixture
+def sharegroups_run(sharegroups_broker: MemoryBroker) -> Iterator[Callable[..., ShareGroupRun]]:
+    """``sharegroups_run("group")`` runs a declared share group on ``sharegroups_broker`` and
+    tells what happened to each record (``testing/outcomes.py``); every run stops at teardown."""
+    runs: list[ShareGroupRun] = []
+
+    def start(share_group: str | ShareGroup, **options: Any) -> ShareGroupRun:
+        # A run with its own clock gets its own broker (the fixture's keeps real time).
+        broker = None if options.get("clock") is not None else sharegroups_broker
+        runs.append(ShareGroupRun(share_group, broker=broker, **options))
+        return runs[-1]
+
+    yield start
+    for run in runs:
+        run.stop()
 
 
 def consume_all(

@@ -5,6 +5,7 @@ commands they show; the getting-started guide is followed end to end by its own 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -39,3 +40,41 @@ def test_samples_are_found() -> None:
     guide = DOCS / "guides" / "getting-started.md"
     assert len(samples(guide, "python")) >= 4
     assert guide in PAGES
+
+
+#: The getting-started guide's test runs in the project the guide builds
+#: (tests/docs/test_getting_started.py); the other pages' tests run against the example project.
+TEST_PAGES = [
+    page
+    for page in PAGES
+    if page.name != "getting-started.md"
+    and any("def test_" in sample.code for sample in samples(page, "python"))
+]
+
+
+@pytest.mark.parametrize("page", TEST_PAGES, ids=lambda path: str(path.relative_to(REPO_ROOT)))
+def test_sample_tests_pass(page, tmp_path) -> None:
+    """Samples that are tests (docs/testing.md, the getting-started guide) pass when pytest
+    runs them, with the plugin, against the example project's share groups."""
+    written = []
+    for sample in samples(page, "python"):
+        if "def test_" in sample.code:
+            path = tmp_path / f"test_{page.stem.replace('-', '_')}_{sample.line}.py"
+            path.write_text(sample.code)
+            written.append(path)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+        + ["--rootdir", str(tmp_path), "-c", "/dev/null", "--ds", "tests.settings"]
+        + [str(path) for path in written],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    tests = sum(
+        sample.code.count("\ndef test_") + sample.code.startswith("def test_")
+        for sample in samples(page, "python")
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert f"{tests} passed" in result.stdout, result.stdout[-2000:]
