@@ -23,11 +23,11 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..clients.memory import BrokerEvent, EventKind, ManualClock, MemoryBroker, MemoryClientFactory
-from ..conf import ShareGroupsSettings
+from ..conf import get_settings
 from ..instrumentation import EventBus, events
 from ..routing import ShareGroup, registry
 from ..runtime.runner import ShareConsumerRunner
@@ -138,7 +138,8 @@ class ShareGroupRun:
         if self._runner is None:
             self._runner = ShareConsumerRunner(
                 [self.group],
-                settings=ShareGroupsSettings(client="memory", poll_timeout=0.05),
+                # The project's settings (mirroring included), on the in-memory broker.
+                settings=replace(get_settings(), client="memory", poll_timeout=0.05),
                 factories={"memory": MemoryClientFactory(self.broker)},
                 bus=self.bus,
             )

@@ -27,6 +27,8 @@ logger = logging.getLogger("example_project.shop")
 
 #: First retry of a failed webhook after 200 ms, then 400 ms, 800 ms, ...
 WEBHOOK_FIRST_RETRY_MS = 200
+#: Deliveries of a webhook before it is dead-lettered with its last error.
+WEBHOOK_ATTEMPTS = 3
 
 
 class OrderConsumer(ShareGroupConsumer):
@@ -79,6 +81,9 @@ class WebhookConsumer(ShareGroupConsumer):
             try:
                 self.deliver(hook, message.delivery_count)
             except ConnectionError as error:
+                if message.delivery_count >= WEBHOOK_ATTEMPTS:
+                    self.dispatch_to_dlq(message, error)  # the reason goes with the copy
+                    continue
                 delay = WEBHOOK_FIRST_RETRY_MS * 2 ** (message.delivery_count - 1)
                 logger.info(
                     "webhook for order %s failed (%s); retry in %d ms",
@@ -137,7 +142,9 @@ share_group(
         topic(
             "shop-webhooks",
             consumer=WebhookConsumer,
-            dead_letter_queue={"topic": "shop-webhooks-dlq", "max_retries": 3},
+            # max_retries: also dead-letter a record released WEBHOOK_ATTEMPTS times for any
+            # other reason (an exception in consume releases what is open).
+            dead_letter_queue={"topic": "shop-webhooks-dlq", "max_retries": WEBHOOK_ATTEMPTS},
         )
     ],
 )

@@ -52,7 +52,8 @@ def test_webhooks_retry_with_growing_delays_then_dead_letter(
     assert run.story(flaky).delays_ms == [200, 400]
     run.assert_accepted(flaky)
     run.assert_dead_lettered(dead, topic="shop-webhooks-dlq")
-    assert run.story(dead).deliveries == 3  # max_retries=3
+    assert run.story(dead).deliveries == 3  # WEBHOOK_ATTEMPTS
+    assert run.story(dead).delays_ms == [200, 400]
     assert list(WebhookDelivery.objects.values_list("order_id", "attempts")) == [(1, 3)]
     copy = sharegroups_broker.read_records("shop-webhooks-dlq", 0)[0]
     assert b'"order_id": 2' in copy.value

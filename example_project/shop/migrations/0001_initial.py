@@ -4,53 +4,70 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order_id', models.PositiveIntegerField(unique=True)),
-                ('customer', models.CharField(max_length=100)),
-                ('amount', models.DecimalField(decimal_places=2, max_digits=10)),
-                ('indexed_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("order_id", models.PositiveIntegerField(unique=True)),
+                ("customer", models.CharField(max_length=100)),
+                ("amount", models.DecimalField(decimal_places=2, max_digits=10)),
+                ("indexed_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-order_id'],
+                "ordering": ["-order_id"],
             },
         ),
         migrations.CreateModel(
-            name='WebhookDelivery',
+            name="WebhookDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order_id', models.PositiveIntegerField()),
-                ('url', models.URLField()),
-                ('attempts', models.PositiveSmallIntegerField()),
-                ('delivered_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("order_id", models.PositiveIntegerField()),
+                ("url", models.URLField()),
+                ("attempts", models.PositiveSmallIntegerField()),
+                ("delivered_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name_plural': 'webhook deliveries',
-                'ordering': ['-delivered_at'],
+                "verbose_name_plural": "webhook deliveries",
+                "ordering": ["-delivered_at"],
             },
         ),
         migrations.CreateModel(
-            name='CustomerEvent',
+            name="CustomerEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('customer', models.CharField(db_index=True, max_length=100)),
-                ('sequence', models.PositiveIntegerField()),
-                ('kind', models.CharField(max_length=50)),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("customer", models.CharField(db_index=True, max_length=100)),
+                ("sequence", models.PositiveIntegerField()),
+                ("kind", models.CharField(max_length=50)),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['customer', 'sequence'],
-                'constraints': [models.UniqueConstraint(fields=('customer', 'sequence'), name='shop_event_unique')],
+                "ordering": ["customer", "sequence"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("customer", "sequence"), name="shop_event_unique"
+                    )
+                ],
             },
         ),
     ]
