@@ -159,6 +159,8 @@ class ShareGroupsBackend(BaseTaskBackend):
         return topic(
             queue.band_topic(band),
             consumer=consumer.for_backend(self.alias),
+            jobs_builder="per_batch" if queue.tasks_per_job > 1 else "per_message",
+            max_messages_per_job=queue.tasks_per_job,
             # a task may wait in a delayed release for its run_after or its retry backoff
             max_release_delay=max(options.max_release_delay_ms, options.retry_backoff_max_ms),
             # the safety net: the worker dead-letters itself; one delivery may be a deferral
