@@ -247,8 +247,8 @@ def report(args, rates: dict[str, list[tuple[float, float]]]) -> None:
 `python -m benchmarks.tasks --tasks {args.tasks} --rounds {args.rounds} --workers
 {args.workers} --tasks-per-job {args.tasks_per_job}`: no-op tasks, Kafka 4.4 at
 {args.bootstrap} (topics of {PARTITIONS} partitions), PostgreSQL; {args.workers} worker
-threads per contender; contenders alternate each round. Enqueue rate from one thread; run rate from the first task's run to the last one's
-(tasks/s, median of {args.rounds}).
+threads per contender; contenders alternate each round. Enqueue rate from one thread; run
+rate from the first task's run to the last one's (tasks/s, median of {args.rounds}).
 
 | contender | enqueue/s | run/s (median) | run/s per round |
 | --- | --- | --- | --- |
