@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..exceptions import ConfigurationError
+from ..routing.share_group import PRIORITY_POLL_INTERVALS_MS
 
 #: Priority bands: band name → the lowest task priority it takes (up to the next band's).
 #: A band is a topic and a share group of its own, polled at the seed's interval for its name.
@@ -139,6 +140,12 @@ def parse_options(alias: str, queue_names: set[str], options: Mapping[str, Any])
         raise ConfigurationError(f"{where}['priority_bands'] maps band names to priorities.")
     if "normal" not in bands:
         raise ConfigurationError(f"{where}['priority_bands'] needs a 'normal' band.")
+    unknown_bands = set(bands) - set(PRIORITY_POLL_INTERVALS_MS)
+    if unknown_bands:
+        raise ConfigurationError(
+            f"{where}['priority_bands'] names {', '.join(sorted(unknown_bands))}; a band is a "
+            f"share-group priority: {', '.join(PRIORITY_POLL_INTERVALS_MS)}."
+        )
     values = {
         key: options[key] for key in OPTION_KEYS - {"queues", "priority_bands"} if key in options
     }
