@@ -258,6 +258,13 @@ Run rate against django-tasks-db (`DatabaseBackend` + `db_worker`'s Worker): sha
 **{medians["sharegroups"] / db:.2f}×** with results,
 **{medians["sharegroups, no results"] / db:.2f}×** without; the hand-written confluent loop
 (reference, no results) **{medians["confluent loop"] / db:.2f}×**.
+
+The reference acknowledges whole polls of records in a loop; the backend runs one task per job
+(`tasks_per_job` 1) with a poll per task per consumer thread on the `confluent` adapter, and
+with results it writes the result row twice per run (RUNNING, then SUCCESSFUL) after reading
+it. `--tasks-per-job 20` lets a job run up to 20 tasks of a poll. Enqueueing waits until the
+broker stored the record (one idempotent producer per process), so its rate is one broker
+round trip per task from one thread; django-tasks-db's is one INSERT.
 """,
     )
 
