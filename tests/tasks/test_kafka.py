@@ -1,4 +1,4 @@
-"""The task backend on Apache Kafka 4.4 (confluent adapter) with results in PostgreSQL."""
+"""The task backend on Apache Kafka 4.4 (confluent and native adapters), results in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -42,15 +42,21 @@ def kafka(kafka_bootstrap_servers) -> dict:
     return {"bootstrap.servers": kafka_bootstrap_servers}
 
 
+@pytest.fixture(params=["confluent", "native"])
+def client(request) -> str:
+    """The client adapter: librdkafka (today's default with Kafka) and the native one."""
+    return request.param
+
+
 @pytest.fixture
-def backend(task_topics, kafka):
-    with task_backend("confluent", kafka, **task_topics()) as backend:
+def backend(task_topics, kafka, client):
+    with task_backend(client, kafka, **task_topics()) as backend:
         yield backend
 
 
 @pytest.fixture
-def start_worker(backend, kafka):
-    return functools.partial(running_worker, backend, "confluent", kafka)
+def start_worker(backend, kafka, client):
+    return functools.partial(running_worker, backend, client, kafka)
 
 
 def test_thousand_tasks_from_threads_run_exactly_once(start_worker):
@@ -69,10 +75,10 @@ def test_run_after_is_honoured(start_worker, backend):
     scenarios.run_after_is_honoured(start_worker, backend)
 
 
-def test_priorities_are_served_as_poll_frequency(task_topics, kafka):
-    with task_backend("confluent", kafka, **task_topics(bands=("normal", "low"))) as backend:
+def test_priorities_are_served_as_poll_frequency(task_topics, kafka, client):
+    with task_backend(client, kafka, **task_topics(bands=("normal", "low"))) as backend:
         scenarios.priorities_are_served_as_poll_frequency(
-            functools.partial(running_worker, backend, "confluent", kafka)
+            functools.partial(running_worker, backend, client, kafka)
         )
 
 
