@@ -15,6 +15,7 @@ import threading
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from ..exceptions import ConfigurationError
 from ..instrumentation import EventBus, events
 from ..routing import RouteRegistry, share_group, topic
 
@@ -52,8 +53,12 @@ def declare_task_queues(registry: RouteRegistry, bus: EventBus = events) -> list
 
     groups = []
     for alias in aliases:
+        backend = task_backends[alias]
+        errors = [message for message in backend.check() if message.is_serious()]
+        if errors:  # e.g. results on without the results app: enqueue could never work
+            raise ConfigurationError(" ".join(f"{e.msg} {e.hint or ''}".strip() for e in errors))
         with registry.declaring_from(f"settings.TASKS[{alias!r}]"):
-            groups.extend(declare_backend(task_backends[alias], registry, bus))
+            groups.extend(declare_backend(backend, registry, bus))
     return groups
 
 

@@ -100,6 +100,14 @@ def test_settings_declare_a_share_group_per_queue_and_band_plus_the_delay_topic(
     assert check_routes(routes=routes) == []
 
 
+def test_results_without_the_results_app_stop_startup(settings):
+    apps = settings.INSTALLED_APPS
+    settings.INSTALLED_APPS = [app for app in apps if app != "django_sharegroups.tasks"]
+    with task_backend("memory", results=True), pytest.raises(ConfigurationError) as error:
+        declare_task_queues(RouteRegistry())
+    assert "Add 'django_sharegroups.tasks' to INSTALLED_APPS" in str(error.value)
+
+
 def test_other_task_backends_declare_nothing():
     immediate = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     with override_settings(TASKS=immediate):
