@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_sharegroups",
+    "django_sharegroups.tasks",  # task results (model + admin); see docs/tasks.md
     "example_project.jobs",
     "example_project.shop",
 ]
@@ -96,6 +97,16 @@ SHAREGROUPS = {
     "SHUTDOWN_TIMEOUT": 30,
     # Sample records for `manage.py runshareconsumers --demo` (in-memory broker only).
     "DEMO_RECORDS": "example_project.demo.records",
+}
+
+# Django's Tasks framework (django-tasks on Django 5.2): `@task` functions in
+# example_project/jobs/tasks.py run on share groups in `manage.py runshareconsumers`.
+TASKS = {
+    "default": {
+        "BACKEND": "django_sharegroups.tasks.ShareGroupsBackend",
+        "QUEUES": ["default"],
+        "OPTIONS": {"enqueue_on_commit": True},
+    }
 }
 
 LOGGING = {
