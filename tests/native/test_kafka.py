@@ -39,18 +39,21 @@ def test_two_members_accept_every_record_exactly_once(
     produce(kafka_bootstrap_servers, name, values)
     first, second = member(name), member(name)
     seen: list[tuple[int, int, bytes]] = []
+    refused: list = []
     lock = threading.Lock()
     done = threading.Event()
 
     def consume(client) -> None:
+        """Runs in a thread: records what went wrong instead of asserting (a failed assert in
+        a thread only warns); the test thread checks ``refused`` below."""
         deadline = time.monotonic() + 30
         while not done.is_set() and time.monotonic() < deadline:
             records = client.poll(25, 0.3)
             for record in records:
                 client.acknowledge(record, ACCEPT)
-            if records:
-                assert client.commit_sync(10) == []
+            failures = client.commit_sync(10) if records else []
             with lock:
+                refused.extend(failures)
                 seen.extend((r.partition, r.offset, r.value) for r in records)
                 if len(seen) >= len(values):
                     done.set()
@@ -60,6 +63,7 @@ def test_two_members_accept_every_record_exactly_once(
         thread.start()
     for thread in threads:
         thread.join()
+    assert refused == []
     counts = Counter((partition, offset) for partition, offset, _ in seen)
     assert len(counts) == len(values) and set(counts.values()) == {1}
     assert sorted(v for _, _, v in seen) == sorted(values)

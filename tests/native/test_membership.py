@@ -169,9 +169,9 @@ def test_a_fenced_member_rejoins_and_goes_on_consuming(
     client = member(name)
     produce(kafka_bootstrap_servers, name, [b"before"])
     assert len(poll_until(client, 1)) == 1
-    membership = client._membership
-    membership.member_epoch += 1000  # a stale epoch: the coordinator answers FENCED_MEMBER_EPOCH
+    membership = client._membership  # the adapter's member: its public fencing hook
     version = membership.assignment_version
+    membership.send_stale_epoch()  # the coordinator answers FENCED_MEMBER_EPOCH
     assert membership.wait_for_assignment_change(version, 10)
     produce(kafka_bootstrap_servers, name, [b"after"])
     (record,) = poll_until(client, 1)

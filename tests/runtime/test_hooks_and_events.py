@@ -132,7 +132,7 @@ def test_quiet_publishes_process_quiet_and_stops_polling_but_not_the_running_job
     class Slow(ShareGroupConsumer):
         def consume(self, messages):
             in_job.set()
-            assert release.wait(30)
+            release.wait(30)
             for message in messages:
                 self.mark_accepted(message)
                 done.append(message.offset)

@@ -138,6 +138,14 @@ class Membership:
                 )
         self.member_epoch = MEMBER_EPOCH_LEAVE
 
+    def send_stale_epoch(self) -> None:
+        """Make the next heartbeat carry an epoch the coordinator never issued: it answers
+        FENCED_MEMBER_EPOCH and the member rejoins, as after a long pause. The tests drive
+        that recovery against a real broker with this (safe while the heartbeat thread runs)."""
+        with self._changed:
+            self.member_epoch += 1000
+        self._wake.set()
+
     # -- heartbeat thread -------------------------------------------------------------------
 
     def _run(self) -> None:
