@@ -163,6 +163,14 @@ def memory_broker() -> MemoryBroker:
     return MemoryBroker(config={"group.share.min.record.lock.duration.ms": 1000})
 
 
+@pytest.fixture
+def broker(memory_broker: MemoryBroker) -> MemoryBroker:
+    """``memory_broker`` under the name the engine and ORM tests use (nothing else is a
+    ``broker`` fixture: the memory-broker unit tests use ``manual_broker``, the wire tests
+    ``fake_broker``)."""
+    return memory_broker
+
+
 # --- librdkafka mock cluster -----------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ import pytest
 from django_sharegroups import share_group, topic
 from django_sharegroups.clients.memory import MemoryBroker, MemoryClientFactory
 from django_sharegroups.conf import ShareGroupsSettings
-from django_sharegroups.instrumentation import EventBus
+from django_sharegroups.instrumentation import EventBus, events
 from django_sharegroups.instrumentation.logging_listener import log_event
 from django_sharegroups.routing import RouteRegistry
 from django_sharegroups.runtime.runner import ShareConsumerRunner
@@ -48,23 +48,26 @@ def produce(
     *,
     key: bytes | None = None,
     headers: list[tuple[str, bytes]] | None = None,
+    partition: int | None = None,
     one_batch: bool = False,
 ) -> None:
-    """Produce each payload as JSON (bytes as they are) to the memory broker or real Kafka.
+    """Produce each payload as JSON (bytes as they are) to the memory broker or real Kafka,
+    to ``partition`` or where the partitioner puts them.
 
     On Kafka the call waits until every record is stored; ``one_batch=True`` puts them in one
     producer batch whatever the machine's load (Kafka acquires whole batches)."""
     values = [p if isinstance(p, bytes) else json.dumps(p).encode() for p in payloads]
+    where = {} if partition is None else {"partition": partition}
     if isinstance(broker, MemoryBroker):
         for value in values:
-            broker.produce(topic_name, value, key=key, headers=headers)
+            broker.produce(topic_name, value, key=key, headers=headers, **where)
         return
     from confluent_kafka import Producer
 
     producer = Producer({"bootstrap.servers": broker, "linger.ms": 10_000 if one_batch else 5})
     producer.list_topics(topic_name, timeout=10)  # no record waits for metadata alone
     for value in values:
-        producer.produce(topic_name, value, key=key, headers=headers)
+        producer.produce(topic_name, value, key=key, headers=headers, **where)
     assert producer.flush(30) == 0, "records were not delivered within 30 s"
 
 
@@ -90,8 +93,8 @@ def poll_stamps(bus: EventBus) -> list[tuple[float, str, int]]:
 def running(
     groups,
     broker: MemoryBroker | str,
-    *,
     bus: EventBus | None = None,
+    *,
     expect_exit: int = 0,
     factories: dict | None = None,
     **settings: Any,
@@ -100,9 +103,11 @@ def running(
 
     ``broker``: a ``MemoryBroker`` (adapter ``memory``, 50 ms polls) or real Kafka's bootstrap
     address (adapter ``confluent`` unless ``client=`` says otherwise). ``settings`` override
-    ``ShareGroupsSettings``. Every event is also formatted by the logging listener, which must
-    not fail on any payload the runtime publishes."""
-    bus = bus or EventBus()
+    ``ShareGroupsSettings``. ``bus`` defaults to the process-wide one, as in production (where
+    the app's logging listener is subscribed); on a bus of the test's own, every event is also
+    formatted by the logging listener, which must not fail on any payload the runtime
+    publishes."""
+    bus = bus if bus is not None else events
     if isinstance(broker, MemoryBroker):
         settings = {"client": "memory", "poll_timeout": 0.05, **settings}
         factories = {"memory": MemoryClientFactory(broker), **(factories or {})}
@@ -118,17 +123,23 @@ def running(
         except Exception as exc:  # noqa: BLE001 - collected, then fails the test
             listener_failures.append(exc)
 
-    bus.subscribe("*", strict_log)
+    strict = bus is not events
+    if strict:
+        bus.subscribe("*", strict_log)
     runner = ShareConsumerRunner(
         groups, settings=ShareGroupsSettings(**settings), factories=factories, bus=bus
     )
-    runner.start()
     try:
-        yield runner
-    finally:
-        exit_code = runner.shutdown()
+        runner.start()
+        try:
+            yield runner
+        finally:
+            exit_code = runner.shutdown()
         assert exit_code == expect_exit, f"runner stopped with exit code {exit_code}"
-        assert listener_failures == [], listener_failures
+    finally:
+        if strict:
+            bus.unsubscribe("*", strict_log)
+    assert listener_failures == [], listener_failures
 
 
 def settled(broker, group: str, partitions: int = 1) -> bool:
@@ -159,11 +170,21 @@ def kafka_settled(bootstrap_servers: str, group: str) -> bool:
 T = TypeVar("T")
 
 
-def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float = 0.2) -> T:
-    """Poll ``condition`` until it returns something truthy; fail the test after ``timeout``."""
+def wait_for(
+    condition: Callable[[], T],
+    timeout: float = 30.0,
+    interval: float = 0.05,
+    ignore: tuple[type[BaseException], ...] = (),
+) -> T:
+    """Poll ``condition`` until it returns something truthy and return that; fail the test
+    after ``timeout`` seconds. Exceptions in ``ignore`` count as "not yet" (e.g. a database
+    table another thread holds locked)."""
     deadline = time.monotonic() + timeout
     while True:
-        result = condition()
+        try:
+            result = condition()
+        except ignore:
+            result = None
         if result:
             return result
         if time.monotonic() > deadline:
@@ -171,13 +192,8 @@ def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float 
         time.sleep(interval)
 
 
-def wait_until(condition, timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return condition()
+#: The same function under the name many tests (and branches in flight) use with ``assert``.
+wait_until = wait_for
 
 
 class Deliveries:

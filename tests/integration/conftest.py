@@ -2,45 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import threading
 
 import pytest
-from confluent_kafka import Producer
 
-from django_sharegroups.conf import ShareGroupsSettings
-from django_sharegroups.runtime.runner import ShareConsumerRunner
-
-from ..helpers import wait_until  # noqa: F401 - re-exported for the tests here
-
-
-def produce_json(bootstrap: str, topic: str, payloads, key=None, one_batch=False) -> None:
-    """Produce ``payloads`` as JSON. ``one_batch=True``: in one producer batch whatever the
-    machine's load (the producer lingers until the flush, and knows the partitions first so
-    no record waits for metadata alone) — Kafka acquires whole batches."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 10_000 if one_batch else 5})
-    producer.list_topics(topic, timeout=10)
-    for payload in payloads:
-        producer.produce(topic, json.dumps(payload).encode(), key=key)
-    assert producer.flush(30) == 0
-
-
-@contextlib.contextmanager
-def running(groups, bootstrap: str, **settings):
-    """Run share groups in this process on the confluent adapter; stop cleanly on exit."""
-    runner = ShareConsumerRunner(
-        groups,
-        settings=ShareGroupsSettings(
-            client="confluent", kafka={"bootstrap.servers": bootstrap}, **settings
-        ),
-    )
-    runner.start()
-    try:
-        yield runner
-    finally:
-        exit_code = runner.shutdown()
-        assert exit_code == 0, f"runner stopped with exit code {exit_code}"
+# One implementation each, in tests/helpers.py; the names stay importable from here.
+from ..helpers import produce as produce_json  # noqa: F401
+from ..helpers import running, wait_until  # noqa: F401
 
 
 class Collector:

@@ -10,8 +10,7 @@ import pytest
 from django_sharegroups import ShareGroupConsumer
 from django_sharegroups.instrumentation import events
 
-from ..helpers import declare, kafka_settled, wait_until
-from .conftest import produce_json, running
+from ..helpers import declare, kafka_settled, produce, running, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -20,7 +19,7 @@ def test_four_workers_accept_a_thousand_slow_records_exactly_once(
     kafka_bootstrap_servers, share_topic
 ):
     name = share_topic(partitions=3)
-    produce_json(kafka_bootstrap_servers, name, ({"n": i} for i in range(1000)))
+    produce(kafka_bootstrap_servers, name, ({"n": i} for i in range(1000)))
     lock = threading.Lock()
     seen, active = [], {"now": 0, "max": 0}
 
@@ -48,7 +47,7 @@ def test_jobs_never_start_on_a_lapsed_lease(kafka_bootstrap_servers, share_topic
     """librdkafka returns a whole producer batch per poll; with a 2 s lock and 0.8 s jobs the
     tail of the batch lapses before its turn and must not be processed on that delivery."""
     name = share_topic(share_record_lock_duration_ms=2000)
-    produce_json(kafka_bootstrap_servers, name, ({"n": i} for i in range(5)), one_batch=True)
+    produce(kafka_bootstrap_servers, name, ({"n": i} for i in range(5)), one_batch=True)
     lock = threading.Lock()
     processed, hooked = [], []
     bus_events = []
@@ -90,7 +89,7 @@ def test_jobs_never_start_on_a_lapsed_lease(kafka_bootstrap_servers, share_topic
 def test_shutdown_under_load_loses_nothing(kafka_bootstrap_servers, share_topic):
     name = share_topic(partitions=3)
     total = 2000
-    produce_json(kafka_bootstrap_servers, name, ({"n": i} for i in range(total)))
+    produce(kafka_bootstrap_servers, name, ({"n": i} for i in range(total)))
     lock = threading.Lock()
     runs: list[list] = [[], []]
 
@@ -119,7 +118,7 @@ def test_shutdown_under_load_loses_nothing(kafka_bootstrap_servers, share_topic)
 
 def test_event_bus_reports_acks_per_type(kafka_bootstrap_servers, share_topic):
     name = share_topic()
-    produce_json(kafka_bootstrap_servers, name, [{"do": "accept"}, {"do": "reject"}])
+    produce(kafka_bootstrap_servers, name, [{"do": "accept"}, {"do": "reject"}])
     bus_acks = []
 
     def capture(event, payload):

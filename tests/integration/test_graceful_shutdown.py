@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ..helpers import kafka_settled, wait_until
-from .conftest import produce_json
+from ..helpers import kafka_settled, produce, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -65,7 +64,7 @@ def test_sigterm_finishes_running_jobs_and_a_restart_consumes_the_rest(
 ):
     total = 40
     name = share_topic(partitions=2)
-    produce_json(kafka_bootstrap_servers, name, ({"n": i} for i in range(total)))
+    produce(kafka_bootstrap_servers, name, ({"n": i} for i in range(total)))
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
 
     first = start_consumers(kafka_bootstrap_servers, name, first_log)
@@ -96,7 +95,7 @@ def test_a_second_sigterm_exits_at_once_and_reports_the_running_jobs(
     kafka_bootstrap_servers, share_topic, tmp_path
 ):
     name = share_topic()
-    produce_json(kafka_bootstrap_servers, name, ({"n": i} for i in range(3)))
+    produce(kafka_bootstrap_servers, name, ({"n": i} for i in range(3)))
     log = tmp_path / "jobs.log"
     process = start_consumers(kafka_bootstrap_servers, name, log, seconds=20)
     assert wait_until(lambda: logged(log, "start"), timeout=60), process.poll()
@@ -114,7 +113,7 @@ def test_the_shutdown_timeout_bounds_a_stop_and_reports_what_still_ran(
     kafka_bootstrap_servers, share_topic, tmp_path
 ):
     name = share_topic()
-    produce_json(kafka_bootstrap_servers, name, [{"n": 0}])
+    produce(kafka_bootstrap_servers, name, [{"n": 0}])
     log = tmp_path / "jobs.log"
     process = start_consumers(kafka_bootstrap_servers, name, log, seconds=20, shutdown_timeout=1)
     assert wait_until(lambda: logged(log, "start"), timeout=60), process.poll()
@@ -129,7 +128,7 @@ def test_sigtstp_stops_polling_finishes_jobs_and_keeps_the_process_up(
     kafka_bootstrap_servers, share_topic, tmp_path
 ):
     name = share_topic()
-    produce_json(kafka_bootstrap_servers, name, ({"n": i} for i in range(2)))
+    produce(kafka_bootstrap_servers, name, ({"n": i} for i in range(2)))
     log = tmp_path / "jobs.log"
     process = start_consumers(kafka_bootstrap_servers, name, log, seconds=1)
     try:

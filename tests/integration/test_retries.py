@@ -15,8 +15,7 @@ from django_sharegroups.instrumentation import events
 from django_sharegroups.processing.delay_topic import DelayTopicConsumer, release_to_delay_topic
 from django_sharegroups.runtime.runner import ShareConsumerRunner
 
-from ..helpers import Deliveries, declare, kafka_settled, wait_until
-from .conftest import produce_json, running
+from ..helpers import Deliveries, declare, kafka_settled, produce, running, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -61,7 +60,7 @@ def read_all(bootstrap, topic, expected, timeout=30):
 
 def test_a_delay_within_the_lock_is_honoured(kafka_bootstrap_servers, share_topic):
     name = share_topic(share_record_lock_duration_ms=5000)
-    produce_json(kafka_bootstrap_servers, name, [{"n": 1}])
+    produce(kafka_bootstrap_servers, name, [{"n": 1}])
     seen = Deliveries()
 
     class RetryLater(ShareGroupConsumer):
@@ -83,7 +82,7 @@ def test_a_delay_within_the_lock_is_honoured(kafka_bootstrap_servers, share_topi
 
 def test_a_delay_beyond_the_lock_is_clamped_and_reported(kafka_bootstrap_servers, share_topic):
     name = share_topic(share_record_lock_duration_ms=3000)
-    produce_json(kafka_bootstrap_servers, name, [{"n": 1}])
+    produce(kafka_bootstrap_servers, name, [{"n": 1}])
     seen = Deliveries()
 
     class RetryMuchLater(ShareGroupConsumer):
@@ -108,7 +107,7 @@ def test_a_delay_beyond_the_lock_is_clamped_and_reported(kafka_bootstrap_servers
 
 def test_extend_lock_is_not_supported_on_librdkafka(kafka_bootstrap_servers, share_topic):
     name = share_topic()
-    produce_json(kafka_bootstrap_servers, name, [{"n": 1}])
+    produce(kafka_bootstrap_servers, name, [{"n": 1}])
     errors = []
 
     class Extends(ShareGroupConsumer):
@@ -128,7 +127,7 @@ def test_extend_lock_is_not_supported_on_librdkafka(kafka_bootstrap_servers, sha
 def test_dead_letter_queue_on_real_kafka(kafka_bootstrap_servers, share_topic, kafka_topic):
     name = share_topic()
     dlq = kafka_topic(1, prefix="dlq")
-    produce_json(kafka_bootstrap_servers, name, [{"n": 1}], key=b"k1")
+    produce(kafka_bootstrap_servers, name, [{"n": 1}], key=b"k1")
     seen = Deliveries()
 
     class Failing(ShareGroupConsumer):
@@ -172,7 +171,7 @@ def test_delay_topic_retries_later_than_any_lock(kafka_bootstrap_servers, share_
     orders = declare(name, Orders)
     delayer = declare(delay, DelayTopicConsumer, topic_options={"deserializer": "raw"})
     with running([orders, delayer], kafka_bootstrap_servers):
-        produce_json(kafka_bootstrap_servers, name, [{"n": 1}])
+        produce(kafka_bootstrap_servers, name, [{"n": 1}])
         assert wait_until(lambda: len(seen.items) >= 2, timeout=60)
     (_, first, first_at), (_, second, second_at) = seen.items
     assert (first, second) == (1, 1)  # a new record, the origin group's count is untouched

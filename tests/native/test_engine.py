@@ -16,58 +16,15 @@ from pathlib import Path
 import pytest
 
 from django_sharegroups import ShareGroupConsumer
-from django_sharegroups.conf import ShareGroupsSettings
 from django_sharegroups.instrumentation import EventBus
-from django_sharegroups.runtime.runner import ShareConsumerRunner
 
-from ..helpers import declare, kafka_settled, wait_until
+from ..helpers import Deliveries, declare, events_of, kafka_settled, running, wait_until
 from .conftest import poll_until, produce
 
 pytestmark = pytest.mark.kafka
 
 LOCK_MS = 1000
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class Deliveries:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.items: list[tuple[int, int, int, float]] = []
-
-    def add(self, message) -> None:
-        with self.lock:
-            self.items.append(
-                (message.partition, message.offset, message.delivery_count, time.monotonic())
-            )
-
-
-def events_of(bus: EventBus, name: str) -> list[dict]:
-    captured: list[dict] = []
-    bus.subscribe(name, lambda event, payload: captured.append(payload))
-    return captured
-
-
-class running:
-    """Run share groups in this process on the native adapter; stop cleanly on exit."""
-
-    def __init__(self, groups, bootstrap: str, bus: EventBus) -> None:
-        self.runner = ShareConsumerRunner(
-            groups,
-            settings=ShareGroupsSettings(
-                client="native",
-                kafka={"bootstrap.servers": bootstrap},
-                poll_timeout=0.2,
-                shutdown_timeout=20,
-            ),
-            bus=bus,
-        )
-
-    def __enter__(self) -> ShareConsumerRunner:
-        self.runner.start()
-        return self.runner
-
-    def __exit__(self, *exc) -> None:
-        assert self.runner.shutdown() == 0
 
 
 def test_auto_renew_keeps_a_job_of_three_locks_and_accepts_it_once(
@@ -102,10 +59,10 @@ def test_auto_renew_keeps_a_job_of_three_locks_and_accepts_it_once(
             "renew_fraction": 0.3,
         },
     )
-    with running([group], kafka_bootstrap_servers, bus):
+    with running([group], kafka_bootstrap_servers, bus, client="native"):
         assert finished.wait(20)
         assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), 30)
-    assert sorted((offset, count) for _, offset, count, _ in seen.items) == [(0, 1), (1, 1)]
+    assert seen.counts() == [(0, 1), (1, 1)]
     assert expired == [] and failed == []
     assert len(renewed) >= 4  # two records, renewed every 0.3 s for 3 s
 
@@ -132,13 +89,12 @@ def test_a_delayed_release_longer_than_the_lock_comes_back_after_its_delay(
     group = declare(
         name, RetryLater, client="native", concurrency=2, topic_options={"renew_fraction": 0.3}
     )
-    with running([group], kafka_bootstrap_servers, bus):
+    with running([group], kafka_bootstrap_servers, bus, client="native"):
         assert wait_until(lambda: len(seen.items) >= 2, 20)
         assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), 30)
-    (first, second) = seen.items
-    assert (first[2], second[2]) == (1, 2)
-    assert first[1] == second[1]
-    assert second[3] - first[3] >= delay_ms / 1000 - 0.1
+    (first_count, first_at), (second_count, second_at) = seen.of(0)
+    assert (first_count, second_count) == (1, 2)  # the same record, delivered again
+    assert second_at - first_at >= delay_ms / 1000 - 0.1
     assert [event["delay_ms"] for event in delayed] and delayed[0]["delay_ms"] >= delay_ms - 100
     assert len(seen.items) == 2
 
