@@ -103,11 +103,12 @@ def running(
 
     ``broker``: a ``MemoryBroker`` (adapter ``memory``, 50 ms polls) or real Kafka's bootstrap
     address (adapter ``confluent`` unless ``client=`` says otherwise). ``settings`` override
-    ``ShareGroupsSettings``. ``bus`` defaults to the process-wide one, as in production (where
-    the app's logging listener is subscribed); on a bus of the test's own, every event is also
-    formatted by the logging listener, which must not fail on any payload the runtime
-    publishes."""
-    bus = bus if bus is not None else events
+    ``ShareGroupsSettings``. ``bus`` defaults to a new one on memory and to the process-wide one
+    (where the app's logging listener is subscribed) on Kafka; on a bus other than the
+    process-wide one, every event is also formatted by the logging listener, which must not
+    fail on any payload the runtime publishes."""
+    if bus is None:  # a bus of its own on memory; on Kafka the process-wide one, as in production
+        bus = EventBus() if isinstance(broker, MemoryBroker) else events
     if isinstance(broker, MemoryBroker):
         settings = {"client": "memory", "poll_timeout": 0.05, **settings}
         factories = {"memory": MemoryClientFactory(broker), **(factories or {})}
@@ -142,11 +143,16 @@ def running(
     assert listener_failures == [], listener_failures
 
 
-def settled(broker, group: str, partitions: int = 1) -> bool:
-    """On a ``MemoryBroker``: every record of the topic named like ``group`` reached a final
-    state (accepted or archived) and none is held — nothing can be delivered any more."""
-    offsets = broker.share_group_offsets(group)
-    keys = [(group, p) for p in range(partitions)]
+def settled(broker: MemoryBroker, group: str, partitions: int | None = None) -> bool:
+    """On a ``MemoryBroker``: every record of the topic named like ``group`` (on all its
+    partitions unless ``partitions`` says how many) reached a final state (accepted or
+    archived) and none is held — nothing can be delivered any more."""
+    try:
+        offsets = broker.share_group_offsets(group)
+    except Exception:  # noqa: BLE001 - the group does not exist yet
+        return False
+    count = partitions if partitions is not None else broker.topics().get(group, 1)
+    keys = [(group, p) for p in range(count)]
     return all(k in offsets and offsets[k].lag == 0 for k in keys) and not (
         broker.acquired_count(group)
     )

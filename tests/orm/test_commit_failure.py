@@ -13,7 +13,8 @@ from django_sharegroups import AcknowledgeType, ShareGroupConsumer
 from django_sharegroups.instrumentation import EventBus
 from django_sharegroups.processing.executor import execute_job
 
-from .helpers import declare, messages, write_effect
+from ..helpers import declare
+from .helpers import messages, write_effect
 from .models import Effect
 
 pytestmark = pytest.mark.django_db(transaction=True)

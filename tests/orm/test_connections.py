@@ -17,12 +17,11 @@ import psycopg
 import pytest
 from django.db import Error, connection, connections
 
-from django_sharegroups.clients.memory import MemoryBroker
 from django_sharegroups.instrumentation import EventBus
 from tests.services import require_or_skip
 
-from .helpers import EffectConsumer, collect, declare, prepare, produce, running, settled
-from .helpers import wait_until as wait_for
+from ..helpers import declare, events_of, prepare, produce, running, settled, wait_for
+from .helpers import EffectConsumer, numbered
 from .models import Effect
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -99,11 +98,6 @@ def conn_max_age(request, monkeypatch) -> int:
     return request.param
 
 
-@pytest.fixture
-def broker() -> MemoryBroker:
-    return MemoryBroker(config={"group.share.min.record.lock.duration.ms": 1000})
-
-
 @pytest.mark.parametrize("conn_max_age", [0, 600], indirect=True)
 def test_ten_thousand_jobs_on_eight_threads_stay_within_eight_connections(
     broker, application_name, conn_max_age, record_property
@@ -111,7 +105,7 @@ def test_ten_thousand_jobs_on_eight_threads_stay_within_eight_connections(
     name = f"connections-{conn_max_age}"
     records = 10_000
     prepare(broker, name, partitions=4)
-    produce(broker, name, records)
+    produce(broker, name, numbered(records))
     group = declare(name, EffectConsumer, concurrency=2, workers_per_consumer=4)
     threads = group.concurrency * group.workers_per_consumer
     sampler = BackendSampler(application_name)
@@ -161,10 +155,10 @@ def test_a_postgres_restart_costs_retries_not_threads(broker, application_name, 
     name = f"restart-{conn_max_age}"
     records = 2_000
     prepare(broker, name, partitions=2, **{"share.delivery.count.limit": 10})
-    produce(broker, name, records)
+    produce(broker, name, numbered(records))
     group = declare(name, SlowToFail, concurrency=2, workers_per_consumer=2)
     bus = EventBus()
-    errors = collect(bus, "job.errored")
+    errors = events_of(bus, "job.errored")
     done = lambda: Effect.objects.filter(share_group=name).count()  # noqa: E731
     with running([group], broker, bus=bus) as runner:
         assert wait_for(lambda: done() >= 200, 60)

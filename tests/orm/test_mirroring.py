@@ -24,26 +24,16 @@ from django_sharegroups.models import ArchivedRecord, ConsumerProcess, DeadLette
 from django_sharegroups.routing.checks import check_routes
 from django_sharegroups.routing.registry import RouteRegistry
 
+from ..helpers import declare, prepare, produce, running, settled, wait_until
 from .factories import ConsumerProcessFactory, LeaseFactory
-from .helpers import EffectConsumer, declare, prepare, produce, running, settled, wait_until
+from .helpers import EffectConsumer, numbered
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def mirror_settings(**mirror) -> ShareGroupsSettings:
-    return ShareGroupsSettings(
-        client="memory",
-        poll_timeout=0.05,
-        shutdown_timeout=15,
-        mirror=MirrorSettings.from_setting({"interval": 0.05, **mirror}),
-    )
-
-
-@pytest.fixture
-def broker():
-    from django_sharegroups.clients.memory import MemoryBroker
-
-    return MemoryBroker(config={"group.share.min.record.lock.duration.ms": 1000})
+def mirror_settings(**mirror) -> dict:
+    """``running(..., **mirror_settings(...))``: mirroring as given, written every 50 ms."""
+    return {"mirror": MirrorSettings.from_setting({"interval": 0.05, **mirror})}
 
 
 @pytest.fixture
@@ -114,10 +104,10 @@ class Holding(EffectConsumer):
 def test_leases_and_the_process_are_mirrored_while_running_and_cleared_on_stop(broker, bus):
     name = "mirrored-leases"
     prepare(broker, name, partitions=2)
-    produce(broker, name, 6)
+    produce(broker, name, numbered(6))
     consumer = type("Held", (Holding,), {"gate": threading.Event()})
     group = declare(name, consumer, concurrency=2, workers_per_consumer=3)
-    with running([group], broker, bus=bus, settings=mirror_settings()) as runner:
+    with running([group], broker, bus=bus, **mirror_settings()) as runner:
         assert wait_until(lambda: Lease.objects.count() == 6, 10)
         process = ConsumerProcess.objects.get()
         assert (process.pid, process.status, process.threads) == (os.getpid(), "running", 2)
@@ -144,7 +134,7 @@ def test_leases_and_the_process_are_mirrored_while_running_and_cleared_on_stop(b
 def test_nothing_is_mirrored_when_mirroring_is_off(broker):
     name = "not-mirrored"
     prepare(broker, name)
-    produce(broker, name, 3)
+    produce(broker, name, numbered(3))
     listener = MirrorListener()
     bus = EventBus()
     for event, callback in listener.subscriptions().items():
@@ -154,7 +144,7 @@ def test_nothing_is_mirrored_when_mirroring_is_off(broker):
         [group],
         broker,
         bus=bus,
-        settings=mirror_settings(
+        **mirror_settings(
             **dict.fromkeys(("processes", "leases", "dead_letters", "archived"), "off")
         ),
     ):
@@ -214,7 +204,7 @@ def test_published_dead_letters_and_archived_records_become_rows(broker, bus):
     name = "events-only"
     prepare(broker, name)
     group = declare(name, EffectConsumer)
-    with running([group], broker, bus=bus, settings=mirror_settings(payload_limit=8)):
+    with running([group], broker, bus=bus, **mirror_settings(payload_limit=8)):
         bus.publish("dlq.dispatched", **dlq_event(1))
         bus.publish("dlq.dispatched", **dlq_event(2, payload=None, error_class=None))
         bus.publish("record.archived", **archived_event(7))
@@ -245,9 +235,9 @@ def test_records_the_engine_archives_are_mirrored(broker, bus):
 
     name = "engine-archived"
     prepare(broker, name)
-    produce(broker, name, 4)
+    produce(broker, name, numbered(4))
     group = declare(name, Rejecting)
-    with running([group], broker, bus=bus, settings=mirror_settings()):
+    with running([group], broker, bus=bus, **mirror_settings()):
         assert wait_until(lambda: settled(broker, name), 10)
         assert wait_until(lambda: ArchivedRecord.objects.count() == 4, 5)
     assert set(ArchivedRecord.objects.values_list("reason", flat=True)) == {"rejected"}
@@ -258,11 +248,11 @@ def test_sampled_kinds_keep_only_their_sample(broker, bus):
     name = "sampled"
     prepare(broker, name)
     group = declare(name, EffectConsumer)
-    with running([group], broker, bus=bus, settings=settings):
+    with running([group], broker, bus=bus, **settings):
         for offset in range(300):
             bus.publish("record.archived", **archived_event(offset))
     expected = {
-        o for o in range(300) if settings.mirror.keeps("archived", "orders", "orders", 0, o)
+        o for o in range(300) if settings["mirror"].keeps("archived", "orders", "orders", 0, o)
     }
     assert set(ArchivedRecord.objects.values_list("offset", flat=True)) == expected
     assert 45 <= len(expected) <= 135

@@ -16,7 +16,8 @@ from django_sharegroups.processing.transactions import ConcurrentDeliveryError, 
 from django_sharegroups.routing import RouteRegistry, share_group, topic
 from django_sharegroups.routing.checks import check_routes
 
-from .helpers import EffectConsumer, declare, messages, write_effect
+from ..helpers import declare
+from .helpers import EffectConsumer, messages, write_effect
 from .models import Effect
 
 pytestmark = pytest.mark.django_db(transaction=True)
