@@ -38,9 +38,11 @@ from .fake_broker import CloseConnection, FakeBroker, RawReply, ReceivedRequest,
 FAST = {"socket.timeout.ms": 500, "socket.connection.setup.timeout.ms": 500}
 
 
-def connection_to(broker: FakeBroker, **settings) -> BrokerConnection:
-    config = ConnectionConfig.from_dict({"bootstrap.servers": broker.bootstrap, **FAST, **settings})
-    return BrokerConnection("127.0.0.1", broker.port, config)
+def connection_to(fake_broker: FakeBroker, **settings) -> BrokerConnection:
+    config = ConnectionConfig.from_dict(
+        {"bootstrap.servers": fake_broker.bootstrap, **FAST, **settings}
+    )
+    return BrokerConnection("127.0.0.1", fake_broker.port, config)
 
 
 def list_groups_answer(request: ReceivedRequest) -> bytes:
@@ -48,58 +50,58 @@ def list_groups_answer(request: ReceivedRequest) -> bytes:
 
 
 @pytest.fixture
-def broker():
+def fake_broker():
     with FakeBroker() as fake:
         yield fake
 
 
-def test_negotiates_the_highest_version_both_sides_speak(broker: FakeBroker) -> None:
-    broker.api_versions[LIST_GROUPS.key] = (0, 4)
-    broker.handlers[LIST_GROUPS.key] = list_groups_answer
-    connection = connection_to(broker)
+def test_negotiates_the_highest_version_both_sides_speak(fake_broker: FakeBroker) -> None:
+    fake_broker.api_versions[LIST_GROUPS.key] = (0, 4)
+    fake_broker.handlers[LIST_GROUPS.key] = list_groups_answer
+    connection = connection_to(fake_broker)
     assert connection.version_for(LIST_GROUPS) == 4
     response = connection.send(LIST_GROUPS, {"states_filter": ["Stable"]})
     assert response.groups[0].group_id == "g"
-    assert broker.received[-1].version == 4
-    assert broker.received[-1].client_id == "django-sharegroups"
+    assert fake_broker.received[-1].version == 4
+    assert fake_broker.received[-1].client_id == "django-sharegroups"
 
 
-def test_a_version_too_old_for_the_request_is_named(broker: FakeBroker) -> None:
-    broker.api_versions[LIST_GROUPS.key] = (0, 4)
-    connection = connection_to(broker)
+def test_a_version_too_old_for_the_request_is_named(fake_broker: FakeBroker) -> None:
+    fake_broker.api_versions[LIST_GROUPS.key] = (0, 4)
+    connection = connection_to(fake_broker)
     with pytest.raises(
         UnsupportedApiError, match=r"ListGroups \(api key 16\).*speaks versions 0-4"
     ):
         connection.send(LIST_GROUPS, {"types_filter": ["share"]}, minimum_version=5)
 
 
-def test_a_missing_api_is_named(broker: FakeBroker) -> None:
-    del broker.api_versions[SHARE_GROUP_DESCRIBE.key]
+def test_a_missing_api_is_named(fake_broker: FakeBroker) -> None:
+    del fake_broker.api_versions[SHARE_GROUP_DESCRIBE.key]
     with pytest.raises(UnsupportedApiError, match=r"ShareGroupDescribe \(api key 77\)") as caught:
-        connection_to(broker).send(SHARE_GROUP_DESCRIBE, {"group_ids": ["g"]})
+        connection_to(fake_broker).send(SHARE_GROUP_DESCRIBE, {"group_ids": ["g"]})
     assert caught.value.api_key == 77
 
 
 def test_api_versions_falls_back_when_the_broker_answers_unsupported_version(
-    broker: FakeBroker,
+    fake_broker: FakeBroker,
 ) -> None:
     def old_broker(request: ReceivedRequest) -> bytes:
         if request.version > 2:
             # Old brokers answer an unknown ApiVersions version in v0, listing what they speak.
             body = {"error_code": 35, "api_keys": [{"api_key": 18, "max_version": 2}]}
             return respond(dataclasses.replace(request, version=0), body)
-        return broker.answer_api_versions(request)
+        return fake_broker.answer_api_versions(request)
 
-    broker.handlers[API_VERSIONS.key] = old_broker
-    connection = connection_to(broker)
+    fake_broker.handlers[API_VERSIONS.key] = old_broker
+    connection = connection_to(fake_broker)
     connection.connect()
-    assert [request.version for request in broker.received] == [4, 2]
+    assert [request.version for request in fake_broker.received] == [4, 2]
     assert connection.api_versions[SHARE_GROUP_DESCRIBE.key] == (1, 1)
 
 
-def test_a_silent_broker_times_out_instead_of_hanging(broker: FakeBroker) -> None:
-    broker.handlers[LIST_GROUPS.key] = lambda request: None
-    connection = connection_to(broker)
+def test_a_silent_broker_times_out_instead_of_hanging(fake_broker: FakeBroker) -> None:
+    fake_broker.handlers[LIST_GROUPS.key] = lambda request: None
+    connection = connection_to(fake_broker)
     connection.connect()
     started = time.monotonic()
     with pytest.raises(KafkaTimeoutError):
@@ -108,53 +110,53 @@ def test_a_silent_broker_times_out_instead_of_hanging(broker: FakeBroker) -> Non
     assert not connection.connected
 
 
-def test_a_silent_broker_times_out_during_the_handshake(broker: FakeBroker) -> None:
-    broker.handlers[API_VERSIONS.key] = lambda request: None
+def test_a_silent_broker_times_out_during_the_handshake(fake_broker: FakeBroker) -> None:
+    fake_broker.handlers[API_VERSIONS.key] = lambda request: None
     started = time.monotonic()
     with pytest.raises(KafkaTimeoutError):
-        connection_to(broker).connect()
+        connection_to(fake_broker).connect()
     assert time.monotonic() - started < 2
 
 
-def test_a_broker_that_hangs_up_mid_frame_is_a_connection_error(broker: FakeBroker) -> None:
-    broker.handlers[LIST_GROUPS.key] = lambda request: RawReply(
+def test_a_broker_that_hangs_up_mid_frame_is_a_connection_error(fake_broker: FakeBroker) -> None:
+    fake_broker.handlers[LIST_GROUPS.key] = lambda request: RawReply(
         (100).to_bytes(4, "big") + list_groups_answer(request)[:3]
     )
     with pytest.raises(KafkaConnectionError, match="closed the connection"):
-        connection_to(broker).send(LIST_GROUPS, {})
+        connection_to(fake_broker).send(LIST_GROUPS, {})
 
 
 @pytest.mark.parametrize("size", [-5, 0, 3, 2**31 - 1])
-def test_an_implausible_size_prefix_is_a_protocol_error(broker: FakeBroker, size: int) -> None:
-    broker.handlers[LIST_GROUPS.key] = lambda request: RawReply(
+def test_an_implausible_size_prefix_is_a_protocol_error(fake_broker: FakeBroker, size: int) -> None:
+    fake_broker.handlers[LIST_GROUPS.key] = lambda request: RawReply(
         size.to_bytes(4, "big", signed=True) + b"\x00" * 8
     )
-    connection = connection_to(broker)
+    connection = connection_to(fake_broker)
     with pytest.raises(ProtocolError, match="implausible response size"):
         connection.send(LIST_GROUPS, {})
     assert not connection.connected
 
 
-def test_a_wrong_correlation_id_is_a_protocol_error(broker: FakeBroker) -> None:
+def test_a_wrong_correlation_id_is_a_protocol_error(fake_broker: FakeBroker) -> None:
     def wrong_id(request: ReceivedRequest) -> bytes:
         return list_groups_answer(
             dataclasses.replace(request, correlation_id=request.correlation_id + 1)
         )
 
-    broker.handlers[LIST_GROUPS.key] = wrong_id
-    connection = connection_to(broker)
+    fake_broker.handlers[LIST_GROUPS.key] = wrong_id
+    connection = connection_to(fake_broker)
     with pytest.raises(ProtocolError, match="correlation id"):
         connection.send(LIST_GROUPS, {})
     assert not connection.connected
 
 
-def test_a_truncated_body_is_a_protocol_error(broker: FakeBroker) -> None:
-    broker.handlers[LIST_GROUPS.key] = lambda request: list_groups_answer(request)[:-4]
+def test_a_truncated_body_is_a_protocol_error(fake_broker: FakeBroker) -> None:
+    fake_broker.handlers[LIST_GROUPS.key] = lambda request: list_groups_answer(request)[:-4]
     with pytest.raises(ProtocolError, match="ListGroups"):
-        connection_to(broker).send(LIST_GROUPS, {})
+        connection_to(fake_broker).send(LIST_GROUPS, {})
 
 
-def test_the_cluster_reconnects_after_a_dropped_connection(broker: FakeBroker) -> None:
+def test_the_cluster_reconnects_after_a_dropped_connection(fake_broker: FakeBroker) -> None:
     calls = []
 
     def flaky(request: ReceivedRequest) -> bytes:
@@ -163,8 +165,8 @@ def test_the_cluster_reconnects_after_a_dropped_connection(broker: FakeBroker) -
             raise CloseConnection()
         return list_groups_answer(request)
 
-    broker.handlers[LIST_GROUPS.key] = flaky
-    config = ConnectionConfig.from_dict({"bootstrap.servers": broker.bootstrap, **FAST})
+    fake_broker.handlers[LIST_GROUPS.key] = flaky
+    config = ConnectionConfig.from_dict({"bootstrap.servers": fake_broker.bootstrap, **FAST})
     cluster = Cluster(config)
     try:
         response = cluster.request(LIST_GROUPS, {})
@@ -172,12 +174,12 @@ def test_the_cluster_reconnects_after_a_dropped_connection(broker: FakeBroker) -
         cluster.close()
     assert response.groups[0].group_id == "g"
     assert len(calls) == 2
-    assert broker.connections == 2
+    assert fake_broker.connections == 2
 
 
-def test_bootstrap_skips_unreachable_servers(broker: FakeBroker) -> None:
-    broker.handlers[LIST_GROUPS.key] = list_groups_answer
-    servers = f"127.0.0.1:1,{broker.bootstrap}"
+def test_bootstrap_skips_unreachable_servers(fake_broker: FakeBroker) -> None:
+    fake_broker.handlers[LIST_GROUPS.key] = list_groups_answer
+    servers = f"127.0.0.1:1,{fake_broker.bootstrap}"
     cluster = Cluster(ConnectionConfig.from_dict({"bootstrap.servers": servers, **FAST}))
     try:
         assert cluster.request(LIST_GROUPS, {}).groups[0].group_id == "g"
@@ -201,41 +203,41 @@ SASL = {
 }
 
 
-def sasl_broker(broker: FakeBroker, error_code: int = 0) -> None:
-    broker.handlers[SASL_HANDSHAKE.key] = lambda request: respond(
+def sasl_broker(fake_broker: FakeBroker, error_code: int = 0) -> None:
+    fake_broker.handlers[SASL_HANDSHAKE.key] = lambda request: respond(
         request,
         {
             "error_code": 0 if request.body.mechanism == "PLAIN" else 33,
             "mechanisms": ["PLAIN"],
         },
     )
-    broker.handlers[SASL_AUTHENTICATE.key] = lambda request: respond(
+    fake_broker.handlers[SASL_AUTHENTICATE.key] = lambda request: respond(
         request,
         {"error_code": error_code, "error_message": "bad credentials" if error_code else None},
     )
-    broker.handlers[LIST_GROUPS.key] = list_groups_answer
+    fake_broker.handlers[LIST_GROUPS.key] = list_groups_answer
 
 
-def test_sasl_plain_authenticates_before_the_first_request(broker: FakeBroker) -> None:
-    sasl_broker(broker)
-    connection = connection_to(broker, **SASL)
+def test_sasl_plain_authenticates_before_the_first_request(fake_broker: FakeBroker) -> None:
+    sasl_broker(fake_broker)
+    connection = connection_to(fake_broker, **SASL)
     assert connection.send(LIST_GROUPS, {}).groups
-    keys = [request.api_key for request in broker.received]
+    keys = [request.api_key for request in fake_broker.received]
     assert keys == [API_VERSIONS.key, SASL_HANDSHAKE.key, SASL_AUTHENTICATE.key, LIST_GROUPS.key]
-    assert broker.received[2].body.auth_bytes == b"\0alice\0alice-secret"
+    assert fake_broker.received[2].body.auth_bytes == b"\0alice\0alice-secret"
 
 
-def test_sasl_failure_carries_the_broker_message(broker: FakeBroker) -> None:
-    sasl_broker(broker, error_code=58)
+def test_sasl_failure_carries_the_broker_message(fake_broker: FakeBroker) -> None:
+    sasl_broker(fake_broker, error_code=58)
     with pytest.raises(SaslAuthenticationFailedError, match="bad credentials"):
-        connection_to(broker, **SASL).connect()
+        connection_to(fake_broker, **SASL).connect()
 
 
-def test_sasl_mechanism_not_enabled_names_the_enabled_ones(broker: FakeBroker) -> None:
-    sasl_broker(broker)
+def test_sasl_mechanism_not_enabled_names_the_enabled_ones(fake_broker: FakeBroker) -> None:
+    sasl_broker(fake_broker)
     settings = {**SASL, "sasl.mechanism": "SCRAM-SHA-256"}
     with pytest.raises(UnsupportedSaslMechanismError, match="the broker enables PLAIN"):
-        connection_to(broker, **settings).connect()
+        connection_to(fake_broker, **settings).connect()
 
 
 # -- TLS -------------------------------------------------------------------------------------
@@ -262,30 +264,30 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def tls_broker(certificate: tuple[Path, Path]) -> FakeBroker:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(*certificate)
-    broker = FakeBroker(ssl_context=context)
-    broker.handlers[LIST_GROUPS.key] = list_groups_answer
-    return broker
+    fake_broker = FakeBroker(ssl_context=context)
+    fake_broker.handlers[LIST_GROUPS.key] = list_groups_answer
+    return fake_broker
 
 
 def test_tls_with_the_broker_ca(certificate: tuple[Path, Path]) -> None:
-    with tls_broker(certificate) as broker:
+    with tls_broker(certificate) as fake_broker:
         connection = connection_to(
-            broker, **{"security.protocol": "SSL", "ssl.ca.location": str(certificate[0])}
+            fake_broker, **{"security.protocol": "SSL", "ssl.ca.location": str(certificate[0])}
         )
         assert connection.send(LIST_GROUPS, {}).groups[0].group_id == "g"
         connection.close()
 
 
 def test_tls_refuses_an_unknown_ca(certificate: tuple[Path, Path]) -> None:
-    with tls_broker(certificate) as broker:
-        connection = connection_to(broker, **{"security.protocol": "SSL"})
+    with tls_broker(certificate) as fake_broker:
+        connection = connection_to(fake_broker, **{"security.protocol": "SSL"})
         with pytest.raises(KafkaConnectionError, match="TLS handshake"):
             connection.connect()
 
 
 def test_tls_verification_can_be_switched_off(certificate: tuple[Path, Path]) -> None:
-    with tls_broker(certificate) as broker:
+    with tls_broker(certificate) as fake_broker:
         settings = {"security.protocol": "SSL", "enable.ssl.certificate.verification": "false"}
-        connection = connection_to(broker, **settings)
+        connection = connection_to(fake_broker, **settings)
         assert connection.send(LIST_GROUPS, {}).groups
         connection.close()

@@ -1,4 +1,4 @@
-"""Fixtures for the in-memory broker tests: a hand-moved clock, a broker, member factories."""
+"""Fixtures for the in-memory broker tests: a hand-moved clock, ``manual_broker`` on it, members."""
 
 from __future__ import annotations
 
@@ -24,16 +24,16 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def broker(clock: ManualClock) -> MemoryBroker:
+def manual_broker(clock: ManualClock) -> MemoryBroker:
     """A broker on the manual clock with a one-partition topic ``jobs``."""
-    broker = MemoryBroker(clock=clock)
-    broker.create_topic(TOPIC, partitions=1)
-    return broker
+    manual_broker = MemoryBroker(clock=clock)
+    manual_broker.create_topic(TOPIC, partitions=1)
+    return manual_broker
 
 
 @pytest.fixture
-def factory(broker: MemoryBroker) -> MemoryClientFactory:
-    return MemoryClientFactory(broker)
+def factory(manual_broker: MemoryBroker) -> MemoryClientFactory:
+    return MemoryClientFactory(manual_broker)
 
 
 @pytest.fixture

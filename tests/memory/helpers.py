@@ -18,15 +18,17 @@ RENEW = AcknowledgeType.RENEW
 
 
 def earliest(
-    broker: MemoryBroker, group: str = GROUP, extra: Mapping[str, Any] | None = None
+    manual_broker: MemoryBroker, group: str = GROUP, extra: Mapping[str, Any] | None = None
 ) -> None:
     """Let ``group`` start at the earliest offset, plus any ``extra`` group configs."""
-    broker.alter_group_config(group, {"share.auto.offset.reset": "earliest", **(extra or {})})
+    manual_broker.alter_group_config(
+        group, {"share.auto.offset.reset": "earliest", **(extra or {})}
+    )
 
 
-def produce(broker: MemoryBroker, count: int, topic: str = TOPIC, **kwargs: Any) -> None:
+def produce(manual_broker: MemoryBroker, count: int, topic: str = TOPIC, **kwargs: Any) -> None:
     for index in range(count):
-        broker.produce(topic, f"value-{index}".encode(), **kwargs)
+        manual_broker.produce(topic, f"value-{index}".encode(), **kwargs)
 
 
 def offsets(records: Sequence[ReceivedRecord]) -> list[int]:

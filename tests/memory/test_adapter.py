@@ -28,16 +28,18 @@ def test_declares_what_it_can_do() -> None:
         MemoryShareConsumer.require(capability, "a feature")
 
 
-def test_lock_timeout_follows_the_group_config(broker: MemoryBroker, member: MakeMember) -> None:
+def test_lock_timeout_follows_the_group_config(
+    manual_broker: MemoryBroker, member: MakeMember
+) -> None:
     consumer = member()
     assert consumer.acquisition_lock_timeout_ms() == 30_000
-    broker.alter_group_config(GROUP, {"share.record.lock.duration.ms": 45_000})
+    manual_broker.alter_group_config(GROUP, {"share.record.lock.duration.ms": 45_000})
     assert consumer.acquisition_lock_timeout_ms() == 45_000
 
 
-def test_records_can_be_held_across_polls(broker: MemoryBroker, member: MakeMember) -> None:
-    earliest(broker)
-    produce(broker, 4)
+def test_records_can_be_held_across_polls(manual_broker: MemoryBroker, member: MakeMember) -> None:
+    earliest(manual_broker)
+    produce(manual_broker, 4)
     consumer = member()
     first = consumer.poll(2, 0)
     second = consumer.poll(2, 0)
@@ -45,14 +47,14 @@ def test_records_can_be_held_across_polls(broker: MemoryBroker, member: MakeMemb
     for record in first + second:
         consumer.acknowledge(record, ACCEPT)
     assert consumer.commit_sync(1) == []
-    assert broker.share_partition(GROUP, TOPIC, 0).start_offset == 4
+    assert manual_broker.share_partition(GROUP, TOPIC, 0).start_offset == 4
 
 
 def test_failures_of_acknowledgements_sent_by_poll_or_commit_async_reach_commit_sync(
-    broker: MemoryBroker, member: MakeMember
+    manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
-    earliest(broker)
-    produce(broker, 2)
+    earliest(manual_broker)
+    produce(manual_broker, 2)
     owner, other = member(), member()
     records = owner.poll(2, 0)
     other.acknowledge(records[0], ACCEPT)
@@ -67,10 +69,10 @@ def test_failures_of_acknowledgements_sent_by_poll_or_commit_async_reach_commit_
 
 
 def test_take_acknowledgement_failures_reports_refusals_sent_by_poll_once(
-    broker: MemoryBroker, member: MakeMember
+    manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
-    earliest(broker)
-    produce(broker, 1)
+    earliest(manual_broker)
+    produce(manual_broker, 1)
     owner, other = member(), member()
     [record] = owner.poll(1, 0)
     other.acknowledge(record, ACCEPT)
@@ -99,35 +101,39 @@ def test_max_records_must_be_positive(member: MakeMember) -> None:
         member().poll(0, 0)
 
 
-def test_subscribing_to_nothing_leaves_the_group(broker: MemoryBroker, member: MakeMember) -> None:
-    earliest(broker)
-    produce(broker, 1)
+def test_subscribing_to_nothing_leaves_the_group(
+    manual_broker: MemoryBroker, member: MakeMember
+) -> None:
+    earliest(manual_broker)
+    produce(manual_broker, 1)
     consumer = member()
     consumer.poll(10, 0)
     consumer.subscribe([])
-    assert broker.describe_share_group(GROUP).state == "Empty"
-    assert broker.record_state(GROUP, TOPIC, 0, 0).state is RecordState.AVAILABLE
+    assert manual_broker.describe_share_group(GROUP).state == "Empty"
+    assert manual_broker.record_state(GROUP, TOPIC, 0, 0).state is RecordState.AVAILABLE
     with pytest.raises(IllegalStateError):
         consumer.poll(1, 0)
     consumer.subscribe([TOPIC])
     assert consumer.poll(10, 0)[0].delivery_count == 2
 
 
-def test_resubscribing_changes_topics(broker: MemoryBroker, member: MakeMember) -> None:
-    broker.create_topic("other")
-    earliest(broker)
-    broker.produce("other", b"v")
+def test_resubscribing_changes_topics(manual_broker: MemoryBroker, member: MakeMember) -> None:
+    manual_broker.create_topic("other")
+    earliest(manual_broker)
+    manual_broker.produce("other", b"v")
     consumer = member()
     assert consumer.poll(10, 0) == []
     consumer.subscribe(["other"])
     assert [(r.topic, r.offset) for r in consumer.poll(10, 0)] == [("other", 0)]
 
 
-def test_factory_creates_unsubscribed_members_and_keeps_overrides(broker: MemoryBroker) -> None:
-    consumer = MemoryClientFactory(broker).create(
+def test_factory_creates_unsubscribed_members_and_keeps_overrides(
+    manual_broker: MemoryBroker,
+) -> None:
+    consumer = MemoryClientFactory(manual_broker).create(
         GROUP, client_id="c-1", overrides={"max.poll.records": 5}
     )
-    assert (consumer.broker, consumer.group_id, consumer.client_id) == (broker, GROUP, "c-1")
+    assert (consumer.broker, consumer.group_id, consumer.client_id) == (manual_broker, GROUP, "c-1")
     assert consumer.config == {"max.poll.records": 5}
     assert consumer.member_id is None
     assert MemoryClientFactory.client_class is MemoryShareConsumer

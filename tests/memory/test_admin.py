@@ -10,46 +10,50 @@ from .conftest import MakeMember
 from .helpers import ACCEPT, GROUP, TOPIC, earliest, offsets, produce
 
 
-def test_describe_lists_members_and_assignments(broker: MemoryBroker, member: MakeMember) -> None:
+def test_describe_lists_members_and_assignments(
+    manual_broker: MemoryBroker, member: MakeMember
+) -> None:
     consumer = member(client_id="worker-1")
-    description = broker.describe_share_group(GROUP)
+    description = manual_broker.describe_share_group(GROUP)
     assert description.state == "Stable"
     [described] = description.members
     assert (described.member_id, described.client_id) == (consumer.member_id, "worker-1")
     assert described.subscribed_topics == (TOPIC,)
     assert described.assignment == ((TOPIC, 0),)
     consumer.close()
-    assert broker.describe_share_group(GROUP).state == "Empty"
-    assert broker.list_share_groups() == [GROUP]
+    assert manual_broker.describe_share_group(GROUP).state == "Empty"
+    assert manual_broker.list_share_groups() == [GROUP]
 
 
-def test_offsets_report_start_offset_and_lag(broker: MemoryBroker, member: MakeMember) -> None:
-    earliest(broker)
-    produce(broker, 10)
+def test_offsets_report_start_offset_and_lag(
+    manual_broker: MemoryBroker, member: MakeMember
+) -> None:
+    earliest(manual_broker)
+    produce(manual_broker, 10)
     consumer = member()
     records = consumer.poll(4, 0)
     for record in (records[0], records[2]):
         consumer.acknowledge(record, ACCEPT)
     consumer.commit_sync(1)
-    [(key, described)] = broker.share_group_offsets(GROUP).items()
+    [(key, described)] = manual_broker.share_group_offsets(GROUP).items()
     assert key == (TOPIC, 0)
     # SPSO 1; of offsets 1..9, offset 2 is done: lag = 10 - 1 - 1
     assert (described.start_offset, described.lag) == (1, 8)
 
 
 def test_offsets_can_only_be_reset_while_the_group_is_empty(
-    broker: MemoryBroker, member: MakeMember
+    manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
-    earliest(broker)
-    produce(broker, 10)
+    earliest(manual_broker)
+    produce(manual_broker, 10)
     consumer = member()
     consumer.poll(10, 0)
     with pytest.raises(BrokerError) as error:
-        broker.alter_share_group_offsets(GROUP, {(TOPIC, 0): 7})
+        manual_broker.alter_share_group_offsets(GROUP, {(TOPIC, 0): 7})
     assert error.value.error == "NON_EMPTY_GROUP"
     consumer.close()
-    broker.alter_share_group_offsets(GROUP, {(TOPIC, 0): 7})
-    assert broker.share_group_offsets(GROUP)[(TOPIC, 0)].start_offset == 7
+    manual_broker.alter_share_group_offsets(GROUP, {(TOPIC, 0): 7})
+    assert manual_broker.share_group_offsets(GROUP)[(TOPIC, 0)].start_offset == 7
     assert [(r.offset, r.delivery_count) for r in member().poll(10, 0)] == [
         (7, 1),
         (8, 1),
@@ -58,50 +62,57 @@ def test_offsets_can_only_be_reset_while_the_group_is_empty(
 
 
 def test_offsets_can_be_set_before_the_group_exists(
-    broker: MemoryBroker, member: MakeMember
+    manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
-    produce(broker, 5)
-    broker.alter_share_group_offsets("new-group", {(TOPIC, 0): 3})
+    produce(manual_broker, 5)
+    manual_broker.alter_share_group_offsets("new-group", {(TOPIC, 0): 3})
     assert offsets(member(group="new-group").poll(10, 0)) == [3, 4]
 
 
 def test_deleting_offsets_starts_over_per_auto_reset(
-    broker: MemoryBroker, member: MakeMember
+    manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
-    earliest(broker)
-    produce(broker, 2)
+    earliest(manual_broker)
+    produce(manual_broker, 2)
     consumer = member()
     for record in consumer.poll(10, 0):
         consumer.acknowledge(record, ACCEPT)
     consumer.close()
-    broker.delete_share_group_offsets(GROUP, [TOPIC])
-    assert broker.share_group_offsets(GROUP) == {}
+    manual_broker.delete_share_group_offsets(GROUP, [TOPIC])
+    assert manual_broker.share_group_offsets(GROUP) == {}
     assert offsets(member().poll(10, 0)) == [0, 1]
 
 
-def test_delete_group(broker: MemoryBroker, member: MakeMember) -> None:
+def test_delete_group(manual_broker: MemoryBroker, member: MakeMember) -> None:
     consumer = member()
     with pytest.raises(BrokerError) as busy:
-        broker.delete_share_group(GROUP)
+        manual_broker.delete_share_group(GROUP)
     consumer.close()
-    broker.delete_share_group(GROUP)
+    manual_broker.delete_share_group(GROUP)
     with pytest.raises(BrokerError) as gone:
-        broker.delete_share_group(GROUP)
+        manual_broker.delete_share_group(GROUP)
     assert (busy.value.error, gone.value.error) == ("NON_EMPTY_GROUP", "GROUP_ID_NOT_FOUND")
-    assert broker.list_share_groups() == []
+    assert manual_broker.list_share_groups() == []
 
 
-def test_inspection_helpers(broker: MemoryBroker, member: MakeMember) -> None:
-    earliest(broker)
-    produce(broker, 3)
+def test_inspection_helpers(manual_broker: MemoryBroker, member: MakeMember) -> None:
+    earliest(manual_broker)
+    produce(manual_broker, 3)
     consumer = member()
-    assert broker.share_partition(GROUP, TOPIC, 0) is None
-    assert broker.record_state(GROUP, TOPIC, 0, 0) is None
+    assert manual_broker.share_partition(GROUP, TOPIC, 0) is None
+    assert manual_broker.record_state(GROUP, TOPIC, 0, 0) is None
     consumer.poll(2, 0)
-    assert broker.acquired_records(GROUP, consumer.member_id) == [(TOPIC, 0, 0), (TOPIC, 0, 1)]
-    assert broker.acquired_count(GROUP) == broker.acquired_count(GROUP, consumer.member_id) == 2
-    assert broker.in_flight_count(GROUP, TOPIC, 0) == 2
-    view = broker.share_partition(GROUP, TOPIC, 0)
+    assert manual_broker.acquired_records(GROUP, consumer.member_id) == [
+        (TOPIC, 0, 0),
+        (TOPIC, 0, 1),
+    ]
+    assert (
+        manual_broker.acquired_count(GROUP)
+        == manual_broker.acquired_count(GROUP, consumer.member_id)
+        == 2
+    )
+    assert manual_broker.in_flight_count(GROUP, TOPIC, 0) == 2
+    view = manual_broker.share_partition(GROUP, TOPIC, 0)
     assert (view.acquired_count, view.available_count) == (2, 0)
     assert [r.state for r in view.records] == [RecordState.ACQUIRED] * 2
-    assert broker.record_state(GROUP, TOPIC, 0, 2) is None  # never acquired
+    assert manual_broker.record_state(GROUP, TOPIC, 0, 2) is None  # never acquired

@@ -25,10 +25,10 @@ def test_manual_clock_calls_back_on_advance_and_forgets_dead_brokers() -> None:
     clock = ManualClock()
     calls: list[int] = []
     clock.on_advance(lambda: calls.append(clock.now_ms()))
-    broker = MemoryBroker(clock=clock)
+    manual_broker = MemoryBroker(clock=clock)
     clock.advance(1)
     assert calls == [clock.now_ms()]
-    del broker
+    del manual_broker
     gc.collect()
     clock.advance(1)  # the dead broker's bound method is skipped, not called
     assert len(calls) == 2

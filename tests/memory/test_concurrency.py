@@ -26,10 +26,10 @@ THREADS = 8
 def test_concurrent_members_accept_every_record_exactly_once(
     clock: ManualClock, partitions: int
 ) -> None:
-    broker = MemoryBroker(clock=clock)
-    broker.create_topic("load", partitions=partitions)
-    earliest(broker)
-    factory = MemoryClientFactory(broker)
+    manual_broker = MemoryBroker(clock=clock)
+    manual_broker.create_topic("load", partitions=partitions)
+    earliest(manual_broker)
+    factory = MemoryClientFactory(manual_broker)
     consumers = [factory.create(GROUP, client_id=f"c{i}") for i in range(THREADS)]
     for consumer in consumers:
         consumer.subscribe(["load"])
@@ -56,7 +56,7 @@ def test_concurrent_members_accept_every_record_exactly_once(
 
     def feed() -> None:
         for index in range(RECORDS):
-            broker.produce("load", str(index).encode())
+            manual_broker.produce("load", str(index).encode())
 
     threads = [threading.Thread(target=work, args=(c,)) for c in consumers]
     threads.append(threading.Thread(target=feed))
@@ -69,12 +69,12 @@ def test_concurrent_members_accept_every_record_exactly_once(
 
     assert errors == []
     assert len(accepted) == len(set(accepted)) == RECORDS
-    ends = {p: broker.log_end_offset("load", p) for p in range(partitions)}
+    ends = {p: manual_broker.log_end_offset("load", p) for p in range(partitions)}
     assert sorted(accepted) == sorted((p, o) for p, end in ends.items() for o in range(end))
     for partition, end in ends.items():
-        view = broker.share_partition(GROUP, "load", partition)
+        view = manual_broker.share_partition(GROUP, "load", partition)
         assert (view.start_offset, view.end_offset, view.in_flight_count) == (end, end, 0)
-    assert broker.acquired_count(GROUP) == 0
+    assert manual_broker.acquired_count(GROUP) == 0
 
 
 def _poll_in_thread(consumer: MemoryShareConsumer, timeout: float) -> dict:
@@ -92,13 +92,13 @@ def _poll_in_thread(consumer: MemoryShareConsumer, timeout: float) -> dict:
 
 
 def test_a_waiting_poll_wakes_up_when_a_record_is_produced(
-    broker: MemoryBroker, member: MakeMember
+    manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     consumer = member()
     consumer.poll(1, 0)  # initialise the share partition (latest)
     waiting = _poll_in_thread(consumer, timeout=10)
     time.sleep(0.05)
-    broker.produce(TOPIC, b"wake up")
+    manual_broker.produce(TOPIC, b"wake up")
     waiting["thread"].join(5)
     assert [r.value for r in waiting["records"]] == [b"wake up"]
     assert waiting["elapsed"] < 5
@@ -111,10 +111,10 @@ def test_a_poll_with_a_manual_clock_still_times_out_in_real_time(member: MakeMem
 
 
 def test_advancing_the_manual_clock_wakes_a_poll_waiting_for_an_expiring_lock(
-    broker: MemoryBroker, member: MakeMember, clock: ManualClock
+    manual_broker: MemoryBroker, member: MakeMember, clock: ManualClock
 ) -> None:
-    earliest(broker)
-    produce(broker, 1)
+    earliest(manual_broker)
+    produce(manual_broker, 1)
     owner, other = member(), member()
     owner.poll(10, 0)
     waiting = _poll_in_thread(other, timeout=10)
@@ -127,13 +127,13 @@ def test_advancing_the_manual_clock_wakes_a_poll_waiting_for_an_expiring_lock(
 
 
 def test_real_lock_expiry_wakes_a_waiting_poll() -> None:
-    broker = MemoryBroker(
+    manual_broker = MemoryBroker(
         clock=SystemClock(), config={"group.share.min.record.lock.duration.ms": 100}
     )
-    broker.create_topic(TOPIC)
-    earliest(broker, extra={"share.record.lock.duration.ms": 200})
-    produce(broker, 1)
-    factory = MemoryClientFactory(broker)
+    manual_broker.create_topic(TOPIC)
+    earliest(manual_broker, extra={"share.record.lock.duration.ms": 200})
+    produce(manual_broker, 1)
+    factory = MemoryClientFactory(manual_broker)
     owner, other = factory.create(GROUP, client_id="a"), factory.create(GROUP, client_id="b")
     owner.subscribe([TOPIC])
     other.subscribe([TOPIC])

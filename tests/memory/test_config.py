@@ -16,8 +16,8 @@ from .conftest import MakeMember
 from .helpers import GROUP, RELEASE, TOPIC, earliest, produce
 
 
-def test_group_configs_default_to_kafkas(broker: MemoryBroker) -> None:
-    assert broker.group_config("any") == {
+def test_group_configs_default_to_kafkas(manual_broker: MemoryBroker) -> None:
+    assert manual_broker.group_config("any") == {
         "share.record.lock.duration.ms": 30_000,
         "share.delivery.count.limit": 5,
         "share.partition.max.record.locks": 2_000,
@@ -30,14 +30,14 @@ def test_group_configs_default_to_kafkas(broker: MemoryBroker) -> None:
 
 
 def test_broker_defaults_apply_to_every_group() -> None:
-    broker = MemoryBroker(
+    manual_broker = MemoryBroker(
         clock=ManualClock(),
         config={
             "group.share.delivery.count.limit": 3,
             "group.share.record.lock.duration.ms": 20_000,
         },
     )
-    config = broker.group_config("g")
+    config = manual_broker.group_config("g")
     assert (config["share.delivery.count.limit"], config["share.record.lock.duration.ms"]) == (
         3,
         20_000,
@@ -62,33 +62,33 @@ def test_broker_defaults_apply_to_every_group() -> None:
     ],
 )
 def test_out_of_bounds_or_unknown_group_configs_are_refused(
-    broker: MemoryBroker, key: str, value: object
+    manual_broker: MemoryBroker, key: str, value: object
 ) -> None:
     with pytest.raises(BrokerError) as error:
-        broker.alter_group_config(GROUP, {key: value})
+        manual_broker.alter_group_config(GROUP, {key: value})
     assert error.value.error == "INVALID_CONFIG"
 
 
-def test_an_invalid_change_changes_nothing(broker: MemoryBroker) -> None:
+def test_an_invalid_change_changes_nothing(manual_broker: MemoryBroker) -> None:
     with pytest.raises(BrokerError):
-        broker.alter_group_config(
+        manual_broker.alter_group_config(
             GROUP, {"share.delivery.count.limit": 3, "share.record.lock.duration.ms": 1}
         )
-    assert broker.group_config(GROUP)["share.delivery.count.limit"] == 5
+    assert manual_broker.group_config(GROUP)["share.delivery.count.limit"] == 5
 
 
-def test_none_deletes_a_group_config(broker: MemoryBroker) -> None:
-    broker.alter_group_config(GROUP, {"share.delivery.count.limit": 3})
-    broker.alter_group_config(GROUP, {"share.delivery.count.limit": None})
-    assert broker.group_config(GROUP)["share.delivery.count.limit"] == 5
+def test_none_deletes_a_group_config(manual_broker: MemoryBroker) -> None:
+    manual_broker.alter_group_config(GROUP, {"share.delivery.count.limit": 3})
+    manual_broker.alter_group_config(GROUP, {"share.delivery.count.limit": None})
+    assert manual_broker.group_config(GROUP)["share.delivery.count.limit"] == 5
 
 
 def test_lowering_the_broker_minimum_allows_short_locks() -> None:
-    broker = MemoryBroker(
+    manual_broker = MemoryBroker(
         clock=ManualClock(), config={"group.share.min.record.lock.duration.ms": 100}
     )
-    broker.alter_group_config(GROUP, {"share.record.lock.duration.ms": "250"})
-    assert broker.group_config(GROUP)["share.record.lock.duration.ms"] == 250
+    manual_broker.alter_group_config(GROUP, {"share.record.lock.duration.ms": "250"})
+    assert manual_broker.group_config(GROUP)["share.record.lock.duration.ms"] == 250
 
 
 def test_broker_defaults_must_lie_within_the_broker_bounds() -> None:
@@ -97,16 +97,16 @@ def test_broker_defaults_must_lie_within_the_broker_bounds() -> None:
 
 
 def test_config_changes_apply_to_records_already_in_flight(
-    broker: MemoryBroker, member: MakeMember
+    manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
-    earliest(broker)
-    produce(broker, 1)
+    earliest(manual_broker)
+    produce(manual_broker, 1)
     consumer = member()
     [record] = consumer.poll(10, 0)
     consumer.acknowledge(record, RELEASE)
     [record] = consumer.poll(10, 0)
     assert record.delivery_count == 2
-    broker.alter_group_config(GROUP, {"share.delivery.count.limit": 2})
+    manual_broker.alter_group_config(GROUP, {"share.delivery.count.limit": 2})
     consumer.acknowledge(record, RELEASE)
     assert consumer.commit_sync(1) == []
-    assert broker.record_state(GROUP, TOPIC, 0, 0).state is RecordState.ARCHIVED
+    assert manual_broker.record_state(GROUP, TOPIC, 0, 0).state is RecordState.ARCHIVED

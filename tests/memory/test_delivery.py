@@ -14,22 +14,22 @@ from .helpers import ACCEPT, GROUP, REJECT, RELEASE, RENEW, TOPIC, ack_all, earl
 from .helpers import produce as produce_records
 
 
-def state(broker: MemoryBroker, offset: int):
-    return broker.record_state(GROUP, TOPIC, 0, offset)
+def state(manual_broker: MemoryBroker, offset: int):
+    return manual_broker.record_state(GROUP, TOPIC, 0, offset)
 
 
 def test_first_delivery_carries_the_record_and_delivery_count_one(
-    broker: MemoryBroker, member: MakeMember, clock: ManualClock
+    manual_broker: MemoryBroker, member: MakeMember, clock: ManualClock
 ) -> None:
-    earliest(broker)
-    broker.produce(TOPIC, b"payload", key=b"k", headers={"h": b"1"})
+    earliest(manual_broker)
+    manual_broker.produce(TOPIC, b"payload", key=b"k", headers={"h": b"1"})
     consumer = member()
     [record] = consumer.poll(10, 0)
     assert (record.topic, record.partition, record.offset) == (TOPIC, 0, 0)
     assert (record.key, record.value, tuple(record.headers)) == (b"k", b"payload", (("h", b"1"),))
     assert record.timestamp_ms == clock.now_ms()
     assert record.delivery_count == 1
-    view = state(broker, 0)
+    view = state(manual_broker, 0)
     assert (view.state, view.delivery_count, view.member_id) == (
         RecordState.ACQUIRED,
         1,
@@ -39,15 +39,15 @@ def test_first_delivery_carries_the_record_and_delivery_count_one(
 
 
 def test_release_redelivers_with_delivery_count_plus_one(
-    broker: MemoryBroker, member: MakeMember
+    manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
-    earliest(broker)
-    produce_records(broker, 1)
+    earliest(manual_broker)
+    produce_records(manual_broker, 1)
     first, second = member(), member()
     [record] = first.poll(10, 0)
     first.acknowledge(record, RELEASE)
     first.commit_sync(1)
-    assert state(broker, 0).state is RecordState.AVAILABLE
+    assert state(manual_broker, 0).state is RecordState.AVAILABLE
     [again] = second.poll(10, 0)
     assert (again.offset, again.delivery_count) == (0, 2)
     second.acknowledge(again, RELEASE)
@@ -56,30 +56,30 @@ def test_release_redelivers_with_delivery_count_plus_one(
 
 
 def test_acknowledgements_reach_the_broker_with_the_next_poll_or_commit(
-    broker: MemoryBroker, member: MakeMember
+    manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
-    earliest(broker)
-    produce_records(broker, 1)
+    earliest(manual_broker)
+    produce_records(manual_broker, 1)
     consumer = member()
     [record] = consumer.poll(10, 0)
     consumer.acknowledge(record, ACCEPT)
-    assert state(broker, 0).state is RecordState.ACQUIRED
+    assert state(manual_broker, 0).state is RecordState.ACQUIRED
     consumer.commit_async()
-    assert state(broker, 0).state is RecordState.ACKNOWLEDGED
+    assert state(manual_broker, 0).state is RecordState.ACKNOWLEDGED
 
 
-def test_reject_archives_for_good(broker: MemoryBroker, member: MakeMember) -> None:
-    earliest(broker)
-    produce_records(broker, 2)
+def test_reject_archives_for_good(manual_broker: MemoryBroker, member: MakeMember) -> None:
+    earliest(manual_broker)
+    produce_records(manual_broker, 2)
     consumer = member()
     records = consumer.poll(10, 0)
     consumer.acknowledge(records[0], REJECT)
     consumer.acknowledge(records[1], RELEASE)
     assert consumer.commit_sync(1) == []
     assert offsets(member().poll(10, 0)) == [1]
-    view = state(broker, 0)
+    view = state(manual_broker, 0)
     assert (view.state, view.archive_reason) == (RecordState.ARCHIVED, ArchiveReason.REJECTED)
-    [archived] = broker.archived_records(GROUP)
+    [archived] = manual_broker.archived_records(GROUP)
     assert (archived.offset, archived.delivery_count, archived.reason) == (
         0,
         1,
@@ -89,10 +89,10 @@ def test_reject_archives_for_good(broker: MemoryBroker, member: MakeMember) -> N
 
 
 def test_release_at_the_delivery_count_limit_archives(
-    broker: MemoryBroker, member: MakeMember
+    manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
-    earliest(broker, extra={"share.delivery.count.limit": 3})
-    produce_records(broker, 1)
+    earliest(manual_broker, extra={"share.delivery.count.limit": 3})
+    produce_records(manual_broker, 1)
     consumer = member()
     counts = []
     for _ in range(3):
@@ -102,20 +102,22 @@ def test_release_at_the_delivery_count_limit_archives(
         assert consumer.commit_sync(1) == []
     assert counts == [1, 2, 3]
     assert consumer.poll(10, 0) == []
-    view = state(broker, 0)
+    view = state(manual_broker, 0)
     assert (view.state, view.delivery_count, view.archive_reason) == (
         RecordState.ARCHIVED,
         3,
         ArchiveReason.DELIVERY_COUNT_EXCEEDED,
     )
-    assert [a.reason for a in broker.archived_records(GROUP)] == [
+    assert [a.reason for a in manual_broker.archived_records(GROUP)] == [
         ArchiveReason.DELIVERY_COUNT_EXCEEDED
     ]
 
 
-def test_default_delivery_count_limit_is_five(broker: MemoryBroker, member: MakeMember) -> None:
-    earliest(broker)
-    produce_records(broker, 1)
+def test_default_delivery_count_limit_is_five(
+    manual_broker: MemoryBroker, member: MakeMember
+) -> None:
+    earliest(manual_broker)
+    produce_records(manual_broker, 1)
     consumer = member()
     deliveries = 0
     while records := consumer.poll(10, 0):
@@ -123,23 +125,23 @@ def test_default_delivery_count_limit_is_five(broker: MemoryBroker, member: Make
         ack_all(consumer, records, RELEASE)
         consumer.commit_sync(1)
     assert deliveries == 5
-    assert state(broker, 0).state is RecordState.ARCHIVED
+    assert state(manual_broker, 0).state is RecordState.ARCHIVED
 
 
 def test_lock_expiry_makes_the_record_available_to_another_member(
-    broker: MemoryBroker, member: MakeMember, clock: ManualClock
+    manual_broker: MemoryBroker, member: MakeMember, clock: ManualClock
 ) -> None:
-    earliest(broker)
-    produce_records(broker, 1)
+    earliest(manual_broker)
+    produce_records(manual_broker, 1)
     slow, other = member(), member()
     [record] = slow.poll(10, 0)
     clock.advance(ms=29_999)
     assert other.poll(10, 0) == []
     clock.advance(ms=1)  # exactly share.record.lock.duration.ms after acquisition
-    assert state(broker, 0).state is RecordState.AVAILABLE
+    assert state(manual_broker, 0).state is RecordState.AVAILABLE
     [again] = other.poll(10, 0)
     assert (again.offset, again.delivery_count) == (0, 2)
-    assert state(broker, 0).member_id == other.member_id
+    assert state(manual_broker, 0).member_id == other.member_id
     slow.acknowledge(record, ACCEPT)  # too late: the record belongs to `other` now
     [failure] = slow.commit_sync(1)
     assert (failure.offset, failure.error) == (0, "INVALID_RECORD_STATE")
@@ -148,16 +150,16 @@ def test_lock_expiry_makes_the_record_available_to_another_member(
 
 
 def test_lock_expiry_at_the_delivery_count_limit_archives(
-    broker: MemoryBroker, member: MakeMember, clock: ManualClock
+    manual_broker: MemoryBroker, member: MakeMember, clock: ManualClock
 ) -> None:
-    earliest(broker, extra={"share.delivery.count.limit": 2})
-    produce_records(broker, 1)
+    earliest(manual_broker, extra={"share.delivery.count.limit": 2})
+    produce_records(manual_broker, 1)
     consumer = member()
     for expected in (1, 2):
         [record] = consumer.poll(10, 0)
         assert record.delivery_count == expected
         clock.advance(30)
-    view = state(broker, 0)
+    view = state(manual_broker, 0)
     assert (view.state, view.archive_reason) == (
         RecordState.ARCHIVED,
         ArchiveReason.DELIVERY_COUNT_EXCEEDED,
@@ -166,17 +168,17 @@ def test_lock_expiry_at_the_delivery_count_limit_archives(
 
 
 def test_renew_restarts_the_lock_without_a_new_delivery(
-    broker: MemoryBroker, member: MakeMember, clock: ManualClock
+    manual_broker: MemoryBroker, member: MakeMember, clock: ManualClock
 ) -> None:
-    earliest(broker)
-    produce_records(broker, 1)
+    earliest(manual_broker)
+    produce_records(manual_broker, 1)
     owner, other = member(), member()
     [record] = owner.poll(10, 0)
     clock.advance(20)
     owner.acknowledge(record, RENEW)
     assert owner.commit_sync(1) == []
     clock.advance(20)  # 40 s after acquisition, 20 s after the renewal
-    view = state(broker, 0)
+    view = state(manual_broker, 0)
     assert (view.state, view.delivery_count, view.member_id) == (
         RecordState.ACQUIRED,
         1,
@@ -187,14 +189,14 @@ def test_renew_restarts_the_lock_without_a_new_delivery(
     owner.acknowledge(record, RENEW)
     owner.acknowledge(record, ACCEPT)  # a renewed record is acknowledged as usual
     assert owner.commit_sync(1) == []
-    assert state(broker, 0).state is RecordState.ACKNOWLEDGED
+    assert state(manual_broker, 0).state is RecordState.ACKNOWLEDGED
 
 
 def test_renewed_lock_still_expires(
-    broker: MemoryBroker, member: MakeMember, clock: ManualClock
+    manual_broker: MemoryBroker, member: MakeMember, clock: ManualClock
 ) -> None:
-    earliest(broker)
-    produce_records(broker, 1)
+    earliest(manual_broker)
+    produce_records(manual_broker, 1)
     owner, other = member(), member()
     [record] = owner.poll(10, 0)
     clock.advance(20)
@@ -205,21 +207,25 @@ def test_renewed_lock_still_expires(
     assert again.delivery_count == 2
 
 
-def test_only_the_owner_may_renew_or_acknowledge(broker: MemoryBroker, member: MakeMember) -> None:
-    earliest(broker)
-    produce_records(broker, 1)
+def test_only_the_owner_may_renew_or_acknowledge(
+    manual_broker: MemoryBroker, member: MakeMember
+) -> None:
+    earliest(manual_broker)
+    produce_records(manual_broker, 1)
     owner, intruder = member(), member()
     [record] = owner.poll(10, 0)
     for ack_type in (RENEW, ACCEPT, RELEASE, REJECT):
         intruder.acknowledge(record, ack_type)
     failures = intruder.commit_sync(1)
     assert [f.error for f in failures] == ["INVALID_RECORD_STATE"] * 4
-    assert state(broker, 0).member_id == owner.member_id
+    assert state(manual_broker, 0).member_id == owner.member_id
 
 
-def test_renew_can_be_switched_off_per_group(broker: MemoryBroker, member: MakeMember) -> None:
-    earliest(broker, extra={"share.renew.acknowledge.enable": "false"})
-    produce_records(broker, 1)
+def test_renew_can_be_switched_off_per_group(
+    manual_broker: MemoryBroker, member: MakeMember
+) -> None:
+    earliest(manual_broker, extra={"share.renew.acknowledge.enable": "false"})
+    produce_records(manual_broker, 1)
     consumer = member()
     [record] = consumer.poll(10, 0)
     consumer.acknowledge(record, RENEW)
@@ -227,10 +233,10 @@ def test_renew_can_be_switched_off_per_group(broker: MemoryBroker, member: MakeM
 
 
 def test_acknowledging_twice_or_unacquired_offsets_fails(
-    broker: MemoryBroker, member: MakeMember
+    manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
-    earliest(broker)
-    produce_records(broker, 3)
+    earliest(manual_broker)
+    produce_records(manual_broker, 3)
     consumer = member()
     head, second = consumer.poll(2, 0)  # the head stays acquired: the SPSO stays at 0
     consumer.acknowledge(second, ACCEPT)
@@ -245,30 +251,30 @@ def test_acknowledging_twice_or_unacquired_offsets_fails(
         (2, "INVALID_REQUEST"),  # past the share-partition end offset
         (0, "UNKNOWN_TOPIC_OR_PARTITION"),
     ]
-    assert state(broker, 0).state is RecordState.ACQUIRED
+    assert state(manual_broker, 0).state is RecordState.ACQUIRED
 
 
 def test_acknowledgements_before_the_start_offset_are_ignored_as_kafka_does(
-    broker: MemoryBroker, member: MakeMember, clock: ManualClock
+    manual_broker: MemoryBroker, member: MakeMember, clock: ManualClock
 ) -> None:
     """Kafka skips an acknowledgement of offsets before the SPSO ("already archived") without
     an error: a late acknowledgement of a record another member finished succeeds and changes
     nothing (checked on Kafka 4.4 by tests/scenarios/test_locks.py, also for a record archived
     at the delivery limit)."""
-    earliest(broker)
-    produce_records(broker, 2)
+    earliest(manual_broker)
+    produce_records(manual_broker, 2)
     slow, other = member(), member()
     [late] = slow.poll(1, 0)
     clock.advance(30)
     [again] = other.poll(1, 0)
     other.acknowledge(again, ACCEPT)
     assert other.commit_sync(1) == []
-    assert broker.share_partition(GROUP, TOPIC, 0).start_offset == 1
+    assert manual_broker.share_partition(GROUP, TOPIC, 0).start_offset == 1
     for ack_type in (ACCEPT, RELEASE, REJECT, RENEW):
         slow.acknowledge(late, ack_type)
     assert slow.commit_sync(1) == []
-    assert state(broker, 0).state is RecordState.ACKNOWLEDGED
-    assert broker.archived_records(GROUP) == []
+    assert state(manual_broker, 0).state is RecordState.ACKNOWLEDGED
+    assert manual_broker.archived_records(GROUP) == []
     # Still refused at or after the SPSO: offset 1 was never acquired by `slow`.
     [next_record] = other.poll(1, 0)
     slow.acknowledge(next_record, ACCEPT)
@@ -276,38 +282,38 @@ def test_acknowledgements_before_the_start_offset_are_ignored_as_kafka_does(
 
 
 def test_start_offset_moves_past_acknowledged_and_archived_records(
-    broker: MemoryBroker, member: MakeMember
+    manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
-    earliest(broker)
-    produce_records(broker, 5)
+    earliest(manual_broker)
+    produce_records(manual_broker, 5)
     consumer = member()
     records = consumer.poll(10, 0)
-    view = broker.share_partition(GROUP, TOPIC, 0)
+    view = manual_broker.share_partition(GROUP, TOPIC, 0)
     assert (view.start_offset, view.end_offset, view.in_flight_count) == (0, 5, 5)
     consumer.acknowledge(records[1], ACCEPT)
     consumer.acknowledge(records[2], REJECT)
     consumer.commit_sync(1)
-    assert broker.share_partition(GROUP, TOPIC, 0).start_offset == 0
+    assert manual_broker.share_partition(GROUP, TOPIC, 0).start_offset == 0
     consumer.acknowledge(records[0], ACCEPT)
     consumer.commit_sync(1)
-    assert broker.share_partition(GROUP, TOPIC, 0).start_offset == 3
+    assert manual_broker.share_partition(GROUP, TOPIC, 0).start_offset == 3
     consumer.acknowledge(records[3], RELEASE)  # still in flight: the SPSO stops here
     consumer.acknowledge(records[4], ACCEPT)
     consumer.commit_sync(1)
-    view = broker.share_partition(GROUP, TOPIC, 0)
+    view = manual_broker.share_partition(GROUP, TOPIC, 0)
     assert (view.start_offset, view.end_offset, view.available_count) == (3, 5, 1)
     assert [r.state for r in view.records] == [RecordState.AVAILABLE, RecordState.ACKNOWLEDGED]
 
 
 def test_in_flight_records_are_capped_by_max_record_locks(
-    broker: MemoryBroker, member: MakeMember
+    manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
-    earliest(broker, extra={"share.partition.max.record.locks": 100})
-    produce_records(broker, 150)
+    earliest(manual_broker, extra={"share.partition.max.record.locks": 100})
+    produce_records(manual_broker, 150)
     first, second = member(), member()
     taken = first.poll(500, 0)
     assert offsets(taken) == list(range(100))
-    assert broker.in_flight_count(GROUP, TOPIC, 0) == 100
+    assert manual_broker.in_flight_count(GROUP, TOPIC, 0) == 100
     assert second.poll(500, 0) == []
     ack_all(first, taken[:10], RELEASE)  # released records stay in flight
     first.commit_sync(1)
@@ -315,36 +321,38 @@ def test_in_flight_records_are_capped_by_max_record_locks(
     ack_all(first, taken[10:30], ACCEPT)  # still blocked behind offsets 0-9
     first.commit_sync(1)
     assert second.poll(500, 0) == []
-    assert broker.share_partition(GROUP, TOPIC, 0).start_offset == 0
+    assert manual_broker.share_partition(GROUP, TOPIC, 0).start_offset == 0
 
 
 def test_acknowledging_the_head_makes_room_for_new_records(
-    broker: MemoryBroker, member: MakeMember
+    manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
-    earliest(broker, extra={"share.partition.max.record.locks": 100})
-    produce_records(broker, 150)
+    earliest(manual_broker, extra={"share.partition.max.record.locks": 100})
+    produce_records(manual_broker, 150)
     consumer = member()
     taken = consumer.poll(500, 0)
     ack_all(consumer, taken[:10], ACCEPT)
     assert offsets(consumer.poll(500, 0)) == list(range(100, 110))
 
 
-def test_poll_never_returns_more_than_asked(broker: MemoryBroker, member: MakeMember) -> None:
-    earliest(broker)
-    produce_records(broker, 10)
+def test_poll_never_returns_more_than_asked(
+    manual_broker: MemoryBroker, member: MakeMember
+) -> None:
+    earliest(manual_broker)
+    produce_records(manual_broker, 10)
     consumer = member()
     assert offsets(consumer.poll(3, 0)) == [0, 1, 2]
     assert offsets(consumer.poll(3, 0)) == [3, 4, 5]
-    assert broker.acquired_count(GROUP, consumer.member_id) == 6
+    assert manual_broker.acquired_count(GROUP, consumer.member_id) == 6
 
 
 def test_records_delivered_often_are_delivered_alone(
-    broker: MemoryBroker, member: MakeMember
+    manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     # Kafka 4.4 throttles records at or past half the delivery limit (here 3 of 5) so a
     # poison record cannot take healthy ones down with it again and again.
-    earliest(broker)
-    produce_records(broker, 3)
+    earliest(manual_broker)
+    produce_records(manual_broker, 3)
     consumer = member()
     for count in (1, 2, 3):
         records = consumer.poll(2, 0)
@@ -356,9 +364,11 @@ def test_records_delivered_often_are_delivered_alone(
     assert [(r.offset, r.delivery_count) for r in consumer.poll(10, 0)] == [(2, 1)]
 
 
-def test_redelivered_records_come_before_new_ones(broker: MemoryBroker, member: MakeMember) -> None:
-    earliest(broker)
-    produce_records(broker, 3)
+def test_redelivered_records_come_before_new_ones(
+    manual_broker: MemoryBroker, member: MakeMember
+) -> None:
+    earliest(manual_broker)
+    produce_records(manual_broker, 3)
     consumer = member()
     records = consumer.poll(2, 0)
     consumer.acknowledge(records[1], RELEASE)
@@ -366,12 +376,12 @@ def test_redelivered_records_come_before_new_ones(broker: MemoryBroker, member: 
 
 
 def test_one_poll_reads_several_partitions_starting_at_a_different_one_each_time(
-    broker: MemoryBroker, member: MakeMember
+    manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
-    broker.create_topic("pair", partitions=2)
-    earliest(broker)
+    manual_broker.create_topic("pair", partitions=2)
+    earliest(manual_broker)
     for partition in (0, 0, 1, 1):
-        broker.produce("pair", b"v", partition=partition)
+        manual_broker.produce("pair", b"v", partition=partition)
     consumer = member(topics=["pair"])
     first = consumer.poll(1, 0)
     second = consumer.poll(1, 0)

@@ -9,12 +9,12 @@ from .helpers import ACCEPT, GROUP, REJECT, RELEASE, TOPIC, earliest, produce
 
 
 def test_listeners_see_every_state_change_in_order(
-    broker: MemoryBroker, member: MakeMember, clock: ManualClock
+    manual_broker: MemoryBroker, member: MakeMember, clock: ManualClock
 ) -> None:
     events: list[BrokerEvent] = []
-    broker.add_listener(events.append)
-    earliest(broker, extra={"share.delivery.count.limit": 2})
-    produce(broker, 3)
+    manual_broker.add_listener(events.append)
+    earliest(manual_broker, extra={"share.delivery.count.limit": 2})
+    produce(manual_broker, 3)
     consumer = member()
     records = consumer.poll(10, 0)
     consumer.acknowledge(records[0], ACCEPT)
@@ -42,25 +42,27 @@ def test_listeners_see_every_state_change_in_order(
 
 
 def test_a_failing_listener_is_logged_and_others_still_run(
-    broker: MemoryBroker, member: MakeMember, caplog
+    manual_broker: MemoryBroker, member: MakeMember, caplog
 ) -> None:
     seen: list[EventKind] = []
 
     def broken(event: BrokerEvent) -> None:
         raise RuntimeError("boom")
 
-    broker.add_listener(broken)
-    broker.add_listener(lambda event: seen.append(event.kind))
+    manual_broker.add_listener(broken)
+    manual_broker.add_listener(lambda event: seen.append(event.kind))
     member()
     assert seen == [EventKind.MEMBER_JOINED]
     assert "boom" in caplog.text
 
 
-def test_a_listener_may_call_back_into_the_broker(broker: MemoryBroker, member: MakeMember) -> None:
+def test_a_listener_may_call_back_into_the_broker(
+    manual_broker: MemoryBroker, member: MakeMember
+) -> None:
     states = []
-    broker.add_listener(
+    manual_broker.add_listener(
         lambda event: (
-            states.append(broker.describe_share_group(GROUP).state)
+            states.append(manual_broker.describe_share_group(GROUP).state)
             if event.kind is EventKind.MEMBER_JOINED
             else None
         )
@@ -69,9 +71,9 @@ def test_a_listener_may_call_back_into_the_broker(broker: MemoryBroker, member: 
     assert states == ["Stable"]
 
 
-def test_removed_listeners_hear_nothing(broker: MemoryBroker, member: MakeMember) -> None:
+def test_removed_listeners_hear_nothing(manual_broker: MemoryBroker, member: MakeMember) -> None:
     seen: list[BrokerEvent] = []
-    broker.add_listener(seen.append)
-    broker.remove_listener(seen.append)
+    manual_broker.add_listener(seen.append)
+    manual_broker.remove_listener(seen.append)
     member()
     assert seen == []

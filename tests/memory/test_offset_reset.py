@@ -11,68 +11,68 @@ from .helpers import GROUP, TOPIC, earliest, offsets, produce
 
 
 def test_latest_is_the_default_and_skips_earlier_records(
-    broker: MemoryBroker, member: MakeMember
+    manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
-    produce(broker, 3)
+    produce(manual_broker, 3)
     consumer = member()
-    assert broker.share_partition(GROUP, TOPIC, 0) is None  # not initialised until fetched
+    assert manual_broker.share_partition(GROUP, TOPIC, 0) is None  # not initialised until fetched
     assert consumer.poll(10, 0) == []
-    view = broker.share_partition(GROUP, TOPIC, 0)
+    view = manual_broker.share_partition(GROUP, TOPIC, 0)
     assert (view.start_offset, view.end_offset) == (3, 3)
-    produce(broker, 2)
+    produce(manual_broker, 2)
     assert offsets(consumer.poll(10, 0)) == [3, 4]
 
 
 def test_latest_means_the_log_end_at_the_first_fetch_not_at_subscribe(
-    broker: MemoryBroker, member: MakeMember
+    manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     consumer = member()
-    produce(broker, 2)  # after subscribe, before the first fetch
+    produce(manual_broker, 2)  # after subscribe, before the first fetch
     assert consumer.poll(10, 0) == []
-    produce(broker, 1)
+    produce(manual_broker, 1)
     assert offsets(consumer.poll(10, 0)) == [2]
 
 
-def test_earliest_delivers_everything(broker: MemoryBroker, member: MakeMember) -> None:
-    produce(broker, 3)
-    earliest(broker)
+def test_earliest_delivers_everything(manual_broker: MemoryBroker, member: MakeMember) -> None:
+    produce(manual_broker, 3)
+    earliest(manual_broker)
     assert offsets(member().poll(10, 0)) == [0, 1, 2]
 
 
 def test_by_duration_starts_at_records_younger_than_the_duration(
-    broker: MemoryBroker, member: MakeMember, clock: ManualClock
+    manual_broker: MemoryBroker, member: MakeMember, clock: ManualClock
 ) -> None:
-    broker.produce(TOPIC, b"two hours old")
+    manual_broker.produce(TOPIC, b"two hours old")
     clock.advance(3600)
-    broker.produce(TOPIC, b"one hour old")
+    manual_broker.produce(TOPIC, b"one hour old")
     clock.advance(1800)
-    broker.produce(TOPIC, b"fresh")
+    manual_broker.produce(TOPIC, b"fresh")
     clock.advance(1800)
-    broker.alter_group_config(GROUP, {"share.auto.offset.reset": "by_duration:PT1H"})
+    manual_broker.alter_group_config(GROUP, {"share.auto.offset.reset": "by_duration:PT1H"})
     assert offsets(member().poll(10, 0)) == [1, 2]
 
 
 def test_reset_strategy_only_matters_for_a_new_share_partition(
-    broker: MemoryBroker, member: MakeMember
+    manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
-    produce(broker, 2)
+    produce(manual_broker, 2)
     consumer = member()
     consumer.poll(10, 0)  # initialised at the log end (latest)
-    earliest(broker)
+    earliest(manual_broker)
     assert consumer.poll(10, 0) == []
 
 
 def test_every_group_initialises_its_own_share_partition(
-    broker: MemoryBroker, member: MakeMember
+    manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
-    produce(broker, 2)
-    earliest(broker, group="replay")
+    produce(manual_broker, 2)
+    earliest(manual_broker, group="replay")
     assert member(group="live").poll(10, 0) == []
     assert offsets(member(group="replay").poll(10, 0)) == [0, 1]
 
 
 @pytest.mark.parametrize("value", ["none", "by_duration:-PT1H", "by_duration:PT", "oldest"])
-def test_invalid_reset_strategies_are_refused(broker: MemoryBroker, value: str) -> None:
+def test_invalid_reset_strategies_are_refused(manual_broker: MemoryBroker, value: str) -> None:
     with pytest.raises(BrokerError) as error:
-        broker.alter_group_config(GROUP, {"share.auto.offset.reset": value})
+        manual_broker.alter_group_config(GROUP, {"share.auto.offset.reset": value})
     assert error.value.error == "INVALID_CONFIG"
