@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...exceptions import ConfigurationError
+from ...instrumentation.bus import events
 from ...kafka.backoff import Backoff, FailureEpisode
 from ...kafka.cluster import Cluster
 from ...kafka.config import ConnectionConfig
@@ -41,7 +42,13 @@ from .acknowledgements import (
     Offsets,
     TopicIdPartition,
 )
-from .delivery import CORRUPT_BATCH_ACTIONS, CorruptBatch, DecodedBatches, deliver_partition
+from .delivery import (
+    CORRUPT_BATCH_ACTIONS,
+    CorruptBatch,
+    DecodedBatches,
+    InvalidAcquiredRecords,
+    deliver_partition,
+)
 from .membership import Membership
 from .sessions import SESSION_ERRORS, ShareSession
 from .topics import TopicDirectory
@@ -83,6 +90,10 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                 f"{', '.join(CORRUPT_BATCH_ACTIONS)}, not {self.corrupt_action!r}"
             )
         self.max_bytes = int(config.get("fetch.max.bytes", DEFAULT_MAX_BYTES))
+        #: A batch that would decompress to more is corrupt (a decompression bomb).
+        self.max_decompressed = int(
+            config.get("native.max.decompressed.batch.bytes", self.max_bytes)
+        )
         self._cluster = Cluster(connection)
         self._membership = Membership(
             Cluster(connection),
@@ -314,17 +325,31 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                     self._partition_error(session, partition, data, "ShareFetch")
                     continue
                 if data.acquired_records:
-                    records += self._deliver(partition, data)
+                    records += self._deliver(partition, data, max_records)
         return records
 
-    def _deliver(self, partition: TopicIdPartition, data) -> list[ReceivedRecord]:
-        delivery = deliver_partition(
-            partition,
-            data.records,
-            [(a.first_offset, a.last_offset, a.delivery_count) for a in data.acquired_records],
-            corrupt_action=self.corrupt_action,
-            cache=self._decoded,
-        )
+    def _deliver(self, partition: TopicIdPartition, data, max_records: int) -> list[ReceivedRecord]:
+        try:
+            delivery = deliver_partition(
+                partition,
+                data.records or b"",
+                [(a.first_offset, a.last_offset, a.delivery_count) for a in data.acquired_records],
+                corrupt_action=self.corrupt_action,
+                cache=self._decoded,
+                max_acquired=max_records,
+                max_decompressed=self.max_decompressed,
+            )
+        except InvalidAcquiredRecords as error:
+            # Nothing of this answer can be trusted: deliver nothing and settle nothing; the
+            # broker hands the records out again when their acquisition locks run out.
+            logger.error(
+                "%s: ShareFetch answer for %s[%d] ignored: %s",
+                self.group_id,
+                partition.topic,
+                partition.partition,
+                error,
+            )
+            return []
         for offset, wire_type in delivery.acknowledgements.items():
             self._acknowledgements.add(partition, offset, wire_type)
         for corrupt in delivery.corrupt:
@@ -337,6 +362,17 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                 corrupt.error,
                 corrupt.action.upper(),
                 len(corrupt.offsets),
+            )
+            events.publish(
+                "batch.corrupt",
+                share_group=self.group_id,
+                topic=corrupt.topic,
+                partition=corrupt.partition,
+                base_offset=corrupt.base_offset,
+                last_offset=corrupt.last_offset,
+                error=corrupt.error,
+                action=corrupt.action.upper(),
+                offsets=corrupt.offsets,
             )
         if delivery.corrupt:
             with self._state_lock:
