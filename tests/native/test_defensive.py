@@ -132,3 +132,12 @@ def test_a_zstd_bomb_fails_fast_as_a_corrupt_batch_without_the_memory() -> None:
     assert outcome["acknowledgements"] == {"0": RELEASE}
     # At most the cap (50 MiB) and some slack, never the gigabyte.
     assert outcome["rss_growth_kib"] < 120 * 1024, outcome
+
+
+def test_batches_that_overlap_are_not_delivered_twice() -> None:
+    """Found by the fuzzer: a frame repeating offsets delivered records twice."""
+    data = batch(0, [Rec(b"a"), Rec(b"b")]) + batch(0, [Rec(b"a"), Rec(b"b"), Rec(b"c")])
+    delivery = deliver_partition(P0, data, [(0, 2, 1)])
+    assert [r.offset for r in delivery.records] == [0, 1]
+    assert delivery.acknowledgements == {2: RELEASE}
+    assert "overlaps the one before" in delivery.corrupt[0].error

@@ -158,9 +158,15 @@ def read_batches(data: bytes | memoryview, *, verify_crc: bool = True) -> Iterat
     view = memoryview(data)
     size = len(view)
     position = 0
+    previous_last = -1
     while size - position >= _LENGTH_OFFSET:
         base_offset, batch_length = struct.unpack_from(">qi", view, position)
         end = position + _LENGTH_OFFSET + batch_length
+        if base_offset <= previous_last:
+            yield RecordBatch(
+                base_offset, None, error=f"batch at offset {base_offset} overlaps the one before"
+            )
+            return
         if batch_length < BATCH_HEADER_SIZE - _LENGTH_OFFSET:
             yield RecordBatch(base_offset, None, error=f"impossible batch length {batch_length}")
             return
@@ -199,14 +205,16 @@ def read_batches(data: bytes | memoryview, *, verify_crc: bool = True) -> Iterat
             )
             if last_offset_delta < 0:
                 return
+            previous_last = last_offset
             position = end
             continue
+        previous_last = last_offset
         if verify_crc:
             actual = crc32c(view[position + _CRC_START : end])
             if actual != crc:
                 yield RecordBatch(
                     base_offset,
-                    last_offset if last_offset_delta >= 0 else None,
+                    last_offset,
                     error=(
                         f"CRC mismatch in batch at offset {base_offset}: stored {crc:#010x}, "
                         f"computed {actual:#010x}"
