@@ -72,6 +72,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 
 SHAREGROUPS = {
+    # Unset: "native" with Kafka 4.4 (else "confluent", logged), "memory" without Kafka.
     "CLIENT": env("SHAREGROUPS_CLIENT") or None,
     # librdkafka keys for every client; KAFKA_BOOTSTRAP_SERVERS fills in bootstrap.servers.
     "KAFKA": {},
