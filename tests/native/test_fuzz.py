@@ -16,7 +16,9 @@ def corpus() -> fuzz.Corpus:
 
 
 @pytest.mark.parametrize("target", sorted(fuzz.TARGETS))
-def test_mutated_inputs_raise_only_documented_errors(target: str, corpus: fuzz.Corpus) -> None:
+def test_mutated_inputs_raise_only_documented_errors(
+    target: str, corpus: fuzz.Corpus, record_decoder: str
+) -> None:
     outcome = fuzz.run(target, INPUTS, seed=20261202, corpus=corpus)
     assert outcome.findings == []
     assert outcome.inputs == INPUTS

@@ -34,6 +34,11 @@ try:
 except ImportError:  # pragma: no cover - the dependency is declared; this keeps imports working
     _crc32c = None
 
+try:  # aiokafka's compiled record batch v2 reader (about 5x faster than the loop below)
+    from aiokafka.record._crecords.default_records import DefaultRecordBatch as _CompiledBatch
+except ImportError:  # pragma: no cover - no wheel for this platform: the pure-Python loop
+    _CompiledBatch = None
+
 #: Bytes before the first record (base_offset .. record_count).
 BATCH_HEADER_SIZE = 61
 #: Bytes counted in batch_length: everything after base_offset and batch_length.
@@ -84,6 +89,7 @@ class RecordBatch:
     producer_id: int = -1
     record_count: int = 0
     payload: memoryview | None = None
+    header: memoryview | None = None
     error: str | None = None
 
     @property
@@ -122,6 +128,13 @@ class RecordBatch:
             data = decompress(self.compression, self.payload, max_size)
         except DecompressionError as error:
             raise CorruptBatchError(f"batch at offset {self.base_offset}: {error}") from None
+        if self.record_count * _MIN_RECORD_SIZE > len(data):
+            raise CorruptBatchError(
+                f"batch at offset {self.base_offset}: {self.record_count} records cannot fit "
+                f"in {len(data)} bytes"
+            )
+        if _CompiledBatch is not None and self.header is not None:
+            return self._compiled_records(data, wanted)
         log_append = self.max_timestamp if self.attributes & _TIMESTAMP_TYPE_LOG_APPEND else None
         last_delta = -1 if self.last_offset is None else self.last_offset - self.base_offset
         try:
@@ -139,6 +152,45 @@ class RecordBatch:
                 f"batch at offset {self.base_offset} ({CODEC_NAMES.get(self.compression)}): "
                 f"records do not parse: {error}"
             ) from None
+
+    def _compiled_records(self, data: bytes, wanted: Callable[[int], bool] | None) -> list[Record]:
+        """The records read by aiokafka's compiled reader, from an uncompressed copy of the batch
+        (decompression stays here, under its size cap; the CRC was checked on the original)."""
+        header = bytearray(self.header)
+        struct.pack_into(">i", header, 8, BATCH_HEADER_SIZE - _LENGTH_OFFSET + len(data))
+        struct.pack_into(">h", header, _CRC_START, self.attributes & ~_COMPRESSION_MASK)
+        records: list[Record] = []
+        append = records.append
+        make = tuple.__new__
+        previous = self.base_offset - 1
+        last = self.last_offset
+        try:
+            for record in _CompiledBatch(bytes(header) + data):
+                offset = record.offset
+                if not previous < offset <= last:
+                    raise ValueError(f"offset {offset} out of order or past the batch")
+                previous = offset
+                if wanted is not None and not wanted(offset):
+                    continue
+                headers = record.headers
+                append(
+                    make(
+                        Record,
+                        (
+                            offset,
+                            record.timestamp,
+                            record.key,
+                            record.value,
+                            tuple(headers) if headers else (),
+                        ),
+                    )
+                )
+        except Exception as error:  # noqa: BLE001 - whatever the reader says, the bytes are bad
+            raise CorruptBatchError(
+                f"batch at offset {self.base_offset} ({CODEC_NAMES.get(self.compression)}): "
+                f"records do not parse: {error}"
+            ) from None
+        return records
 
 
 def crc32c(data: bytes | memoryview) -> int:
@@ -232,6 +284,7 @@ def read_batches(data: bytes | memoryview, *, verify_crc: bool = True) -> Iterat
             producer_id=producer_id,
             record_count=record_count,
             payload=view[position + BATCH_HEADER_SIZE : end],
+            header=view[position : position + BATCH_HEADER_SIZE],
         )
         position = end
 
