@@ -32,6 +32,11 @@ DEFAULTS: dict[str, Any] = {
     "PROCESSED_RECORD_RETENTION": 7 * 24 * 3600,
     # State mirrored into models per kind ("off" | "sampled" | "full"); see docs/orm.md.
     "MIRROR": {},
+    # Port of the Prometheus /metrics endpoint runshareconsumers serves (None = none); needs
+    # the `metrics` extra. See docs/metrics.md.
+    "METRICS_PORT": None,
+    # Address that endpoint binds to: loopback unless you mean to expose it.
+    "METRICS_ADDRESS": "127.0.0.1",
 }
 
 
@@ -47,6 +52,8 @@ class ShareGroupsSettings:
     processed_record_retention: float = 7 * 24 * 3600.0
     #: Built by hand (tests), settings mirror nothing; ``get_settings()`` mirrors everything.
     mirror: MirrorSettings = field(default_factory=MirrorSettings)
+    metrics_port: int | None = None
+    metrics_address: str = "127.0.0.1"
 
     @property
     def bootstrap_servers(self) -> str | None:
@@ -78,4 +85,6 @@ def get_settings() -> ShareGroupsSettings:
         demo_records=merged["DEMO_RECORDS"],
         processed_record_retention=float(merged["PROCESSED_RECORD_RETENTION"]),
         mirror=MirrorSettings.from_setting(merged["MIRROR"]),
+        metrics_port=None if merged["METRICS_PORT"] is None else int(merged["METRICS_PORT"]),
+        metrics_address=str(merged["METRICS_ADDRESS"]),
     )

@@ -4,6 +4,7 @@ import logging
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ...conf import ShareGroupsSettings
 from ...exceptions import ConfigurationError
 from ...runtime.runner import ShareConsumerRunner
 from ...runtime.selection import select_share_groups
@@ -35,12 +36,19 @@ class Command(BaseCommand):
             action="store_true",
             help="With --demo --records N: exit once every record is settled.",
         )
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            metavar="PORT",
+            help="Serve Prometheus metrics on this port (default: SHAREGROUPS['METRICS_PORT']).",
+        )
 
     def handle(self, *args, **options):
         log_to_console(options["verbosity"])
         try:
             groups = select_share_groups(options["group"], options["exclude_group"])
             runner = ShareConsumerRunner(groups)
+            serve_metrics(options["metrics_port"], runner.settings)
             if options["demo"]:
                 from ...runtime.demo import start_demo
 
@@ -56,6 +64,28 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Share consumers stopped with exit code {exit_code}.", returncode=exit_code
             )
+
+
+def serve_metrics(port: int | None, settings: ShareGroupsSettings) -> None:
+    """Start the Prometheus endpoint when a port is given (option first, then the setting)."""
+    port = settings.metrics_port if port is None else port
+    if port is None:
+        return
+    try:
+        from ...instrumentation.prometheus import start_exporter
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"Metrics need prometheus-client ({exc}): pip install 'django-sharegroups[metrics]'."
+        ) from exc
+    try:
+        start_exporter(port, settings.metrics_address)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"Cannot serve metrics on {settings.metrics_address}:{port}: {exc.strerror or exc}."
+        ) from exc
+    logging.getLogger("django_sharegroups").info(
+        "Metrics on http://%s:%d/metrics", settings.metrics_address, port
+    )
 
 
 #: ``--verbosity`` → level of the ``django_sharegroups`` logger when the project set none.
