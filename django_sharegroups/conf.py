@@ -37,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_PORT": None,
     # Address that endpoint binds to: loopback unless you mean to expose it.
     "METRICS_ADDRESS": "127.0.0.1",
+    # Seconds between runshareconsumers' summary lines (one per share group at INFO); 0 = none.
+    "SUMMARY_INTERVAL": 60.0,
 }
 
 
@@ -54,6 +56,7 @@ class ShareGroupsSettings:
     mirror: MirrorSettings = field(default_factory=MirrorSettings)
     metrics_port: int | None = None
     metrics_address: str = "127.0.0.1"
+    summary_interval: float = 60.0
 
     @property
     def bootstrap_servers(self) -> str | None:
@@ -87,4 +90,5 @@ def get_settings() -> ShareGroupsSettings:
         mirror=MirrorSettings.from_setting(merged["MIRROR"]),
         metrics_port=None if merged["METRICS_PORT"] is None else int(merged["METRICS_PORT"]),
         metrics_address=str(merged["METRICS_ADDRESS"]),
+        summary_interval=float(merged["SUMMARY_INTERVAL"] or 0),
     )

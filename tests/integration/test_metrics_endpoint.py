@@ -1,9 +1,11 @@
 """Acceptance: scrape /metrics of a real ``manage.py runshareconsumers --metrics-port`` on
-Kafka 4.4 and check the counters against what was produced, accepted and rejected."""
+Kafka 4.4 and check the counters against what was produced, accepted and rejected; the
+summary lines (one per second here) add up to the same."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -101,3 +103,16 @@ def test_metrics_count_what_was_produced_accepted_and_rejected(
     assert value("sharegroups_listeners", state="running") == 1
     assert value("sharegroups_listeners", state="failed") == 0
     assert value("sharegroups_lock_expiries_total", processed="true") == 0
+
+    summary = re.compile(
+        rf"{name}: (\d+) received \([\d.]+/s\), accepted (\d+), released 0, rejected (\d+), "
+        r"archived (\d+), dead-lettered 0, lock expiries 0, errors 0 in the last \d+ s"
+    )
+    lines = [tuple(map(int, m.groups())) for m in summary.finditer(output)]
+    assert len(lines) >= 2, output  # at least one periodic line and the one at shutdown
+    assert [sum(column) for column in zip(*lines, strict=True)] == [
+        total,
+        total // 2,
+        total // 2,
+        total // 2,
+    ]

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ...conf import ShareGroupsSettings
 from ...exceptions import ConfigurationError
+from ...instrumentation.summary import SummaryLogger
 from ...runtime.runner import ShareConsumerRunner
 from ...runtime.selection import select_share_groups
 
@@ -49,6 +50,8 @@ class Command(BaseCommand):
             groups = select_share_groups(options["group"], options["exclude_group"])
             runner = ShareConsumerRunner(groups)
             serve_metrics(options["metrics_port"], runner.settings)
+            if runner.settings.summary_interval > 0:
+                SummaryLogger(runner.settings.summary_interval, [g.name for g in groups]).start()
             if options["demo"]:
                 from ...runtime.demo import start_demo
 
