@@ -88,24 +88,33 @@ class ShareGroupsMetrics:
             buckets=DELIVERY_COUNTS,
             registry=r,
         )
+        self._children: dict[tuple, Any] = {}
         self._job_started = threading.local()
         self.runner: Any = None
         self.registry.register(RunnerCollector(self))
 
+    def child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, cached: label lookups were most of the per-event cost."""
+        key = (metric, *labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
+
     # -- the event -> metric mapping ------------------------------------------------------------
 
     def on_poll(self, p: dict[str, Any]) -> None:
-        self.poll_records.labels(p["share_group"]).observe(p["records"])
+        self.child(self.poll_records, p["share_group"]).observe(p["records"])
         if p["records"]:
-            self.received.labels(p["share_group"]).inc(p["records"])
+            self.child(self.received, p["share_group"]).inc(p["records"])
 
     def on_acks(self, p: dict[str, Any]) -> None:
         group = p["share_group"]
         for kind, count in p["counts"].items():
             if kind in SETTLED:
-                getattr(self, SETTLED[kind]).labels(group).inc(count)
+                self.child(getattr(self, SETTLED[kind]), group).inc(count)
             elif kind == "RELEASE_DELAYED":
-                self.delayed.labels(group).inc(count)
+                self.child(self.delayed, group).inc(count)
 
     def on_job_started(self, p: dict[str, Any]) -> None:
         # job.started and job.finished/errored are published by the thread that runs the job.
@@ -116,24 +125,26 @@ class ShareGroupsMetrics:
         if started is not None:
             self._job_started.at = None
             seconds = time.perf_counter() - started
-            self.job_seconds.labels(p["share_group"], p["consumer"]).observe(seconds)
+            self.child(self.job_seconds, p["share_group"], p["consumer"]).observe(seconds)
 
     def on_job_errored(self, p: dict[str, Any]) -> None:
-        self.job_errors.labels(p["share_group"], p["consumer"]).inc()
+        self.child(self.job_errors, p["share_group"], p["consumer"]).inc()
         self.on_job_ended(p)
 
     def on_archived(self, p: dict[str, Any]) -> None:
-        self.archived.labels(p["share_group"], p["topic"], p["reason"]).inc()
-        self.final_delivery_count.labels(p["share_group"], "archived").observe(p["delivery_count"])
+        self.child(self.archived, p["share_group"], p["topic"], p["reason"]).inc()
+        self.child(self.final_delivery_count, p["share_group"], "archived").observe(
+            p["delivery_count"]
+        )
 
     def on_dead_lettered(self, p: dict[str, Any]) -> None:
         reason = p.get("error_class") or "unknown"
-        self.dead_lettered.labels(p["share_group"], p["topic"], reason).inc()
+        self.child(self.dead_lettered, p["share_group"], p["topic"], reason).inc()
         count = p["delivery_count"]
-        self.final_delivery_count.labels(p["share_group"], "dead_lettered").observe(count)
+        self.child(self.final_delivery_count, p["share_group"], "dead_lettered").observe(count)
 
     def on_lock_expired(self, p: dict[str, Any]) -> None:
-        self.lock_expiries.labels(p["share_group"], str(bool(p["processed"])).lower()).inc()
+        self.child(self.lock_expiries, p["share_group"], str(bool(p["processed"])).lower()).inc()
 
     def on_process_started(self, p: dict[str, Any]) -> None:
         self.runner = p["runner"]
@@ -149,21 +160,21 @@ class ShareGroupsMetrics:
             "record.archived": self.on_archived,
             "dlq.dispatched": self.on_dead_lettered,
             "lock.expired": self.on_lock_expired,
-            "lock.renewed": lambda p: self.renewals.labels(p["share_group"]).inc(),
-            "records.filtered": lambda p: self.filtered.labels(p["share_group"], p["topic"]).inc(
-                p["count"]
-            ),
-            "record.undeserializable": lambda p: self.undeserializable.labels(
-                p["share_group"], p["action"]
+            "lock.renewed": lambda p: self.child(self.renewals, p["share_group"]).inc(),
+            "records.filtered": lambda p: self.child(
+                self.filtered, p["share_group"], p["topic"]
+            ).inc(p["count"]),
+            "record.undeserializable": lambda p: self.child(
+                self.undeserializable, p["share_group"], p["action"]
             ).inc(),
-            "consumer.error": lambda p: self.consumer_errors.labels(p["share_group"]).inc(),
-            "acks.failed": lambda p: self.ack_failures.labels(p["share_group"]).inc(
+            "consumer.error": lambda p: self.child(self.consumer_errors, p["share_group"]).inc(),
+            "acks.failed": lambda p: self.child(self.ack_failures, p["share_group"]).inc(
                 len(p["failures"])
             ),
-            "batch.corrupt": lambda p: self.corrupt_batches.labels(
-                p["share_group"], p["topic"]
+            "batch.corrupt": lambda p: self.child(
+                self.corrupt_batches, p["share_group"], p["topic"]
             ).inc(),
-            "throttled": lambda p: self.throttled.labels(p["share_group"]).inc(),
+            "throttled": lambda p: self.child(self.throttled, p["share_group"]).inc(),
             "process.started": self.on_process_started,
         }
 
