@@ -59,9 +59,10 @@ def settled(broker: MemoryBroker, name: str) -> bool:
 
 
 def instrument(bus: EventBus, name: str) -> ShareGroupsMetrics:
+    """What runshareconsumers adds with a metrics port and summary lines."""
     metrics = ShareGroupsMetrics()
     metrics.subscribe(bus)
-    SummaryLogger(60, [name]).subscribe(bus)
+    SummaryLogger(metrics.counts, 60, [name]).start(bus)
     return metrics
 
 

@@ -1,194 +1,76 @@
-"""Prometheus exporter: runtime events counted into ``sharegroups_*`` metrics, served on /metrics.
+"""Prometheus exporter: the event counts (counts.py) served as ``sharegroups_*`` on /metrics.
 
-Counters and histograms are fed by the event bus; :data:`HANDLERS` is the one place that maps
-an event to its metrics, and it subscribes to those events only. Events come per poll, per job
-and per acknowledgement batch, never per delivered record (archives, expiries and DLQ copies are
-per record but rare). Leases in flight and listener state are read from the runner when
-Prometheus scrapes, so they cost nothing between scrapes. Needs the ``metrics`` extra
-(``prometheus-client``); docs/metrics.md lists every metric.
+Nothing here runs per event: the counts are turned into metric families when Prometheus
+scrapes, and leases in flight and listener state are read from the runner then. Needs the
+``metrics`` extra (``prometheus-client``); docs/metrics.md lists every metric.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from collections import Counter as Tally
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from .bus import EventBus, events
-
-JOB_SECONDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
-RECORDS_PER_POLL = (0, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)
-DELIVERY_COUNTS = (1, 2, 3, 4, 5, 6, 8, 10)
-#: acks.sent count keys → the counter they add to.
-SETTLED = {"ACCEPT": "accepted", "RELEASE": "released", "REJECT": "rejected"}
+from .counts import METRICS, EventCounts
 
 
 class ShareGroupsMetrics:
-    """The metrics of one process, in their own registry (tests can build several)."""
+    """The metrics of one process, in a registry of their own (tests can build several)."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry or CollectorRegistry()
-        r, g = self.registry, ["share_group"]
-
-        def counter(name: str, doc: str, labels: list[str] = g) -> Counter:
-            return Counter(f"sharegroups_{name}", doc, labels, registry=r)
-
-        self.received = counter("records_received", "Records delivered by polls.")
-        self.accepted = counter("records_accepted", "Records acknowledged ACCEPT.")
-        self.released = counter("records_released", "Records acknowledged RELEASE.")
-        self.rejected = counter("records_rejected", "Records acknowledged REJECT.")
-        self.delayed = counter("records_release_delayed", "Records held for a delayed RELEASE.")
-        self.filtered = counter(
-            "records_filtered", "Records a topic filter dropped (ACCEPTed).", [*g, "topic"]
-        )
-        self.undeserializable = counter(
-            "records_undeserializable", "Records that could not be decoded.", [*g, "action"]
-        )
-        self.dead_lettered = counter(
-            "records_dead_lettered", "Records copied to a DLQ.", [*g, "topic", "reason"]
-        )
-        self.archived = counter(
-            "records_archived", "Records the broker archives now.", [*g, "topic", "reason"]
-        )
-        self.lock_expiries = counter(
-            "lock_expiries", "Leases that ran out before their acknowledgement.", [*g, "processed"]
-        )
-        self.renewals = counter("lock_renewals", "Acquisition locks renewed (RENEW).")
-        self.job_errors = counter("job_errors", "consume() calls that raised.", [*g, "consumer"])
-        self.consumer_errors = counter("consumer_errors", "Client, poll and hook failures.")
-        self.ack_failures = counter("acknowledgement_failures", "Acknowledgements refused.")
-        self.corrupt_batches = counter(
-            "corrupt_batches", "Record batches that could not be decoded.", [*g, "topic"]
-        )
-        self.throttled = counter("throttled", "Times the group's throttle paused polling.")
-        self.job_seconds = Histogram(
-            "sharegroups_job_duration_seconds",
-            "Time consume() took per job.",
-            [*g, "consumer"],
-            buckets=JOB_SECONDS,
-            registry=r,
-        )
-        self.poll_records = Histogram(
-            "sharegroups_poll_records",
-            "Records returned per poll.",
-            g,
-            buckets=RECORDS_PER_POLL,
-            registry=r,
-        )
-        self.final_delivery_count = Histogram(
-            "sharegroups_final_delivery_count",
-            "Delivery count of records when they were archived or dead-lettered.",
-            [*g, "outcome"],
-            buckets=DELIVERY_COUNTS,
-            registry=r,
-        )
-        self._children: dict[tuple, Any] = {}
-        self._job_started = threading.local()
+    def __init__(self, counts: EventCounts | None = None) -> None:
+        self.counts = counts or EventCounts()
         self.runner: Any = None
+        self.registry = CollectorRegistry()
+        self.registry.register(CountsCollector(self.counts))
         self.registry.register(RunnerCollector(self))
 
-    def child(self, metric: Any, *labels: str) -> Any:
-        """``metric.labels(*labels)``, cached: label lookups were most of the per-event cost."""
-        key = (metric, *labels)
-        found = self._children.get(key)
-        if found is None:
-            found = self._children[key] = metric.labels(*labels)
-        return found
+    def subscribe(self, bus: EventBus = events, *, counts: bool = True) -> None:
+        """Count the events (unless ``counts`` already listen) and find the runner."""
+        if counts:
+            self.counts.subscribe(bus)
+        bus.subscribe("process.started", self._started)
 
-    # -- the event -> metric mapping ------------------------------------------------------------
-
-    def on_poll(self, p: dict[str, Any]) -> None:
-        self.child(self.poll_records, p["share_group"]).observe(p["records"])
-        if p["records"]:
-            self.child(self.received, p["share_group"]).inc(p["records"])
-
-    def on_acks(self, p: dict[str, Any]) -> None:
-        group = p["share_group"]
-        for kind, count in p["counts"].items():
-            if kind in SETTLED:
-                self.child(getattr(self, SETTLED[kind]), group).inc(count)
-            elif kind == "RELEASE_DELAYED":
-                self.child(self.delayed, group).inc(count)
-
-    def on_job_started(self, p: dict[str, Any]) -> None:
-        # job.started and job.finished/errored are published by the thread that runs the job.
-        self._job_started.at = time.perf_counter()
-
-    def on_job_ended(self, p: dict[str, Any]) -> None:
-        started = getattr(self._job_started, "at", None)
-        if started is not None:
-            self._job_started.at = None
-            seconds = time.perf_counter() - started
-            self.child(self.job_seconds, p["share_group"], p["consumer"]).observe(seconds)
-
-    def on_job_errored(self, p: dict[str, Any]) -> None:
-        self.child(self.job_errors, p["share_group"], p["consumer"]).inc()
-        self.on_job_ended(p)
-
-    def on_archived(self, p: dict[str, Any]) -> None:
-        self.child(self.archived, p["share_group"], p["topic"], p["reason"]).inc()
-        self.child(self.final_delivery_count, p["share_group"], "archived").observe(
-            p["delivery_count"]
-        )
-
-    def on_dead_lettered(self, p: dict[str, Any]) -> None:
-        reason = p.get("error_class") or "unknown"
-        self.child(self.dead_lettered, p["share_group"], p["topic"], reason).inc()
-        count = p["delivery_count"]
-        self.child(self.final_delivery_count, p["share_group"], "dead_lettered").observe(count)
-
-    def on_lock_expired(self, p: dict[str, Any]) -> None:
-        self.child(self.lock_expiries, p["share_group"], str(bool(p["processed"])).lower()).inc()
-
-    def on_process_started(self, p: dict[str, Any]) -> None:
-        self.runner = p["runner"]
-
-    def handlers(self) -> dict[str, Callable[[dict[str, Any]], None]]:
-        """Event name → what it adds; the only mapping from events to metrics."""
-        return {
-            "poll": self.on_poll,
-            "acks.sent": self.on_acks,
-            "job.started": self.on_job_started,
-            "job.finished": self.on_job_ended,
-            "job.errored": self.on_job_errored,
-            "record.archived": self.on_archived,
-            "dlq.dispatched": self.on_dead_lettered,
-            "lock.expired": self.on_lock_expired,
-            "lock.renewed": lambda p: self.child(self.renewals, p["share_group"]).inc(),
-            "records.filtered": lambda p: self.child(
-                self.filtered, p["share_group"], p["topic"]
-            ).inc(p["count"]),
-            "record.undeserializable": lambda p: self.child(
-                self.undeserializable, p["share_group"], p["action"]
-            ).inc(),
-            "consumer.error": lambda p: self.child(self.consumer_errors, p["share_group"]).inc(),
-            "acks.failed": lambda p: self.child(self.ack_failures, p["share_group"]).inc(
-                len(p["failures"])
-            ),
-            "batch.corrupt": lambda p: self.child(
-                self.corrupt_batches, p["share_group"], p["topic"]
-            ).inc(),
-            "throttled": lambda p: self.child(self.throttled, p["share_group"]).inc(),
-            "process.started": self.on_process_started,
-        }
-
-    def subscribe(self, bus: EventBus = events) -> None:
-        for event, handler in self.handlers().items():
-            bus.subscribe(event, _listener(handler))
+    def _started(self, event: str, payload: dict[str, Any]) -> None:
+        self.runner = payload["runner"]
 
 
-def _listener(handler: Callable[[dict[str, Any]], None]) -> Callable[[str, dict[str, Any]], None]:
-    def listener(event: str, payload: dict[str, Any]) -> None:
-        handler(payload)
+class CountsCollector(Collector):
+    """The event counts as ``sharegroups_*`` counters and histograms, built at scrape time."""
 
-    listener.__qualname__ = f"metrics:{handler.__name__}"
-    return listener
+    def __init__(self, counts: EventCounts) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterable[Metric]:
+        by_metric: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
+        for (name, labels), value in self.counts.snapshot().items():
+            by_metric.setdefault(name, []).append((labels, value))
+        for metric in METRICS.values():
+            name = f"sharegroups_{metric.name}"
+            samples = sorted(by_metric.get(metric.name, []))
+            if metric.histogram:
+                family: Metric = HistogramMetricFamily(name, metric.doc, labels=metric.labels)
+                for labels, counts in samples:
+                    cumulative, buckets = 0, []
+                    for bound, count in zip([*metric.buckets, float("inf")], counts, strict=False):
+                        cumulative += count
+                        buckets.append((floatToGoString(bound), cumulative))
+                    family.add_metric(list(labels), buckets, counts[-1])
+            else:
+                family = CounterMetricFamily(name, metric.doc, labels=metric.labels)
+                for labels, value in samples:
+                    family.add_metric(list(labels), value)
+            yield family
 
 
 #: Listener states: a thread that never joined, one consuming, one stopping, one gone.
@@ -240,10 +122,14 @@ def listener_state(listener: Any) -> str:
 
 
 def start_exporter(
-    port: int, address: str = "127.0.0.1", bus: EventBus = events
+    port: int,
+    address: str = "127.0.0.1",
+    bus: EventBus = events,
+    counts: EventCounts | None = None,
 ) -> ShareGroupsMetrics:
-    """Subscribe the metrics to ``bus`` and serve them on ``http://address:port/metrics``."""
-    metrics = ShareGroupsMetrics()
-    metrics.subscribe(bus)
+    """Serve ``http://address:port/metrics`` from ``counts`` (already subscribed to ``bus``),
+    or from counts of its own subscribed here."""
+    metrics = ShareGroupsMetrics(counts)
+    metrics.subscribe(bus, counts=counts is None)
     start_http_server(port, addr=address, registry=metrics.registry)
     return metrics

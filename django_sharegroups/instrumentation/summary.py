@@ -1,8 +1,8 @@
 """The periodic summary: one INFO line per share group every ``SUMMARY_INTERVAL`` seconds.
 
-Operators read rates and outcomes from it instead of a line per record. Counts come from the
-events below (per poll, per job, per acknowledgement batch), summed under a lock; a daemon
-thread writes the lines, and ``process.shutdown`` writes the last, partial window.
+Operators read rates and outcomes from it instead of a line per record. It reads the event
+counts (counts.py) that the Prometheus exporter reads too, and logs what changed since the last
+line; a daemon thread writes the lines, and ``process.shutdown`` writes the last, partial one.
 """
 
 from __future__ import annotations
@@ -11,70 +11,61 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from .bus import EventBus, events
+from .counts import EventCounts
 
 logger = logging.getLogger("django_sharegroups.summary")
 
-Counts = Iterable[tuple[str, int]]
-
-#: acks.sent count keys → the summary's words.
-SETTLED = {"ACCEPT": "accepted", "RELEASE": "released", "REJECT": "rejected"}
-
-#: Event → the counts it adds to its group's window.
-TALLIES: dict[str, Callable[[dict[str, Any]], Counts]] = {
-    "poll": lambda p: (("received", p["records"]),),
-    "acks.sent": lambda p: ((SETTLED[k], n) for k, n in p["counts"].items() if k in SETTLED),
-    "record.archived": lambda p: (("archived", 1),),
-    "dlq.dispatched": lambda p: (("dead-lettered", 1),),
-    "lock.expired": lambda p: (("lock expiries", 1),),
-    "job.errored": lambda p: (("errors", 1),),
-    "consumer.error": lambda p: (("errors", 1),),
-    "acks.failed": lambda p: (("errors", 1),),
+#: The line's words → the counts they add up, shown in this order on every line.
+FIELDS = {
+    "accepted": ("records_accepted",),
+    "released": ("records_released",),
+    "rejected": ("records_rejected",),
+    "archived": ("records_archived",),
+    "dead-lettered": ("records_dead_lettered",),
+    "lock expiries": ("lock_expiries",),
+    "errors": ("job_errors", "consumer_errors", "acknowledgement_failures"),
 }
-#: Shown in this order, every line, so lines compare at a glance.
-FIELDS = (
-    "accepted",
-    "released",
-    "rejected",
-    "archived",
-    "dead-lettered",
-    "lock expiries",
-    "errors",
-)
+WORDS = {"records_received": "received"} | {
+    name: word for word, names in FIELDS.items() for name in names
+}
 
 
 class SummaryLogger:
-    """Counts events per group and logs one line per group each ``interval`` seconds."""
+    """Logs one line per group each ``interval`` seconds from ``counts``."""
 
-    def __init__(self, interval: float, groups: Iterable[str] = ()) -> None:
+    def __init__(self, counts: EventCounts, interval: float, groups: Iterable[str] = ()) -> None:
+        self.counts = counts
         self.interval = interval
         self.groups = list(groups)
-        self._counts: dict[str, Counter[str]] = {}
-        self._lock = threading.Lock()
+        self._before: dict[str, Counter[str]] = {}
         self._since = time.monotonic()
+        self._lock = threading.Lock()
         self._stop = threading.Event()
 
-    def count(self, event: str, payload: dict[str, Any]) -> None:
-        tally = TALLIES[event](payload)
-        with self._lock:
-            counts = self._counts.setdefault(payload["share_group"], Counter())
-            for key, n in tally:
-                counts[key] += n
+    def _totals(self) -> dict[str, Counter[str]]:
+        totals: dict[str, Counter[str]] = {}
+        for (name, labels), value in self.counts.snapshot().items():
+            word = WORDS.get(name)
+            if word is not None:
+                totals.setdefault(labels[0], Counter())[word] += value
+        return totals
 
     def flush(self) -> list[str]:
         """Log (and return) the lines of the window that ends now; start a new window."""
-        now = time.monotonic()
         with self._lock:
-            window, self._counts = self._counts, {}
+            now, totals = time.monotonic(), self._totals()
+            before, self._before = self._before, totals
             seconds, self._since = max(now - self._since, 1e-9), now
         lines = []
-        for group in dict.fromkeys([*self.groups, *window]):
-            counts = window.get(group, Counter())
+        for group in dict.fromkeys([*self.groups, *totals]):
+            counts = totals.get(group, Counter())
+            counts.subtract(before.get(group, Counter()))
             rate = counts["received"] / seconds
-            parts = ", ".join(f"{field} {counts[field]}" for field in FIELDS)
+            parts = ", ".join(f"{word} {counts[word]}" for word in FIELDS)
             lines.append(
                 f"{group}: {counts['received']} received ({rate:.1f}/s), {parts} "
                 f"in the last {seconds:.0f} s"
@@ -83,14 +74,12 @@ class SummaryLogger:
             logger.info("%s", line)
         return lines
 
-    def subscribe(self, bus: EventBus = events) -> None:
-        for event in TALLIES:
-            bus.subscribe(event, self.count)
-        bus.subscribe("process.shutdown", lambda event, payload: self.stop())
-
     def start(self, bus: EventBus = events) -> None:
-        self.subscribe(bus)
+        bus.subscribe("process.shutdown", self._shutdown)
         threading.Thread(target=self._run, name="sharegroups-summary", daemon=True).start()
+
+    def _shutdown(self, event: str, payload: dict[str, Any]) -> None:
+        self.stop()
 
     def stop(self) -> None:
         """Write the last window once; the thread ends."""

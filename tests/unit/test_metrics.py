@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import urllib.request
 
 import pytest
@@ -12,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from django_sharegroups.conf import ShareGroupsSettings
 from django_sharegroups.exceptions import ConfigurationError
 from django_sharegroups.instrumentation import EventBus
+from django_sharegroups.instrumentation.counts import EventCounts
 from django_sharegroups.instrumentation.prometheus import ShareGroupsMetrics, start_exporter
 from django_sharegroups.instrumentation.summary import SummaryLogger
 from django_sharegroups.management.commands.runshareconsumers import serve_metrics
@@ -96,13 +98,13 @@ def test_the_endpoint_serves_on_loopback_and_a_taken_port_is_a_clear_error():
         families = {f.name: f for f in text_string_to_metric_families(response.read().decode())}
     assert families["sharegroups_records_received"].samples[0].value == 2
     with pytest.raises(ConfigurationError, match=f"Cannot serve metrics on 127.0.0.1:{port}"):
-        serve_metrics(port, ShareGroupsSettings(client="memory"))
+        serve_metrics(port, ShareGroupsSettings(client="memory"), EventCounts())
 
 
 def test_the_summary_logs_one_line_per_group_per_window(caplog):
-    bus = EventBus()
-    summary = SummaryLogger(60, groups=["orders", "idle"])
-    summary.subscribe(bus)
+    bus, counts = EventBus(), EventCounts()
+    counts.subscribe(bus)
+    summary = SummaryLogger(counts, 60, groups=["orders", "idle"])
     publish_a_run(bus)
     with caplog.at_level(logging.INFO, logger="django_sharegroups.summary"):
         first = summary.flush()
@@ -116,3 +118,24 @@ def test_the_summary_logs_one_line_per_group_per_window(caplog):
     assert "accepted 0, released 0" in first[1]
     assert second[0].startswith("orders: 0 received")
     assert [r.getMessage() for r in caplog.records] == first + second
+
+
+def test_counts_from_many_threads_add_up_exactly():
+    bus, counts = EventBus(), EventCounts()
+    counts.subscribe(bus)
+    errors: list[BaseException] = []
+
+    def publish() -> None:
+        try:
+            for _ in range(2000):
+                bus.publish("acks.sent", share_group="orders", counts={"ACCEPT": 1})
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=publish) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert counts.snapshot()[("records_accepted", ("orders",))] == 16000

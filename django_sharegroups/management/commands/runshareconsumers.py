@@ -6,6 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ...conf import ShareGroupsSettings
 from ...exceptions import ConfigurationError
+from ...instrumentation import events
+from ...instrumentation.counts import EventCounts
 from ...instrumentation.summary import SummaryLogger
 from ...runtime.runner import ShareConsumerRunner
 from ...runtime.selection import select_share_groups
@@ -49,9 +51,14 @@ class Command(BaseCommand):
         try:
             groups = select_share_groups(options["group"], options["exclude_group"])
             runner = ShareConsumerRunner(groups)
-            serve_metrics(options["metrics_port"], runner.settings)
+            counts = EventCounts()  # what the endpoint and the summary lines read
+            if serve_metrics(options["metrics_port"], runner.settings, counts) or (
+                runner.settings.summary_interval > 0
+            ):
+                counts.subscribe(events)
             if runner.settings.summary_interval > 0:
-                SummaryLogger(runner.settings.summary_interval, [g.name for g in groups]).start()
+                names = [group.name for group in groups]
+                SummaryLogger(counts, runner.settings.summary_interval, names).start()
             if options["demo"]:
                 from ...runtime.demo import start_demo
 
@@ -69,11 +76,11 @@ class Command(BaseCommand):
             )
 
 
-def serve_metrics(port: int | None, settings: ShareGroupsSettings) -> None:
+def serve_metrics(port: int | None, settings: ShareGroupsSettings, counts: EventCounts) -> bool:
     """Start the Prometheus endpoint when a port is given (option first, then the setting)."""
     port = settings.metrics_port if port is None else port
     if port is None:
-        return
+        return False
     try:
         from ...instrumentation.prometheus import start_exporter
     except ImportError as exc:
@@ -81,7 +88,7 @@ def serve_metrics(port: int | None, settings: ShareGroupsSettings) -> None:
             f"Metrics need prometheus-client ({exc}): pip install 'django-sharegroups[metrics]'."
         ) from exc
     try:
-        start_exporter(port, settings.metrics_address)
+        start_exporter(port, settings.metrics_address, counts=counts)
     except OSError as exc:
         raise ConfigurationError(
             f"Cannot serve metrics on {settings.metrics_address}:{port}: {exc.strerror or exc}."
@@ -89,6 +96,7 @@ def serve_metrics(port: int | None, settings: ShareGroupsSettings) -> None:
     logging.getLogger("django_sharegroups").info(
         "Metrics on http://%s:%d/metrics", settings.metrics_address, port
     )
+    return True
 
 
 #: ``--verbosity`` → level of the ``django_sharegroups`` logger when the project set none.
