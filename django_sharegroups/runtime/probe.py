@@ -52,11 +52,11 @@ class ProbeHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         path = self.path.split("?", 1)[0]
         if path not in self.PATHS:
-            self.send_error(404, "Try /live, /ready or /status")
-            return
-        state = self.status()
-        check = self.PATHS[path]
-        code = 200 if check is None or state[check] else 503
+            code, state = 404, {"error": "no such probe; try /live, /ready or /status"}
+        else:
+            state = self.status()
+            check = self.PATHS[path]
+            code = 200 if check is None or state[check] else 503
         body = json.dumps(state, indent=1).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
