@@ -75,6 +75,12 @@ def get_settings() -> ShareGroupsSettings:
     env_bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if env_bootstrap and "bootstrap.servers" not in kafka:
         kafka["bootstrap.servers"] = env_bootstrap
+    if not isinstance(merged["PROCESSES"], int) or merged["PROCESSES"] < 1:
+        from .exceptions import ConfigurationError
+
+        raise ConfigurationError(
+            f"SHAREGROUPS['PROCESSES'] must be a whole number ≥ 1, not {merged['PROCESSES']!r}."
+        )
     client = merged["CLIENT"] or ("confluent" if kafka.get("bootstrap.servers") else "memory")
     return ShareGroupsSettings(
         client=client,

@@ -69,7 +69,8 @@ class Child:
 
     @property
     def pid(self) -> int | None:
-        return self.process.pid if self.process else None
+        process = self.process  # the probe's thread reads while the loop replaces it
+        return process.pid if process else None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -217,6 +218,11 @@ class Supervisor:
         project: its import path (manage.py's directory, ``--pythonpath``) and settings."""
         from django.conf import settings
 
+        if not settings.SETTINGS_MODULE:
+            raise ConfigurationError(
+                "--processes needs DJANGO_SETTINGS_MODULE (or --settings): its children are new "
+                "interpreters and import the settings themselves."
+            )
         path = [os.path.abspath(entry) if entry else os.getcwd() for entry in sys.path]
         return {
             **os.environ,

@@ -133,3 +133,11 @@ def test_the_probe_answers_live_and_ready_from_the_status_it_is_given():
         assert fetch(probe.url + "metrics")[0] == 404
     finally:
         probe.stop()
+
+
+def test_processes_must_be_at_least_one(settings):
+    with pytest.raises(CommandError, match="must be a whole number of at least 1, not '0'"):
+        call_command("runshareconsumers", "--processes", "0")
+    settings.SHAREGROUPS = {"PROCESSES": 0}
+    with pytest.raises(ConfigurationError, match=r"SHAREGROUPS\['PROCESSES'\] must be"):
+        get_settings()

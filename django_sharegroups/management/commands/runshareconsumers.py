@@ -1,5 +1,7 @@
 """``manage.py runshareconsumers``: run the declared share groups until SIGTERM/SIGINT."""
 
+from argparse import ArgumentTypeError
+
 from django.core.management.base import BaseCommand, CommandError
 
 from ...conf import get_settings
@@ -26,7 +28,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--processes",
-            type=int,
+            type=positive_int,
             metavar="N",
             help="Run N worker processes under a supervisor (default: SHAREGROUPS['PROCESSES']).",
         )
@@ -71,6 +73,12 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Supervisor stopped with exit code {exit_code}.", returncode=exit_code
             )
+
+
+def positive_int(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise ArgumentTypeError(f"must be a whole number of at least 1, not {value!r}")
+    return int(value)
 
 
 def supervised(options) -> bool:
