@@ -128,12 +128,13 @@ def supervised(kafka_bootstrap_servers, tmp_path):
 
 
 def produce_spread(bootstrap: str, topic: str, count: int, partitions: int, **payload) -> None:
-    """``count`` records ``{"n": n}`` over every partition in turn (a keyless producer would put
-    a burst into one partition, and one share-group member acquires a whole batch)."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    """``count`` records ``{"n": n}`` over every partition in turn, each in a batch of its own
+    (a keyless producer would put a burst into one partition, and a share-group member
+    acquires whole batches: one member could take everything)."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
     for n in range(count):
         producer.produce(topic, json.dumps({"n": n, **payload}).encode(), partition=n % partitions)
-    assert producer.flush(30) == 0
+        assert producer.flush(30) == 0
 
 
 def accepted(log: Path) -> list[tuple[int, int, int, int]]:

@@ -12,7 +12,7 @@ import signal
 
 import pytest
 
-from ..helpers import wait_for
+from ..helpers import wait_assigned, wait_for
 from .conftest import accepted, coordinates, produce_spread
 
 pytestmark = pytest.mark.kafka
@@ -28,6 +28,9 @@ def test_three_processes_share_the_group_each_record_accepted_once(
     assert [child["state"] for child in status["children"]] == ["running"] * 3
     assert supervisor.get("/live")[0] == 200
     assert supervisor.get("/nothing-here")[0] == 404
+    members = wait_assigned(kafka_bootstrap_servers, name, 3).members
+    for index in range(3):  # the broker sees the child index in the client ids
+        assert sum(m.client_id.endswith(f"-p{index}-{name}-0") for m in members) == 1
 
     produce_spread(kafka_bootstrap_servers, name, total, 3)
     wait_for(lambda: len(coordinates(accepted(supervisor.log))) >= total, timeout=120)
@@ -54,6 +57,7 @@ def test_two_supervisors_standing_for_two_hosts_share_one_group(
         supervised(name, 2, log_name=f"host-{n}.log", PROCESSES_JOB_SECONDS=0.02) for n in (1, 2)
     ]
     pids = [{child["pid"] for child in host.wait_ready()["children"]} for host in hosts]
+    wait_assigned(kafka_bootstrap_servers, name, 4)
 
     produce_spread(kafka_bootstrap_servers, name, total, 4)
 
@@ -77,6 +81,7 @@ def test_a_killed_child_is_restarted_and_nothing_is_lost(
     name = share_topic(partitions=2, share_record_lock_duration_ms=3000)
     supervisor = supervised(name, 2, PROCESSES_JOB_SECONDS=0.05)
     victim = supervisor.wait_ready()["children"][0]["pid"]
+    wait_assigned(kafka_bootstrap_servers, name, 2)
     produce_spread(kafka_bootstrap_servers, name, total, 2)
     wait_for(lambda: any(pid == victim for _, _, pid, _ in accepted(supervisor.log)), timeout=60)
 
@@ -108,6 +113,7 @@ def test_sigterm_to_the_supervisor_drains_every_child_and_exits_0(
     name = share_topic(partitions=3)
     first = supervised(name, 3, log_name="first.log", PROCESSES_JOB_SECONDS=0.5)
     first.wait_ready()
+    wait_assigned(kafka_bootstrap_servers, name, 3)
     produce_spread(kafka_bootstrap_servers, name, total, 3)
     wait_for(lambda: len({index for *_, index in accepted(first.log)}) == 3, timeout=60)
 
@@ -137,6 +143,7 @@ def test_sighup_replaces_each_child_without_losing_its_records(
     name = share_topic(partitions=2)
     supervisor = supervised(name, 2, PROCESSES_JOB_SECONDS=0.2)
     supervisor.wait_ready()
+    wait_assigned(kafka_bootstrap_servers, name, 2)
     old = set(supervisor.child_pids())
     produce_spread(kafka_bootstrap_servers, name, total, 2)
     wait_for(lambda: len(accepted(supervisor.log)) >= 4, timeout=60)
