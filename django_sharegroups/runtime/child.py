@@ -6,8 +6,10 @@ connections) is shared. The supervisor starts it with TERM/INT/TSTP/HUP blocked;
 pending until the runner has installed its handlers and every listener has joined
 (``process.started``), so a stop asked for during startup is a clean stop, never a kill.
 
-It tells the supervisor how it is doing by writing event names, one per line, to
-``--status-fd``; it stops by itself (like SIGTERM) when the supervisor is gone.
+It runs the ``runshareconsumers`` command itself, so a child behaves exactly like one
+unsupervised process (errors, exit codes). It tells the supervisor how it is doing by writing
+event names, one per line, to ``--status-fd``; it stops by itself (like SIGTERM) when the
+supervisor is gone.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import argparse
 import logging
 import os
 import signal
-import sys
 import threading
+import time
 from typing import IO
 
 #: Signals the supervisor forwards; HUP (rolling restart) is the supervisor's alone.
@@ -52,20 +54,20 @@ def report_status(status: IO[str]):
     return report
 
 
-def watch_parent(runner, parent: int) -> None:
+def watch_parent(parent: int) -> None:
     """Stop cleanly, as on SIGTERM, if the supervisor dies (e.g. ``kill -9``)."""
 
     def watch() -> None:
-        while not runner.exit_event.wait(PARENT_CHECK_INTERVAL):
-            if os.getppid() != parent:
-                logger.error("The supervisor (pid %d) is gone: stopping", parent)
-                runner.stop()
-                return
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_INTERVAL)
+        logger.error("The supervisor (pid %d) is gone: stopping", parent)
+        os.kill(os.getpid(), signal.SIGTERM)  # pending until the runner can handle it
 
     threading.Thread(target=watch, name="sharegroups:parent-watch", daemon=True).start()
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> None:
+    """Run ``runshareconsumers`` for the groups, exactly as one unsupervised process does."""
     args = parse_arguments(argv)
     parent = os.getppid()
     from .process_identity import set_process_index
@@ -77,21 +79,18 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
 
-    from ..exceptions import ConfigurationError
-    from ..instrumentation import events
-    from .runner import ShareConsumerRunner
-    from .selection import select_share_groups
+    from django.core.management import execute_from_command_line
 
-    try:
-        runner = ShareConsumerRunner(select_share_groups(args.groups))
-        events.subscribe("process.started", report_status(status))
-        events.subscribe("process.quiet", report_status(status))
-        watch_parent(runner, parent)
-        return runner.run()
-    except ConfigurationError as exc:
-        sys.stderr.write(f"[process {args.index}/{args.processes}] CommandError: {exc}\n")
-        return 1
+    from ..instrumentation import events
+
+    events.subscribe("process.started", report_status(status))
+    events.subscribe("process.quiet", report_status(status))
+    watch_parent(parent)
+    # exits with the command's code; a child never supervises (see process_identity)
+    execute_from_command_line(
+        ["manage.py", "runshareconsumers", *(f"--group={group}" for group in args.groups)]
+    )
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ...conf import get_settings
 from ...exceptions import ConfigurationError
+from ...runtime.process_identity import process_index
 from ...runtime.runner import ShareConsumerRunner
 from ...runtime.selection import select_share_groups
 from ...runtime.supervisor import supervise
@@ -82,7 +83,10 @@ def positive_int(value: str) -> int:
 
 
 def supervised(options) -> bool:
-    """More than one process, or a probe: the supervisor runs (``--processes 1`` alone: not)."""
+    """More than one process, or a probe: the supervisor runs (``--processes 1`` alone: not).
+    A supervised child runs this command too, unsupervised."""
+    if process_index() is not None:
+        return False
     settings = get_settings()
     processes = options["processes"] or settings.processes
     return processes > 1 or bool(options["probe"] or settings.supervisor.probe)
