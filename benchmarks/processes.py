@@ -4,7 +4,7 @@
 
 Each record costs ``--job-ms`` of pure-Python CPU work (a loop calibrated in CPU time, so
 the work is the same however busy the machine is). Per run: a fresh topic of 4 partitions
-and share group; the consumers are started and have joined (plus 2 s for the assignment)
+and share group; the consumers are started and the broker has assigned partitions to each
 before the records are produced, so startup is not measured; records/s = records / (last
 acceptance - first produce). Contenders alternate in every round:
 
@@ -40,7 +40,7 @@ from confluent_kafka import Producer  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 from tests.fixtures.processes_app.consumers import cpu_work  # noqa: E402
-from tests.helpers import wait_until  # noqa: E402
+from tests.helpers import wait_assigned, wait_until  # noqa: E402
 from tests.services.kafka import alter_share_group_config  # noqa: E402
 
 from .report import write_section  # noqa: E402
@@ -130,15 +130,15 @@ def engine_run(kafka: Kafka, processes: int, records: int, iterations: int, log:
             lambda: len(started.findall(output.read_text())) >= processes, timeout=RUN_TIMEOUT
         )
         assert joined and process.poll() is None, output.read_text()[-3000:]
-        return measure(kafka, topic, records, log)
+        return measure(kafka, topic, processes, records, log)
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(120)
         assert code == 0, f"exit code {code}: {output.read_text()[-3000:]}"
 
 
-def measure(kafka: Kafka, topic: str, records: int, log: Path) -> dict:
-    time.sleep(2)  # let the broker assign partitions to every member that joined
+def measure(kafka: Kafka, topic: str, members: int, records: int, log: Path) -> dict:
+    wait_assigned(kafka.bootstrap, topic, members, timeout=RUN_TIMEOUT)
     produced_at = kafka.produce(topic, records)
     done = wait_until(lambda: len(read_log(log)[0]) >= records, timeout=RUN_TIMEOUT)
     accepted, per_pid, last = read_log(log)
@@ -196,7 +196,7 @@ def reference_run(kafka: Kafka, processes: int, records: int, iterations: int, l
         child.start()
     try:
         assert wait_until(lambda: all(r.is_set() for r in readies), timeout=RUN_TIMEOUT)
-        return measure(kafka, topic, records, log)
+        return measure(kafka, topic, processes, records, log)
     finally:
         stop.set()
         for child in children:

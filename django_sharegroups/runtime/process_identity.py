@@ -7,6 +7,7 @@ every ``django_sharegroups`` log line, so an operator can tell the children of o
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import socket
 
@@ -19,6 +20,8 @@ def set_process_index(index: int, total: int) -> None:
     global _index, _label
     _index = index
     _label = f"[process {index}/{total}] "
+    # for the project's own log lines: ``%(processName)s`` in a LOGGING format shows it
+    multiprocessing.current_process().name = f"sharegroups-process-{index}"
     make_record = logging.getLogRecordFactory()
 
     def labelled_record(name, *args, **kwargs):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import re
 import signal
@@ -78,9 +79,11 @@ def test_a_childs_last_exit_decides_its_part_of_the_exit_code(exit_code, consume
 def child_index():
     """Make this process look like supervised child 2 of 3 for one test."""
     factory = logging.getLogRecordFactory()
+    name = multiprocessing.current_process().name
     process_identity.set_process_index(2, 3)
     yield 2
     process_identity._index = None
+    multiprocessing.current_process().name = name
     logging.setLogRecordFactory(factory)
 
 
@@ -90,6 +93,7 @@ def test_a_child_index_goes_into_client_ids_and_log_lines(child_index, caplog):
         logging.getLogger("django_sharegroups.runtime").info("hello %s", "there")
         logging.getLogger("elsewhere").warning("untouched")
     assert "[process 2/3] hello there" in caplog.messages
+    assert caplog.records[0].processName == "sharegroups-process-2"
     assert "untouched" in caplog.messages
 
 
