@@ -244,6 +244,23 @@ def main() -> None:
     report(args, iterations, results, load_before, os.getloadavg())
 
 
+def autogroup_note() -> str:
+    """Linux's autogroup shares the CPU per session, not per process: on a machine busy with
+    other sessions, a second process of ours gets no more CPU than the first had alone."""
+    try:
+        enabled = Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return ""
+    if not enabled:
+        return ""
+    return (
+        "`kernel.sched_autogroup_enabled` is 1 here: the scheduler shares the CPU fairly between "
+        "sessions (autogroups), and the supervisor's children stay in its session, so while "
+        "other sessions keep the cores busy, two processes share what one would have had. Only "
+        "a run on an otherwise idle machine measures the scaling itself."
+    )
+
+
 def report(args, iterations: int, results: dict[str, list[dict]], load_before, load_after) -> None:
     def rates(name: str) -> list[float]:
         return [result["rate"] for result in results[name]]
@@ -293,6 +310,7 @@ acceptance (median of {args.rounds}).
 machine: the ceiling the machine allowed. Load average (1, 5, 15 min) before:
 {", ".join(f"{v:.1f}" for v in load_before)}; after: {", ".join(f"{v:.1f}" for v in load_after)}
 on {os.cpu_count()} cores — two processes can only double the rate when two cores are free.
+{autogroup_note()}
 """,
     )
 
