@@ -130,20 +130,40 @@ def engine_run(kafka: Kafka, processes: int, records: int, iterations: int, log:
             lambda: len(started.findall(output.read_text())) >= processes, timeout=RUN_TIMEOUT
         )
         assert joined and process.poll() is None, output.read_text()[-3000:]
-        return measure(kafka, topic, processes, records, log)
+        return measure(kafka, topic, processes, records, log, [process.pid])
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(120)
         assert code == 0, f"exit code {code}: {output.read_text()[-3000:]}"
 
 
-def measure(kafka: Kafka, topic: str, members: int, records: int, log: Path) -> dict:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes and their children, from /proc."""
+    total, ticks = 0, os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+        total += cpu_seconds([int(child) for child in children]) * ticks
+    return total / ticks
+
+
+def measure(kafka: Kafka, topic: str, members: int, records: int, log: Path, pids) -> dict:
     wait_assigned(kafka.bootstrap, topic, members, timeout=RUN_TIMEOUT)
+    cpu_before = cpu_seconds(pids)
     produced_at = kafka.produce(topic, records)
     done = wait_until(lambda: len(read_log(log)[0]) >= records, timeout=RUN_TIMEOUT)
+    cpu = cpu_seconds(pids) - cpu_before
     accepted, per_pid, last = read_log(log)
     assert done, f"only {len(accepted)} of {records} records were accepted"
-    return {"rate": records / (last - produced_at), "per_process": sorted(per_pid.values())}
+    return {
+        "rate": records / (last - produced_at),
+        "per_process": sorted(per_pid.values()),
+        "cpu_ms": cpu * 1000 / records,
+    }
 
 
 def reference_consumer(bootstrap: str, topic: str, iterations: int, log: str, ready, stop) -> None:
@@ -196,7 +216,7 @@ def reference_run(kafka: Kafka, processes: int, records: int, iterations: int, l
         child.start()
     try:
         assert wait_until(lambda: all(r.is_set() for r in readies), timeout=RUN_TIMEOUT)
-        return measure(kafka, topic, processes, records, log)
+        return measure(kafka, topic, processes, records, log, [c.pid for c in children])
     finally:
         stop.set()
         for child in children:
@@ -235,7 +255,8 @@ def main() -> None:
                     result = run(kafka, processes, args.records, iterations, log)
                     results[name].append(result)
                     print(
-                        f"round {round_number + 1}, {name}: {result['rate']:,.0f} records/s "
+                        f"round {round_number + 1}, {name}: {result['rate']:,.0f} records/s, "
+                        f"{result['cpu_ms']:.2f} CPU ms per record "
                         f"(per process: {result['per_process']})",
                         flush=True,
                     )
@@ -284,7 +305,8 @@ def report(args, iterations: int, results: dict[str, list[dict]], load_before, l
     def row(name: str) -> str:
         runs = ", ".join(f"{r:,.0f}" for r in rates(name))
         split = ", ".join("/".join(map(str, result["per_process"])) for result in results[name])
-        return f"| {name} | {median(name):,.0f} | {runs} | {split} |"
+        cpu = statistics.median(result["cpu_ms"] for result in results[name])
+        return f"| {name} | {median(name):,.0f} | {runs} | {cpu:.2f} | {split} |"
 
     rows = "\n".join(row(name) for name in CONTENDERS)
     command = f"--records {args.records} --rounds {args.rounds} --job-ms {args.job_ms:g}"
@@ -298,10 +320,12 @@ Kafka 4.4 at {args.bootstrap}; per run a fresh topic of {PARTITIONS} partitions 
 {args.records:,} records, each costing {args.job_ms:g} ms of pure-Python CPU work
 ({iterations:,} loop iterations, calibrated in CPU time); consumers join before the records are
 produced. Contenders alternate in every round; records/s from the first produce to the last
-acceptance (median of {args.rounds}).
+acceptance (median of {args.rounds}). CPU ms per record: user + system time of the consuming
+processes (and their children) while the records were consumed, from /proc — unlike the
+rate, it does not depend on how busy the machine is.
 
-| contender | records/s (median) | runs | records per process, per run |
-| --- | --- | --- | --- |
+| contender | records/s (median) | runs | CPU ms per record | records per process, per run |
+| --- | --- | --- | --- | --- |
 {rows}
 
 `--processes 2` / 1 process: **{ratio:.2f}×** (goal ≥ 1.8×: {verdict}; per round:
