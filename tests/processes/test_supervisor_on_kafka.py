@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -174,3 +175,25 @@ def test_a_child_that_keeps_dying_makes_the_supervisor_give_up(
     assert output.count("died with exit code 3") == 3, output
     assert "Process 0 died 3 times in a row (last exit code 3): giving up" in output
     assert "Supervisor stopped with exit code 1" in output
+
+
+def gone(pid: int) -> bool:
+    """Exited (a zombie waiting for its new parent to reap it counts as exited)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
+def test_children_of_a_killed_supervisor_stop_by_themselves(share_topic, supervised):
+    name = share_topic(partitions=2)
+    supervisor = supervised(name, 2)
+    children = [child["pid"] for child in supervisor.wait_ready()["children"]]
+
+    supervisor.process.kill()
+    assert supervisor.stop(signum=None) == -signal.SIGKILL
+    wait_for(lambda: all(gone(pid) for pid in children), timeout=60)
+    supervisor.reader.join(30)  # the children held the output pipe until they exited
+    assert supervisor.output.count("The supervisor (pid") == 2, supervisor.output
+    assert supervisor.output.count("Shutdown: {'clean': True") == 2, supervisor.output

@@ -145,3 +145,12 @@ def test_processes_must_be_at_least_one(settings):
     settings.SHAREGROUPS = {"PROCESSES": 0}
     with pytest.raises(ConfigurationError, match=r"SHAREGROUPS\['PROCESSES'\] must be"):
         get_settings()
+
+
+def test_bad_supervisor_settings_fail_the_system_checks(settings):
+    from django_sharegroups.routing.checks import _check_settings
+
+    settings.SHAREGROUPS = {"SUPERVISOR": {"probe": "localhost"}}
+    errors = list(_check_settings())
+    assert [error.id for error in errors] == ["sharegroups.E009"]
+    assert "Probe address 'localhost' is not host:port" in errors[0].msg
