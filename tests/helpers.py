@@ -72,11 +72,15 @@ def wait_assigned(bootstrap: str, group: str, members: int, timeout: float = 120
     at the group's assignment epoch; returns the group's description. Records produced before
     may all be acquired by the members that happened to join first."""
     from django_sharegroups.kafka import ShareGroupAdmin
+    from django_sharegroups.kafka.errors import GroupIdNotFoundError
 
     with ShareGroupAdmin({"bootstrap.servers": bootstrap}) as admin:
 
         def assigned():
-            description = admin.describe_share_group(group)
+            try:
+                description = admin.describe_share_group(group)
+            except GroupIdNotFoundError:  # no member has reached the coordinator yet
+                return False
             everyone = len(description.members) == members
             return (
                 everyone
