@@ -26,6 +26,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import textwrap
 import time
 import uuid
 from pathlib import Path
@@ -274,20 +275,21 @@ def main() -> None:
 
 
 def autogroup_note() -> str:
-    """Linux's autogroup shares the CPU per session, not per process: on a machine busy with
-    other sessions, a second process of ours gets no more CPU than the first had alone."""
+    """Linux's autogroup shares the CPU per session first: on a machine busy with other
+    sessions, a second process of ours adds little CPU."""
     try:
         enabled = Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
     except OSError:
         return ""
     if not enabled:
         return ""
-    return (
-        "`kernel.sched_autogroup_enabled` is 1 here: the scheduler shares the CPU fairly between "
-        "sessions (autogroups), and the supervisor's children stay in its session, so while "
-        "other sessions keep the cores busy, two processes share what one would have had. Only "
-        "a run on an otherwise idle machine measures the scaling itself."
+    note = (
+        "`kernel.sched_autogroup_enabled` is 1 here: the scheduler divides the CPU between "
+        "sessions (autogroups) before processes, and the supervisor's children stay in its "
+        "session; with many other sessions busy, a second process gets little more CPU than "
+        "the first had alone. Only a run on an otherwise idle machine measures the scaling."
     )
+    return "\n".join(textwrap.wrap(note, 96))
 
 
 def report(args, iterations: int, results: dict[str, list[dict]], load_before, load_after) -> None:
