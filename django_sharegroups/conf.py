@@ -17,8 +17,9 @@ from .mirroring.settings import MirrorSettings
 from .runtime.supervisor_settings import SupervisorSettings
 
 DEFAULTS: dict[str, Any] = {
-    # Client adapter: "confluent" (librdkafka), "memory" (in-process) or None = confluent when
-    # bootstrap servers are configured, memory otherwise.
+    # Client adapter: "native" (the project's own share consumer), "confluent" (librdkafka),
+    # "memory" (in-process) or None = "auto" when bootstrap servers are configured (native
+    # where the broker speaks ShareFetch v2, else confluent), memory otherwise.
     "CLIENT": None,
     # librdkafka configuration passed to every share consumer (and later producers/admin).
     "KAFKA": {},
@@ -81,7 +82,7 @@ def get_settings() -> ShareGroupsSettings:
         raise ConfigurationError(
             f"SHAREGROUPS['PROCESSES'] must be a whole number ≥ 1, not {merged['PROCESSES']!r}."
         )
-    client = merged["CLIENT"] or ("confluent" if kafka.get("bootstrap.servers") else "memory")
+    client = merged["CLIENT"] or ("auto" if kafka.get("bootstrap.servers") else "memory")
     return ShareGroupsSettings(
         client=client,
         kafka=kafka,
