@@ -87,6 +87,8 @@ def test_a_killed_child_is_restarted_and_nothing_is_lost(
     wait_for(lambda: any(pid == victim for _, _, pid, _ in accepted(supervisor.log)), timeout=60)
 
     os.kill(victim, signal.SIGKILL)
+    # not ready while a child is missing (it takes seconds to restart and join again)
+    wait_for(lambda: supervisor.get("/ready")[0] == 503, timeout=60, interval=0.1)
     replaced = wait_for(
         lambda: (
             (child := supervisor.status()["children"][0])["pid"] not in (victim, None)
