@@ -53,7 +53,7 @@ def test_priorities_are_served_as_poll_frequency(sharegroups_broker):
             functools.partial(running_worker, backend, "memory")
         )
         queue = backend.settings.queues["default"]
-        assert sharegroups_broker.log_end_offset(queue.band_topic("low"), 0) == 20
+        assert sharegroups_broker.log_end_offset(queue.band_topic("low"), 0) == 30
 
 
 def test_get_result_from_another_process(start_worker):
