@@ -48,12 +48,12 @@ def test_run_after_is_honoured(start_worker, backend, sharegroups_broker):
 
 
 def test_priorities_are_served_as_poll_frequency(sharegroups_broker):
-    with task_backend("memory", priority_bands={"normal": 0, "low": -100}) as backend:
+    with task_backend("memory", priority_bands={"normal": 0, "background": -100}) as backend:
         scenarios.priorities_are_served_as_poll_frequency(
             functools.partial(running_worker, backend, "memory")
         )
         queue = backend.settings.queues["default"]
-        assert sharegroups_broker.log_end_offset(queue.band_topic("low"), 0) == 30
+        assert sharegroups_broker.log_end_offset(queue.band_topic("background"), 0) == 20
 
 
 def test_get_result_from_another_process(start_worker):
