@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings as django_settings
 
 from .mirroring.settings import MirrorSettings
+from .runtime.supervisor_settings import SupervisorSettings
 
 DEFAULTS: dict[str, Any] = {
     # Client adapter: "native" (the project's own share consumer), "confluent" (librdkafka),
@@ -39,6 +40,10 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_ADDRESS": "127.0.0.1",
     # Seconds between runshareconsumers' summary lines (one per share group at INFO); 0 = none.
     "SUMMARY_INTERVAL": 60.0,
+    # Worker processes of ``runshareconsumers`` (``--processes``); more than 1 = a supervisor.
+    "PROCESSES": 1,
+    # Restarts and the health probe of the supervisor; see docs/deployment.md.
+    "SUPERVISOR": {},
 }
 
 
@@ -57,6 +62,8 @@ class ShareGroupsSettings:
     metrics_port: int | None = None
     metrics_address: str = "127.0.0.1"
     summary_interval: float = 60.0
+    processes: int = 1
+    supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
 
     @property
     def bootstrap_servers(self) -> str | None:
@@ -79,6 +86,12 @@ def get_settings() -> ShareGroupsSettings:
     env_bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if env_bootstrap and "bootstrap.servers" not in kafka:
         kafka["bootstrap.servers"] = env_bootstrap
+    if not isinstance(merged["PROCESSES"], int) or merged["PROCESSES"] < 1:
+        from .exceptions import ConfigurationError
+
+        raise ConfigurationError(
+            f"SHAREGROUPS['PROCESSES'] must be a whole number ≥ 1, not {merged['PROCESSES']!r}."
+        )
     client = merged["CLIENT"] or ("auto" if kafka.get("bootstrap.servers") else "memory")
     return ShareGroupsSettings(
         client=client,
@@ -91,4 +104,6 @@ def get_settings() -> ShareGroupsSettings:
         metrics_port=None if merged["METRICS_PORT"] is None else int(merged["METRICS_PORT"]),
         metrics_address=str(merged["METRICS_ADDRESS"]),
         summary_interval=float(merged["SUMMARY_INTERVAL"] or 0),
+        processes=int(merged["PROCESSES"]),
+        supervisor=SupervisorSettings.from_setting(merged["SUPERVISOR"]),
     )

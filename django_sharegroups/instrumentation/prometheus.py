@@ -133,3 +133,52 @@ def start_exporter(
     metrics.subscribe(bus, counts=counts is None)
     start_http_server(port, addr=address, registry=metrics.registry)
     return metrics
+
+
+def child_port(port: int, index: int) -> int:
+    """A supervised child serves on the port after the supervisor's plus its index, on
+    loopback only: the supervisor's endpoint is the one to scrape."""
+    return port + 1 + index
+
+
+class ChildrenCollector(Collector):
+    """The supervisor's endpoint: every child's metrics, read when scraped and added up
+    (counters, histograms and gauges alike; a child that is restarting is left out, and its
+    counters start again from 0, which Prometheus reads as a counter reset)."""
+
+    def __init__(self, ports: list[int], timeout: float = 2.0) -> None:
+        self.ports = ports
+        self.timeout = timeout
+
+    def collect(self) -> Iterable[Metric]:
+        from urllib.request import urlopen
+
+        from prometheus_client.parser import text_string_to_metric_families
+
+        families: dict[str, Metric] = {}
+        sums: dict[str, dict[tuple[str, tuple], float]] = {}
+        for port in self.ports:
+            try:
+                with urlopen(f"http://127.0.0.1:{port}/metrics", timeout=self.timeout) as answer:
+                    text = answer.read().decode()
+            except OSError:
+                continue
+            for family in text_string_to_metric_families(text):
+                families.setdefault(
+                    family.name, Metric(family.name, family.documentation, family.type)
+                )
+                samples = sums.setdefault(family.name, {})
+                for sample in family.samples:
+                    key = (sample.name, tuple(sorted(sample.labels.items())))
+                    samples[key] = samples.get(key, 0.0) + sample.value
+        for name, family in families.items():
+            for (sample_name, labels), value in sums[name].items():
+                family.add_sample(sample_name, dict(labels), value)
+            yield family
+
+
+def start_supervisor_exporter(port: int, address: str, processes: int) -> None:
+    """Serve ``http://address:port/metrics`` adding up the children's endpoints."""
+    registry = CollectorRegistry()
+    registry.register(ChildrenCollector([child_port(port, i) for i in range(processes)]))
+    start_http_server(port, addr=address, registry=registry)

@@ -43,16 +43,20 @@ def scrape(port: int) -> dict[tuple[str, tuple], float]:
     }
 
 
-@pytest.mark.parametrize("client", ["native", "confluent"])
+@pytest.mark.parametrize(("client", "processes"), [("native", 1), ("confluent", 1), ("native", 2)])
 def test_metrics_count_what_was_produced_accepted_and_rejected(
-    kafka_bootstrap_servers, share_topic, client
+    kafka_bootstrap_servers, share_topic, client, processes
 ):
+    """With ``--processes 2`` the supervisor's endpoint adds up its two children's."""
     total = 30
     name = share_topic(partitions=2)
     produce_json(kafka_bootstrap_servers, name, ({"n": n} for n in range(total)))
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "runshareconsumers", "--metrics-port", str(port)],
+        [
+            *(sys.executable, "manage.py", "runshareconsumers", "--metrics-port", str(port)),
+            *(("--processes", str(processes)) if processes > 1 else ()),
+        ],
         cwd=ROOT,
         env={
             **os.environ,
@@ -82,7 +86,7 @@ def test_metrics_count_what_was_produced_accepted_and_rejected(
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
-    assert f"Metrics on http://127.0.0.1:{port}/metrics" in output
+    assert f"on http://127.0.0.1:{port}/metrics" in output
 
     def value(metric: str, **labels: str) -> float:
         return samples.get((metric, tuple(sorted({"share_group": name, **labels}.items()))), 0)
@@ -100,7 +104,7 @@ def test_metrics_count_what_was_produced_accepted_and_rejected(
     )
     assert 1 <= polls_with_records <= total
     assert value("sharegroups_poll_records_sum") == total
-    assert value("sharegroups_listeners", state="running") == 1
+    assert value("sharegroups_listeners", state="running") == processes
     assert value("sharegroups_listeners", state="failed") == 0
     assert value("sharegroups_lock_expiries_total", processed="true") == 0
 
@@ -109,7 +113,9 @@ def test_metrics_count_what_was_produced_accepted_and_rejected(
         r"archived (\d+), dead-lettered 0, lock expiries 0, errors 0 in the last \d+ s"
     )
     lines = [tuple(map(int, m.groups())) for m in summary.finditer(output)]
-    assert len(lines) >= 2, output  # at least one periodic line and the one at shutdown
+    assert len(lines) >= 2 * processes, output  # periodic lines and the one at shutdown
+    if processes > 1:
+        return  # the supervisor's output interleaves its children's lines
     assert [sum(column) for column in zip(*lines, strict=True)] == [
         total,
         total // 2,
