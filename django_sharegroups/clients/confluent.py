@@ -61,30 +61,35 @@ class ConfluentShareConsumer(ShareConsumerClient):
 
     def poll(self, max_records: int, timeout: float) -> list[ReceivedRecord]:
         records = []
+        append = records.append
         for message in self._consumer.poll(timeout):
-            error = message.error()
-            if error is not None:
-                if error.code() in _BENIGN_POLL_ERRORS:
-                    continue
-                if error.fatal():
-                    raise KafkaException(error)
-                logger.warning("Share consumer poll reported %s: %s", error.name(), error.str())
+            if message.error() is not None:
+                self._poll_error(message.error())
                 continue
-            _, timestamp = message.timestamp()
-            records.append(
+            timestamp = message.timestamp()[1]
+            append(
                 ReceivedRecord(
-                    topic=message.topic(),
-                    partition=message.partition(),
-                    offset=message.offset(),
-                    key=message.key(),
-                    value=message.value(),
-                    headers=tuple(message.headers() or ()),
-                    timestamp_ms=timestamp if timestamp > 0 else None,
-                    delivery_count=message.delivery_count() or 1,
-                    handle=message,
+                    message.topic(),
+                    message.partition(),
+                    message.offset(),
+                    message.key(),
+                    message.value(),
+                    message.headers() or (),
+                    timestamp if timestamp > 0 else None,
+                    message.delivery_count() or 1,
+                    message,
                 )
             )
         return records
+
+    @staticmethod
+    def _poll_error(error: KafkaError) -> None:
+        """Skip what only means "nothing more right now", raise fatal errors, log the rest."""
+        if error.code() in _BENIGN_POLL_ERRORS:
+            return
+        if error.fatal():
+            raise KafkaException(error)
+        logger.warning("Share consumer poll reported %s: %s", error.name(), error.str())
 
     def acknowledge(self, record: ReceivedRecord, ack_type: AcknowledgeType) -> None:
         try:

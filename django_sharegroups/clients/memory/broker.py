@@ -529,14 +529,14 @@ class MemoryBroker:
                 stored = log.read(offset)
                 records.append(
                     ReceivedRecord(
-                        topic=topic,
-                        partition=partition,
-                        offset=offset,
-                        key=stored.key,
-                        value=stored.value,
-                        headers=stored.headers,
-                        timestamp_ms=stored.timestamp_ms,
-                        delivery_count=delivery_count,
+                        topic,
+                        partition,
+                        offset,
+                        stored.key,
+                        stored.value,
+                        stored.headers,
+                        stored.timestamp_ms,
+                        delivery_count,
                     )
                 )
             if len(records) >= max_records:

@@ -11,6 +11,8 @@ import struct
 import zlib
 from typing import Any
 
+from ...exceptions import ShareGroupsError
+
 #: The compression codec ids of the batch attributes (bits 0-2).
 NONE, GZIP, SNAPPY, LZ4, ZSTD = 0, 1, 2, 3, 4
 CODEC_NAMES = {NONE: "none", GZIP: "gzip", SNAPPY: "snappy", LZ4: "lz4", ZSTD: "zstd"}
@@ -22,7 +24,7 @@ _XERIAL_HEADER_SIZE = 16
 _INT32 = struct.Struct(">i")
 
 
-class DecompressionError(Exception):
+class DecompressionError(ShareGroupsError):
     """The batch's compressed payload cannot be decompressed (or its codec is unknown)."""
 
 

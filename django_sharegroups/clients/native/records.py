@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from ...exceptions import ShareGroupsError
 from .compression import CODEC_NAMES, DecompressionError, decompress
 
 try:
@@ -50,7 +51,7 @@ _TRANSACTIONAL = 0x10
 _CONTROL = 0x20
 
 
-class CorruptBatchError(Exception):
+class CorruptBatchError(ShareGroupsError):
     """A batch whose bytes cannot be trusted (CRC mismatch, bad framing, bad compression)."""
 
 
