@@ -19,6 +19,7 @@ from typing import Any
 
 from .config import ConnectionConfig
 from .errors import (
+    ErrorCode,
     KafkaConnectionError,
     KafkaTimeoutError,
     ProtocolError,
@@ -27,7 +28,6 @@ from .errors import (
     raise_for_error_code,
 )
 from .protocol import Api, Struct, decode_response, encode_request, peek_correlation_id
-from .protocol.frames import UNSUPPORTED_VERSION
 from .protocol.messages import API_VERSIONS, SASL_AUTHENTICATE, SASL_HANDSHAKE
 from .sasl import sasl_exchange
 
@@ -255,7 +255,7 @@ class BrokerConnection:
         }
         version = API_VERSIONS.versions.highest
         response = self._round_trip(API_VERSIONS, version, body, deadline)
-        if response.error_code == UNSUPPORTED_VERSION:
+        if response.error_code == ErrorCode.UNSUPPORTED_VERSION:
             broker_max = next(
                 (k.max_version for k in response.api_keys if k.api_key == API_VERSIONS.key), 0
             )
