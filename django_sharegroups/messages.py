@@ -23,7 +23,7 @@ from .exceptions import DeserializationError
 
 Deserializer = Callable[[bytes | None], Any]
 
-_scan_json = json.JSONDecoder().scan_once
+_scan_json = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__
 #: ``Message(record, payload)`` without a key: the record's raw key.
 _RAW_KEY: Any = object()
 

@@ -71,7 +71,7 @@ TIME_ZONE = "UTC"
 USE_TZ = True
 STATIC_URL = "static/"
 
-SHAREGROUPS = {
+SHAREGROUPS: dict[str, object] = {
     "CLIENT": env("SHAREGROUPS_CLIENT") or None,
     # librdkafka keys for every client; KAFKA_BOOTSTRAP_SERVERS fills in bootstrap.servers.
     "KAFKA": {},

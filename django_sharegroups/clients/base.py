@@ -8,6 +8,7 @@ runtime refuses, at startup, features an adapter cannot honour (``require``).
 from __future__ import annotations
 
 import enum
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -165,6 +166,13 @@ class BufferedAcknowledgements:
     """
 
     _failures: list[AcknowledgementFailure]
+    _state_lock: threading.Lock | threading.RLock
+
+    def _check_open(self) -> None:
+        raise NotImplementedError
+
+    def _send_acknowledgements(self) -> None:
+        raise NotImplementedError
 
     def commit_sync(self, timeout: float) -> list[AcknowledgementFailure]:
         """Send pending acknowledgements; return every refusal not reported yet."""

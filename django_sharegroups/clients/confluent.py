@@ -60,11 +60,14 @@ class ConfluentShareConsumer(ShareConsumerClient):
         self._consumer.subscribe(list(topics))
 
     def poll(self, max_records: int, timeout: float) -> list[ReceivedRecord]:
-        records = []
+        records: list[ReceivedRecord] = []
         append = records.append
-        for message in self._consumer.poll(timeout):
-            if message.error() is not None:
-                self._poll_error(message.error())
+        # A polled message without error has its topic, partition and offset (typed Optional).
+        messages: Any = self._consumer.poll(timeout)
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                self._poll_error(error)
                 continue
             timestamp = message.timestamp()[1]
             append(
@@ -212,7 +215,8 @@ class ConfluentClientFactory(ShareConsumerClientFactory):
                 "The Kafka cluster does not serve share groups (feature share.version is "
                 f"{level}); enable it: kafka-features.sh upgrade --feature share.version=1."
             )
-        admin_client = AdminClient({**self.config, "logger": librdkafka_logger})
+        admin_config: dict[str, Any] = {**self.config, "logger": librdkafka_logger}
+        admin_client = AdminClient(admin_config)
         listing = admin_client.list_consumer_groups(
             types={ConsumerGroupType.CLASSIC, ConsumerGroupType.CONSUMER}, request_timeout=30
         ).result()

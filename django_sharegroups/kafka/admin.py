@@ -12,6 +12,7 @@ typed exceptions of :mod:`.errors`, carrying the broker's error name and message
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -143,8 +144,8 @@ class ShareGroupAdmin:
         listings: dict[str, ShareGroupListing] = {}
         for node_id in sorted(self.cluster.brokers()):
             response = self._retrying(
-                lambda node=node_id: self.cluster.request(
-                    LIST_GROUPS, body, node_id=node, minimum_version=5
+                functools.partial(
+                    self.cluster.request, LIST_GROUPS, body, node_id=node_id, minimum_version=5
                 ),
                 lambda response: (response.error_code, None),
             )

@@ -148,7 +148,7 @@ class BrokerConnection:
                 api.name, api.key, f"the broker at {self.address} does not support this API"
             )
         lowest = max(api.versions.lowest, broker[0], minimum or 0)
-        highest = min(api.versions.highest, broker[1])
+        highest = min(api.versions.newest, broker[1])
         if lowest > highest:
             wanted = f"{minimum}+" if minimum is not None else str(api.versions)
             raise UnsupportedApiError(
@@ -253,7 +253,7 @@ class BrokerConnection:
             "client_software_name": "django-sharegroups",
             "client_software_version": _software_version(),
         }
-        version = API_VERSIONS.versions.highest
+        version = API_VERSIONS.versions.newest
         response = self._round_trip(API_VERSIONS, version, body, deadline)
         if response.error_code == ErrorCode.UNSUPPORTED_VERSION:
             broker_max = next(

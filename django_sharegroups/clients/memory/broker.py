@@ -275,6 +275,7 @@ class MemoryBroker:
             limits = self._limits(group_id)
             for topic, partition, offset, ack_type in acknowledgements:
                 share_partition = group.share_partitions.get((topic, partition)) if group else None
+                error: str | None
                 if share_partition is None:
                     known = self._partition_exists(topic, partition)
                     error = "INVALID_RECORD_STATE" if known else "UNKNOWN_TOPIC_OR_PARTITION"

@@ -156,8 +156,8 @@ def deliver_partition(
             else:
                 wanted = batch.records(wanted=ranges.__contains__)
                 groups = [([r], ranges.delivery_count(r.offset) or 1) for r in wanted]
-        except CorruptBatchError as error:
-            broken.append((batch, str(error)))
+        except CorruptBatchError as corrupt:
+            broken.append((batch, str(corrupt)))
             continue
         good.append(batch)
         for records, count in groups:

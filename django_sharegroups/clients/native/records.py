@@ -30,6 +30,7 @@ from typing import NamedTuple
 from ...exceptions import ShareGroupsError
 from .compression import CODEC_NAMES, DecompressionError, decompress
 
+_crc32c: Callable[[bytes | memoryview], int] | None
 try:
     from crc32c import crc32c as _crc32c
 except ImportError:  # pragma: no cover - the dependency is declared; this keeps imports working
@@ -111,7 +112,7 @@ class RecordBatch:
         if self.is_control:
             return []
         try:
-            data = decompress(self.compression, self.payload)
+            data = decompress(self.compression, self.payload or b"")
         except DecompressionError as error:
             raise CorruptBatchError(str(error)) from None
         log_append = self.max_timestamp if self.attributes & _TIMESTAMP_TYPE_LOG_APPEND else None
@@ -228,7 +229,7 @@ def _parse_records(
 ) -> list[Record]:
     # One-byte varints (the common case for lengths and deltas) are decoded inline: this loop
     # is the native adapter's hottest code.
-    records = []
+    records: list[Record] = []
     append = records.append
     make = tuple.__new__
     position = 0
