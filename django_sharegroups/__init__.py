@@ -27,6 +27,7 @@ from .exceptions import (
 from .kafka.errors import BrokerError, KafkaError
 from .messages import Message, Messages
 from .processing.acknowledgements import AcknowledgementError
+from .processing.delay_topic import DelayTopicConsumer, release_to_delay_topic
 from .processing.transactions import ConcurrentDeliveryError
 from .routing import share_group, topic
 
@@ -37,6 +38,7 @@ __all__ = [
     "CapabilityError",
     "ConcurrentDeliveryError",
     "ConfigurationError",
+    "DelayTopicConsumer",
     "DeserializationError",
     "KafkaError",
     "Message",
@@ -45,6 +47,7 @@ __all__ = [
     "ProduceError",
     "ShareGroupConsumer",
     "ShareGroupsError",
+    "release_to_delay_topic",
     "share_group",
     "topic",
 ]
