@@ -1,8 +1,11 @@
 """Errors of the Kafka client: broker error codes as typed exceptions, plus client-side failures.
 
 Every broker error keeps the broker's error name (``NON_EMPTY_GROUP``) and the broker's own
-message, because those are what an operator searches for. Codes the share-group admin acts
-on get their own class; any other code raises a plain :class:`BrokerError` with its name.
+message, because those are what an operator searches for. :class:`ErrorCode` is the one
+table of Kafka's error codes in this project: every name, flag (retriable, invalid metadata)
+and code set the clients act on (leader moved, coordinator moved, share session lost) derives
+from it, and each code has exactly one :class:`BrokerError` subclass. Codes the project
+catches by class are declared by hand below; the others are made from the table.
 """
 
 from __future__ import annotations
