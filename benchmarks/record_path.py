@@ -124,6 +124,9 @@ def main() -> None:
     parser.add_argument("--client", default="confluent", choices=("confluent", "native"))
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     parser.add_argument("--profile", help="sample with py-spy and write the hot spots here")
+    parser.add_argument(
+        "--gc-freeze", action="store_true", help="gc.freeze() before consuming (what it saves)"
+    )
     parser.add_argument("--topic", help=argparse.SUPPRESS)  # set by the profiling parent
     args = parser.parse_args()
     if not args.bootstrap:
@@ -137,7 +140,7 @@ def main() -> None:
         raw = args.profile + ".raw"
         child = [sys.executable, "-m", "benchmarks.record_path", "--topic", topic]
         child += ["--records", str(args.records), "--client", args.client]
-        child += ["--bootstrap", args.bootstrap]
+        child += ["--bootstrap", args.bootstrap] + (["--gc-freeze"] if args.gc_freeze else [])
         command = ["py-spy", "record", "--threads", "--format", "raw", "-r", "200", "-o", raw]
         subprocess.run([*command, "--", *child], check=True)
         with open(raw) as stacks, open(args.profile, "w") as out:
@@ -146,9 +149,12 @@ def main() -> None:
                 print(f"{share:5.1%} {below:6.1%}  {name}", file=out)
         print(open(args.profile).read())
         return
+    if args.gc_freeze:
+        gc.freeze()  # what the startup objects cost every full collection
     wall, cpu, gc_clock = consume_backlog(kafka, topic, args.records, args.client)
     print(
-        f"{args.client}: {args.records / wall:,.0f} records/s, "
+        f"{args.client}{' (gc frozen)' if args.gc_freeze else ''}: "
+        f"{args.records / wall:,.0f} records/s, "
         f"{cpu / args.records * 1e6:.1f} CPU µs per record (process), "
         f"GC {gc_clock.seconds / wall:.1%} of the wall time ({gc_clock.collections} collections)"
     )

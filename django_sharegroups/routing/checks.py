@@ -175,7 +175,7 @@ def _check_topic(route: Topic, label: str) -> Iterable[Error]:
         )
     for option in ("deserializer", "key_deserializer", "headers_deserializer"):
         value = getattr(route, option)
-        if value not in NAMED_DESERIALIZERS and not callable(value):
+        if not callable(value) and not (isinstance(value, str) and value in NAMED_DESERIALIZERS):
             yield invalid(option, value, " | ".join(NAMED_DESERIALIZERS) + " or a callable")
     if route.acknowledgement is not None and route.acknowledgement not in ACKNOWLEDGEMENT_MODES:
         yield invalid("acknowledgement", route.acknowledgement, " | ".join(ACKNOWLEDGEMENT_MODES))

@@ -96,6 +96,7 @@ def test_invalid_group_options_are_e005(routes, options):
         {"max_messages_per_job": 0},
         {"jobs_builder": "per_message", "max_messages_per_job": 10},
         {"deserializer": "yaml"},
+        {"key_deserializer": ["json"]},
         {"on_deserialization_error": "ignore"},
         {"max_mesages_per_job": 10},
     ],
