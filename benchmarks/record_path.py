@@ -1,14 +1,16 @@
 """Where a no-op consumer's time goes: the per-record path of ``runshareconsumers``.
 
 ``python -m benchmarks.record_path [--records 100000] [--client confluent] [--bootstrap HOST:PORT]
-[--profile out.txt]``
+[--profile out.txt] [--gc-freeze] [--deserializer json|raw]``
 
 Produces ``--records`` JSON records of ~100 bytes (3 partitions) once, then one share group
 (``per_batch``, 500 records per job, one instance) whose consumer ACCEPTs every message
 without reading its payload consumes the backlog. Prints records/s and process CPU µs per
 record. With ``--profile FILE`` the run is sampled by py-spy (``pip install py-spy``) and the
 listener thread's hot spots (own time per function, share of the thread's samples) are printed
-and written to FILE. Needs Kafka (``--bootstrap``, default ``KAFKA_BOOTSTRAP_SERVERS``).
+and written to FILE. py-spy charges a garbage collection to the line that allocated, so compare
+profiles with ``--gc-freeze`` (startup objects frozen) to see the per-record work itself.
+Needs Kafka (``--bootstrap``, default ``KAFKA_BOOTSTRAP_SERVERS``).
 This is a profiling aid, not a goal: ``benchmarks.throughput`` compares contenders.
 """
 
@@ -55,7 +57,7 @@ class GcClock:
 
 
 def consume_backlog(
-    kafka: Kafka, topic: str, records: int, client: str
+    kafka: Kafka, topic: str, records: int, client: str, deserializer: str = "json"
 ) -> tuple[float, float, GcClock]:
     """Seconds of wall time and of process CPU until the backlog is consumed, and GC time."""
     done = [0]
@@ -71,7 +73,15 @@ def consume_backlog(
     group = kafka.group()
     declared = share_group(
         group,
-        topics=[route(topic, consumer=NoOp, jobs_builder="per_batch", max_messages_per_job=500)],
+        topics=[
+            route(
+                topic,
+                consumer=NoOp,
+                jobs_builder="per_batch",
+                max_messages_per_job=500,
+                deserializer=deserializer,
+            )
+        ],
         registry=RouteRegistry(),
     )
     runner = ShareConsumerRunner(
@@ -124,6 +134,7 @@ def main() -> None:
     parser.add_argument("--client", default="confluent", choices=("confluent", "native"))
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     parser.add_argument("--profile", help="sample with py-spy and write the hot spots here")
+    parser.add_argument("--deserializer", default="json", choices=("json", "raw"))
     parser.add_argument(
         "--gc-freeze", action="store_true", help="gc.freeze() before consuming (what it saves)"
     )
@@ -140,7 +151,8 @@ def main() -> None:
         raw = args.profile + ".raw"
         child = [sys.executable, "-m", "benchmarks.record_path", "--topic", topic]
         child += ["--records", str(args.records), "--client", args.client]
-        child += ["--bootstrap", args.bootstrap] + (["--gc-freeze"] if args.gc_freeze else [])
+        child += ["--bootstrap", args.bootstrap, "--deserializer", args.deserializer]
+        child += ["--gc-freeze"] if args.gc_freeze else []
         command = ["py-spy", "record", "--threads", "--format", "raw", "-r", "200", "-o", raw]
         subprocess.run([*command, "--", *child], check=True)
         with open(raw) as stacks, open(args.profile, "w") as out:
@@ -151,9 +163,11 @@ def main() -> None:
         return
     if args.gc_freeze:
         gc.freeze()  # what the startup objects cost every full collection
-    wall, cpu, gc_clock = consume_backlog(kafka, topic, args.records, args.client)
+    wall, cpu, gc_clock = consume_backlog(
+        kafka, topic, args.records, args.client, args.deserializer
+    )
     print(
-        f"{args.client}{' (gc frozen)' if args.gc_freeze else ''}: "
+        f"{args.client}, {args.deserializer}{', gc frozen' if args.gc_freeze else ''}: "
         f"{args.records / wall:,.0f} records/s, "
         f"{cpu / args.records * 1e6:.1f} CPU µs per record (process), "
         f"GC {gc_clock.seconds / wall:.1%} of the wall time ({gc_clock.collections} collections)"
