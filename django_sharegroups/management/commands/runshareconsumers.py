@@ -146,7 +146,7 @@ def _prometheus():
     return prometheus
 
 
-def _bind_error(address: str, port: int, exc: OSError) -> ConfigurationError:
+def _bind_error(address: str, port: int | None, exc: OSError) -> ConfigurationError:
     return ConfigurationError(f"Cannot serve metrics on {address}:{port}: {exc.strerror or exc}.")
 
 
