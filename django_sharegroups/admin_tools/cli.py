@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TextIO
 
 from ..kafka import ShareGroupAdmin, SharePartitionOffsets
@@ -21,6 +23,7 @@ from .overview import (
 )
 from .tables import render_fields, render_table
 from .targets import parse_config_changes, parse_reset_target, parse_topics
+from .top import read_frame, render, rows
 
 Confirm = Callable[[str, str], bool]
 """``confirm(plan, question)``: show what is about to happen and ask; ``True`` to go ahead."""
@@ -191,7 +194,7 @@ def config(
     if not dry_run and not confirm(planned, f"Change these configs of {name!r}?"):
         raise Cancelled("Config change cancelled; nothing changed.")
     result = actions.alter_config(admin, name, changes, actor=actor, validate_only=dry_run)
-    rows = []
+    rows: list[tuple[str, Any, Any]] = []
     for key in sorted(changes):
         current = result.get(key) or {}
         if dry_run:
@@ -210,7 +213,30 @@ def config(
     return Report(data, f"{intro}\n\n{render_table(headers, rows)}")
 
 
+def top_frames(admin: ShareGroupAdmin, options: Mapping[str, Any]) -> Iterator[Report]:
+    """Frames ``--interval`` seconds apart, each with the rates since the one before (the
+    first read only sets the baseline)."""
+    if options["interval"] <= 0:
+        raise ValueError("--interval must be more than 0 seconds.")
+    names = options.get("names") or ()
+    previous = read_frame(admin, names)
+    while True:
+        time.sleep(options["interval"])
+        frame = read_frame(admin, names)
+        frame_rows = rows(frame, previous)
+        stamp = datetime.now().strftime("%H:%M:%S")
+        text = f"{stamp}  every {options['interval']:g} s\n\n{render(frame_rows)}"
+        yield Report({"partitions": frame_rows}, text)
+        previous = frame
+
+
+def top(admin: ShareGroupAdmin, options: Mapping[str, Any], **_: Any) -> Report:
+    """One frame (``--once``); the command refreshes it in place otherwise."""
+    return next(top_frames(admin, options))
+
+
 SUBCOMMANDS: dict[str, Callable[..., Report]] = {
+    "top": top,
     "list": list_groups,
     "describe": describe,
     "offsets": offsets,

@@ -17,6 +17,8 @@ from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
 
+from ..runtime.process_identity import process_index
+
 ORIGIN = ("share_group", "topic", "partition", "offset")
 MIRRORED_MODELS = ("ConsumerProcess", "Lease", "DeadLetter", "ArchivedRecord")
 
@@ -34,6 +36,7 @@ def register_process(share_groups: Sequence[str], threads: int, started_at: date
     process = model("ConsumerProcess").objects.create(
         host=socket.gethostname(),
         pid=os.getpid(),
+        process_index=process_index(),
         share_groups=sorted(share_groups),
         threads=threads,
         started_at=started_at,
@@ -175,7 +178,8 @@ def encode_headers(headers: Iterable[tuple[str, bytes | None]]) -> list[list[str
     ]
 
 
-def decode_headers(headers: Iterable[Sequence[str | None]]) -> list[tuple[str, bytes | None]]:
+def decode_headers(headers: Iterable[Sequence[Any]]) -> list[tuple[str, bytes | None]]:
+    """The inverse of ``encode_headers``."""
     return [(name, None if value is None else base64.b64decode(value)) for name, value in headers]
 
 
