@@ -7,6 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from django_sharegroups import ShareGroupConsumer, share_group, topic
+from django_sharegroups.conf import ShareGroupsSettings
 from django_sharegroups.management.commands import runshareconsumers
 from django_sharegroups.routing import registry
 
@@ -18,6 +19,7 @@ class RecordingRunner:
 
     def __init__(self, groups) -> None:
         self.groups = groups
+        self.settings = ShareGroupsSettings(client="memory")  # what the command reads
 
     def run(self) -> int:
         type(self).ran.append([group.name for group in self.groups])
