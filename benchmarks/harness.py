@@ -149,7 +149,7 @@ class Bench:
                 "org.apache.kafka.tools.ShareConsumerPerformance",
                 *("--bootstrap-server", self.bootstrap, "--topic", run["topic"]),
                 *("--group", run["group"], "--num-records", str(run["target"])),
-                *("--timeout", "30000"),
+                *("--timeout", "30000", "--show-detailed-stats", "--reporting-interval", "100"),
             )
         return [sys.executable, "-m", "benchmarks.contenders"]
 
@@ -262,15 +262,33 @@ def read_outcome(run: dict, code: int) -> Outcome:
     return outcome
 
 
-_JAVA_LINE = re.compile(r"^\S+ \S+, \S+ \S+, ([\d.]+), [\d.]+, ([\d.]+), (\d+), (\d+)\s*$", re.M)
+_JAVA_LINE = re.compile(
+    r"^(?P<start>[\d-]+ [\d:]+), (?P<end>[\d-]+ [\d:]+), "
+    r"[\d.]+, [\d.]+, [\d.]+, (?P<count>\d+), \d+"
+    r"(?P<detail> for share consumer \d+)?\s*$",
+    re.M,
+)
 
 
 def java_outcome(run: dict, code: int) -> Outcome:
-    """ShareConsumerPerformance prints ``start, end, MB, MB/s, nMsg/s, nMsg, fetch ms``; its
-    clock starts before the consumer joins the group."""
+    """ShareConsumerPerformance with ``--show-detailed-stats`` prints a line per interval
+    (``start, end, MB, MB/s, nMsg/s, nMsg so far, ms … for share consumer 1``) and a summary
+    timed from before joining the group; like the Python contenders, Java is timed from its
+    first line with records (the first interval, within 100 ms of its first poll that returned
+    any) to the summary's end."""
     text = Path(run["result"]).with_suffix(".log").read_text(errors="replace")
-    match = _JAVA_LINE.search(text)
-    if match is None or code != 0:
+    lines = list(_JAVA_LINE.finditer(text))
+    first = next((m for m in lines if m["detail"] and int(m["count"])), None)
+    summary = next((m for m in reversed(lines) if not m["detail"]), None)
+    if code != 0 or first is None or summary is None:
         return Outcome(error=f"ShareConsumerPerformance failed (exit code {code})")
-    count, millis = int(match[3]), int(match[4])
-    return Outcome(count=count, seconds=millis / 1000)
+    count = int(summary["count"]) - int(first["count"])
+    seconds = _java_time(summary["end"]) - _java_time(first["end"])
+    startup = _java_time(first["end"]) - _java_time(lines[0]["start"])
+    return Outcome(count=count, seconds=seconds or None, startup=startup)
+
+
+def _java_time(text: str) -> float:
+    """``2026-12-02 01:02:29:484`` (the tool's default date format) in seconds."""
+    stamp, millis = text.rsplit(":", 1)
+    return time.mktime(time.strptime(stamp, "%Y-%m-%d %H:%M:%S")) + int(millis) / 1000

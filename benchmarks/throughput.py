@@ -77,15 +77,15 @@ class Sizes:
         self.mode = "quick" if quick else "full"
         self.rounds = 1 if quick else 3
         self.backlog = 20_000 if quick else 200_000
-        self.budget = 5.0 if quick else 15.0
+        self.budget = 5.0 if quick else 12.0
         self.live_rate, self.live_seconds = 1000, (5 if quick else 30)
         self.live_rounds = 1 if quick else 2
         self.scaling = QUICK_SCALING if quick else SCALING
         self.scaling_seconds = 1.5 if quick else 5.0
         self.scaling_rounds = 1 if quick else 2
         self.rss = 50_000 if quick else 1_000_000
-        self.orm = 300 if quick else 3_000
-        self.orm_budget = 5.0 if quick else 20.0
+        self.orm = 300 if quick else 2_000
+        self.orm_budget = 5.0 if quick else 10.0
         self.profile_seconds = 5 if quick else 15
         self.profile_records = 50_000 if quick else 300_000
 
@@ -225,7 +225,8 @@ def scaling(bench: Bench, sizes: Sizes) -> dict:
                     "workers": config["workers"],
                 },
             )
-            outcome = bench.measure(contender, topic, records, 600)
+            # A slow configuration is cut off at 3× its ideal time: its rate is known by then.
+            outcome = bench.measure(contender, topic, records, 3 * sizes.scaling_seconds)
             say(f"scaling round {number + 1}: {describe(config['name'], outcome)}")
             outcomes[config["name"]] = as_dict(outcome)
         rounds.append(outcomes)

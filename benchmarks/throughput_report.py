@@ -248,8 +248,8 @@ def render_backlog(part: dict) -> str:
         f"{part['budget']:.0f} s have passed since its first record, then gets SIGTERM; "
         "records/s count from the first record in hand to the last. CPU µs per record is the "
         "whole process's CPU time over the same span. Startup is from process start to the "
-        "first record (Django setup and joining the group). Java's tool times itself from "
-        "before it joins the group, so its rate is understated by its join time.\n\n"
+        "first record (Django setup and joining the group). Java's tool reports every 100 ms; "
+        "it is timed from the end of its first report with records to its last record.\n\n"
         + _table(
             (
                 "contender",

@@ -184,13 +184,20 @@ def test_workload_records_are_100_bytes_of_json():
     assert json.loads(record(7, ts=1.5))["ts"] == 1.5
 
 
-def test_java_output_is_parsed(tmp_path):
+def test_java_is_timed_from_its_first_report_with_records(tmp_path):
     log = tmp_path / "run.log"
     log.write_text(
         "start.time, end.time, data.consumed.in.MB, MB.sec, nMsg.sec, data.consumed.in.nMsg, "
-        "fetch.time.ms\n2026-12-02 00:34:35:985, 2026-12-02 00:34:41:661, 0.1992, 0.0351, "
-        "3523.6082, 20000, 5676\n"
+        "fetch.time.ms\n"
+        "2026-12-02 01:02:27:344, 2026-12-02 01:02:29:484, 0.0001, 0.0000, 0.4673, 1, 2140 "
+        "for share consumer 1\n"
+        "2026-12-02 01:02:29:484, 2026-12-02 01:02:29:676, 0.0706, 0.3671, 3848.9583, 740, 192 "
+        "for share consumer 1\n"
+        "2026-12-02 01:02:25:599, 2026-12-02 01:02:31:484, 9.5367, 0.8802, 9229.3493, 100001, "
+        "5885\n"
     )
     result = java_outcome({"result": str(tmp_path / "run.json")}, 0)
-    assert (result.count, result.seconds, result.error) == (20000, 5.676, None)
+    assert (result.count, result.error) == (100000, None)
+    assert result.seconds == 2.0
+    assert round(result.startup, 3) == 2.140
     assert java_outcome({"result": str(tmp_path / "run.json")}, 1).error
