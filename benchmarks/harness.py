@@ -143,6 +143,7 @@ class Bench:
             return [
                 *(sys.executable, "-m", "django", "runshareconsumers"),
                 *("--settings", "benchmarks.project.settings"),
+                *contender.options.get("args", ()),
             ]
         if contender.kind == "java":
             return java_command(
@@ -211,6 +212,40 @@ class Bench:
             outcome.error += f"; log: {self.log_tail(run, 3)!r}"
         outcome.rss = rss
         return outcome
+
+    def measure_settled(self, contender: Contender, topic: str, records: int) -> Outcome:
+        """Seconds from the first record to a lag of 0 on every partition, as the broker sees
+        it: for contenders of several processes, which have no single Tally."""
+        from django_sharegroups.kafka.admin import ShareGroupAdmin
+
+        process, run = self.launch(contender, topic, 10**9, 10**9)
+        started = Path(run["result"]).with_suffix(".started")
+        deadline = run["started"] + STARTUP_TIMEOUT + 600
+        first = None
+        partitions = len(self.admin.list_topics(topic, timeout=30).topics[topic].partitions)
+        try:
+            with ShareGroupAdmin({"bootstrap.servers": self.bootstrap}) as admin:
+                while process.poll() is None and time.monotonic() < deadline:
+                    if first is None and started.exists():
+                        first = time.monotonic()
+                    if first is not None:
+                        offsets = admin.share_group_offsets(run["group"])
+                        if len(offsets) == partitions and not any(o.lag for o in offsets):
+                            return Outcome(
+                                count=records,
+                                seconds=time.monotonic() - first,
+                                startup=first - run["started"],
+                            )
+                    time.sleep(0.2)
+        finally:
+            code = stop(process)
+        return Outcome(error=f"not settled (exit code {code}); log: {self.log_tail(run, 3)!r}")
+
+    def supports(self, option: str) -> bool:
+        """Whether ``runshareconsumers`` has ``option`` (parts for features still to come)."""
+        command = [*self.command(Contender("help", "engine"), {}), "--help"]
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        return option in result.stdout
 
     def log_tail(self, run: dict, lines: int = 15) -> str:
         with contextlib.suppress(OSError):

@@ -15,6 +15,8 @@ Parts:
 - ``scaling``: 20 ms I/O-bound jobs, concurrency × workers_per_consumer up to 32;
 - ``rss``: resident memory of `runshareconsumers` over 1,000,000 records;
 - ``orm``: an idempotent consumer on PostgreSQL against a loop doing the same transactions;
+- ``cpu``: 2 ms CPU-bound jobs, one process against ``--processes 2`` (issue 14; skipped while
+  `runshareconsumers` has no ``--processes``);
 - ``profile``: py-spy's top frames of `runshareconsumers` on a backlog (also ``--profile``).
 
 Raw results go to docs/benchmarks-throughput.json (per part, so ``--only`` keeps the others) and
@@ -40,8 +42,8 @@ from .harness import ROOT, Bench, Contender, Outcome, record, stop
 from .report import write_section
 
 RESULTS = ROOT / "docs" / "benchmarks-throughput.json"
-PARTS = ("backlog", "live", "scaling", "rss", "orm", "profile")
-DEFAULT_PARTS = ("backlog", "live", "scaling", "rss", "orm")
+PARTS = ("backlog", "live", "scaling", "rss", "orm", "cpu", "profile")
+DEFAULT_PARTS = ("backlog", "live", "scaling", "rss", "orm", "cpu")
 
 LOOP = Contender("loop", "loop")
 BACKLOG = [
@@ -86,6 +88,7 @@ class Sizes:
         self.rss = 50_000 if quick else 1_000_000
         self.orm = 300 if quick else 2_000
         self.orm_budget = 5.0 if quick else 10.0
+        self.cpu = 300 if quick else 3_000
         self.profile_seconds = 5 if quick else 15
         self.profile_records = 50_000 if quick else 300_000
 
@@ -117,13 +120,13 @@ def as_dict(outcome: Outcome, keep_samples: bool = False) -> dict:
 # -- parts --------------------------------------------------------------------------------------
 
 
-def alternate(bench: Bench, contenders, topic: str, target: int, budget: float, rounds: int):
-    """Each round runs every contender once, in the same order, on a fresh share group."""
+def alternate(contenders: list[Contender], rounds: int, measure) -> list[dict]:
+    """Each round runs every contender once, in the same order: ``measure(contender)``."""
     results = []
     for number in range(rounds):
         outcomes = {}
         for contender in contenders:
-            outcome = bench.measure(contender, topic, target, budget)
+            outcome = measure(contender)
             say(f"round {number + 1}: {describe(contender.name, outcome)}")
             outcomes[contender.name] = as_dict(outcome)
         results.append(outcomes)
@@ -134,7 +137,9 @@ def backlog(bench: Bench, sizes: Sizes) -> dict:
     topic = bench.topic(3)
     say(f"producing {sizes.backlog:,} records to {topic}")
     bench.produce_backlog(topic, sizes.backlog)
-    rounds = alternate(bench, BACKLOG, topic, sizes.backlog, sizes.budget, sizes.rounds)
+    rounds = alternate(
+        BACKLOG, sizes.rounds, lambda c: bench.measure(c, topic, sizes.backlog, sizes.budget)
+    )
     return {
         "records": sizes.backlog,
         "budget": sizes.budget,
@@ -266,7 +271,9 @@ def orm(bench: Bench, sizes: Sizes) -> dict | None:
             "idempotent consumer", "engine", None, {"consumer": "orm", "builder": "per_message"}
         ),
     ]
-    rounds = alternate(bench, contenders, topic, sizes.orm, sizes.orm_budget, sizes.rounds)
+    rounds = alternate(
+        contenders, sizes.rounds, lambda c: bench.measure(c, topic, sizes.orm, sizes.orm_budget)
+    )
     return {
         "records": sizes.orm,
         "database": "PostgreSQL",
@@ -313,6 +320,32 @@ def profile(bench: Bench, sizes: Sizes) -> dict | None:
     }
 
 
+def cpu(bench: Bench, sizes: Sizes) -> dict | None:
+    """Issue 14: CPU-bound jobs, one process against ``--processes 2``."""
+    if not bench.supports("--processes"):
+        say("cpu: skipped, runshareconsumers has no --processes yet (issue 14)")
+        return None
+    topic = bench.topic(3)
+    bench.produce_backlog(topic, sizes.cpu)
+    route = {"consumer": "cpu", "builder": "per_message", "cpu_ms": 2, "concurrency": 2}
+    contenders = [
+        Contender("1 process", "engine", None, route),
+        Contender("2 processes", "engine", None, {**route, "args": ["--processes", "2"]}),
+    ]
+    rounds = alternate(
+        contenders, sizes.rounds, lambda c: bench.measure_settled(c, topic, sizes.cpu)
+    )
+    return {
+        "records": sizes.cpu,
+        "cpu_ms": 2,
+        "contenders": {
+            "1 process": "`runshareconsumers`, concurrency 2, per_message",
+            "2 processes": "`runshareconsumers --processes 2`, the same route",
+        },
+        "rounds": rounds,
+    }
+
+
 RUNNERS = {
     "backlog": backlog,
     "live": live,
@@ -320,6 +353,7 @@ RUNNERS = {
     "rss": rss,
     "orm": orm,
     "profile": profile,
+    "cpu": cpu,
 }
 
 # -- the page -----------------------------------------------------------------------------------

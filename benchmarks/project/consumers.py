@@ -1,7 +1,7 @@
 """The share group `runshareconsumers` runs for the benchmark, described by ``BENCH_RUN``.
 
 ``BENCH_RUN`` is JSON: ``group``, ``topic``, ``consumer`` (a key of CONSUMERS), ``builder``,
-``per_job``, ``concurrency``, ``workers``, ``job_ms``, ``result`` (the Tally's file),
+``per_job``, ``concurrency``, ``workers``, ``job_ms``, ``cpu_ms``, ``result`` (the Tally's file),
 ``target`` and ``budget``. Without it (``manage.py migrate``), or for another ``kind``, nothing
 is declared.
 """
@@ -51,6 +51,17 @@ class Sleeper(Noop):
         super().consume(messages)
 
 
+class Cpu(Noop):
+    """A CPU-bound job: ``cpu_ms`` of pure-Python work per record (holding the GIL)."""
+
+    def consume(self, messages):
+        for _ in messages:
+            end = time.thread_time() + RUN["cpu_ms"] / 1000
+            while time.thread_time() < end:
+                pass
+        super().consume(messages)
+
+
 class Orm(ShareGroupConsumer):
     """Idempotent: one Delivery row per record, ProcessedRecord rows in the same transaction."""
 
@@ -73,7 +84,7 @@ class Orm(ShareGroupConsumer):
         TALLY.finish()
 
 
-CONSUMERS = {"noop": Noop, "live": Live, "sleep": Sleeper, "orm": Orm}
+CONSUMERS = {"noop": Noop, "live": Live, "sleep": Sleeper, "cpu": Cpu, "orm": Orm}
 
 if RUN:
     share_group(

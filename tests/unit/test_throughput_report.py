@@ -10,6 +10,14 @@ from benchmarks import throughput_report as report
 from benchmarks.harness import RECORD_BYTES, java_outcome, record
 from benchmarks.project.tally import Tally
 
+META = {
+    "command": "python -m benchmarks.throughput --quick",
+    "when": "2026-12-02 01:00 UTC",
+    "commit": "abc1234",
+    "mode": "quick",
+    "load": [1.0, 2.0],
+}
+
 
 def outcome(count: int, seconds: float, error: str | None = None, cpu: float = 0.5) -> dict:
     return {"count": count, "seconds": seconds, "cpu": cpu, "startup": 1.0, "error": error}
@@ -22,13 +30,7 @@ def backlog_part(rounds: list[dict]) -> dict:
         "budget": 5.0,
         "contenders": {name: name for name in sorted(names)},
         "rounds": rounds,
-        "meta": {
-            "command": "python -m benchmarks.throughput --quick",
-            "when": "2026-12-02 01:00 UTC",
-            "commit": "abc1234",
-            "mode": "quick",
-            "load": [1.0, 2.0],
-        },
+        "meta": META,
     }
 
 
@@ -104,6 +106,7 @@ def test_goals_cover_every_measured_part():
     assert (kept.measured, kept.verdict) == ("0.990", "**met**")
     p99 = found["live p99 ≤ 2× the loop's"]
     assert (p99.measured, p99.verdict) == ("300 ms vs 90 ms", "**not met**")
+    assert report.fmt_ms(math.inf) == "not consumed"
 
 
 def test_scaling_and_orm_goals():
@@ -122,11 +125,25 @@ def test_scaling_and_orm_goals():
         "contenders": {"orm loop": "loop", "idempotent consumer": "engine"},
         "rounds": [{"orm loop": outcome(100, 1.0), "idempotent consumer": outcome(100, 1.25)}],
     }
-    found = {g.what: g for g in report.goals({"scaling": scaling, "orm": orm})}
+    cpu = {
+        "records": 100,
+        "cpu_ms": 2,
+        "contenders": {"1 process": "one", "2 processes": "two"},
+        "rounds": [{"1 process": outcome(100, 1.0), "2 processes": outcome(100, 0.55)}],
+    }
+    results = {"scaling": scaling, "orm": orm, "cpu": cpu}
+    for part in results.values():
+        part["meta"] = META
+    found = {g.what: g for g in report.goals(results)}
     worst = found["I/O-bound ≥ 0.9× ideal up to 32 parallel jobs (worst configuration)"]
     assert (worst.measured, worst.verdict) == ("0.75×", "**not met**")  # 1200 / 1600
     orm_goal = found["idempotent ORM consumer ≥ 0.7× the hand-written ORM loop"]
     assert (orm_goal.measured, orm_goal.verdict) == ("0.80×", "**met**")
+    processes = found["CPU-bound (2 ms jobs): `--processes 2` ≥ 1.8× one process"]
+    assert (processes.issue, processes.measured, processes.verdict) == (14, "1.82×", "**met**")
+    page = report.render(results, "m")
+    assert "2 processes / 1 process (median per round): **1.82×**" in page
+    assert "| 1 × 8 | 8 | 380 | 400 | 0.95× | 380 |" in page
 
 
 def test_render_shows_every_round_and_failures():
