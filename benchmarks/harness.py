@@ -213,33 +213,26 @@ class Bench:
         outcome.rss = rss
         return outcome
 
-    def measure_settled(self, contender: Contender, topic: str, records: int) -> Outcome:
-        """Seconds from the first record to a lag of 0 on every partition, as the broker sees
-        it: for contenders of several processes, which have no single Tally."""
-        from django_sharegroups.kafka.admin import ShareGroupAdmin
-
-        process, run = self.launch(contender, topic, 10**9, 10**9)
-        started = Path(run["result"]).with_suffix(".started")
+    def measure_processes(self, contender: Contender, topic: str, records: int) -> Outcome:
+        """Like :meth:`measure` for a contender of several processes: each appends a line per
+        job to one progress file; timed from the first line to the one that reaches
+        ``records``."""
+        process, run = self.launch(contender, topic, 10**9, 10**9, progress=True)
+        progress = Path(run["result"]).with_suffix(".progress")
         deadline = run["started"] + STARTUP_TIMEOUT + 600
-        first = None
-        partitions = len(self.admin.list_topics(topic, timeout=30).topics[topic].partitions)
         try:
-            with ShareGroupAdmin({"bootstrap.servers": self.bootstrap}) as admin:
-                while process.poll() is None and time.monotonic() < deadline:
-                    if first is None and started.exists():
-                        first = time.monotonic()
-                    if first is not None:
-                        offsets = admin.share_group_offsets(run["group"])
-                        if len(offsets) == partitions and not any(o.lag for o in offsets):
-                            return Outcome(
-                                count=records,
-                                seconds=time.monotonic() - first,
-                                startup=first - run["started"],
-                            )
-                    time.sleep(0.2)
+            while process.poll() is None and time.monotonic() < deadline:
+                with contextlib.suppress(OSError):
+                    span = progress_span(progress.read_text(), records)
+                    if span is not None:
+                        first, done = span
+                        return Outcome(
+                            count=records, seconds=done - first, startup=first - run["started"]
+                        )
+                time.sleep(0.2)
         finally:
             code = stop(process)
-        return Outcome(error=f"not settled (exit code {code}); log: {self.log_tail(run, 3)!r}")
+        return Outcome(error=f"incomplete (exit code {code}); log: {self.log_tail(run, 3)!r}")
 
     def supports(self, option: str) -> bool:
         """Whether ``runshareconsumers`` has ``option`` (parts for features still to come)."""
@@ -258,6 +251,23 @@ def record(n: int, **fields) -> bytes:
     """A JSON record of about 100 bytes: ``{"n": n, ...fields, "pad": "xx…"}``."""
     body = json.dumps({"n": n, **fields})[:-1]
     return (body + ', "pad": "' + "x" * max(0, RECORD_BYTES - len(body) - 12) + '"}').encode()
+
+
+def progress_span(text: str, records: int) -> tuple[float, float] | None:
+    """(first time, time the count reached ``records``) from progress lines ``count time``;
+    None while the count is short. A line still being written is skipped."""
+    entries = []
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError):
+            count, stamp = line.split()
+            entries.append((float(stamp), int(count)))
+    entries.sort()
+    total = 0
+    for stamp, count in entries:
+        total += count
+        if total >= records:
+            return entries[0][0], stamp
+    return None
 
 
 def stop(process: subprocess.Popen, timeout: float = 60.0) -> int:

@@ -20,7 +20,8 @@ Parts:
 - ``profile``: py-spy's top frames of `runshareconsumers` on a backlog (also ``--profile``).
 
 Raw results go to docs/benchmarks-throughput.json (per part, so ``--only`` keeps the others) and
-the section ``throughput`` of docs/benchmarks.md is rendered from them.
+the section ``throughput`` of docs/benchmarks.md is rendered from them; ``--quick`` leaves docs/
+alone and writes its page to the temporary directory.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from .harness import ROOT, Bench, Contender, Outcome, record, stop
 from .report import write_section
 
 RESULTS = ROOT / "docs" / "benchmarks-throughput.json"
+#: Where ``--quick`` writes its page (docs/ keeps the full run's numbers).
+QUICK_PAGE = Path(tempfile.gettempdir()) / "sharegroups-throughput-quick.md"
 PARTS = ("backlog", "live", "scaling", "rss", "orm", "cpu", "profile")
 DEFAULT_PARTS = ("backlog", "live", "scaling", "rss", "orm", "cpu")
 
@@ -333,7 +336,7 @@ def cpu(bench: Bench, sizes: Sizes) -> dict | None:
         Contender("2 processes", "engine", None, {**route, "args": ["--processes", "2"]}),
     ]
     rounds = alternate(
-        contenders, sizes.rounds, lambda c: bench.measure_settled(c, topic, sizes.cpu)
+        contenders, sizes.rounds, lambda c: bench.measure_processes(c, topic, sizes.cpu)
     )
     return {
         "records": sizes.cpu,
@@ -393,18 +396,26 @@ def java_version() -> str:
     return first[0].split('"')[1] if first and '"' in first[0] else "unknown"
 
 
-def load_results() -> dict:
+def load_results(quick: bool) -> dict:
+    if quick:  # a smoke run never replaces the page's numbers
+        return {}
     return json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
 
 
-def publish(results: dict) -> None:
+def publish(results: dict, quick: bool) -> None:
+    page = report.render(results, machine())
+    if quick:
+        QUICK_PAGE.write_text(page)
+        return
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
-    write_section("throughput", report.render(results, machine()))
+    write_section("throughput", page)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, one round (smoke)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, one round (smoke); docs/ untouched"
+    )
     parser.add_argument(
         "--only",
         default=",".join(DEFAULT_PARTS),
@@ -422,7 +433,7 @@ def main(argv: list[str] | None = None) -> None:
     sizes = Sizes(args.quick)
     command = "python -m benchmarks.throughput " + " ".join(argv or sys.argv[1:])
     bench = Bench(os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), args.kafka_port)
-    results = load_results()
+    results = load_results(args.quick)
     try:
         for part in parts:
             say(f"-- {part} ({sizes.mode})")
@@ -441,11 +452,15 @@ def main(argv: list[str] | None = None) -> None:
                 "seconds": round(time.monotonic() - started),
             }
             results[part] = data
-            publish(results)  # after each part, so an interrupted run keeps what it measured
+            publish(
+                results, args.quick
+            )  # after each part, so an interrupted run keeps what it measured
             say(f"-- {part} took {data['meta']['seconds']} s")
     finally:
         bench.close()
         shutil.rmtree(bench.workdir, ignore_errors=True)
+    if args.quick:
+        say(f"quick mode: docs untouched, the page is in {QUICK_PAGE}")
     for goal in report.goals(results):
         print(f"#{goal.issue} {goal.what}: {goal.measured} — {goal.verdict}")
 

@@ -373,8 +373,9 @@ def render_cpu(part: dict) -> str:
     return (
         "### CPU-bound jobs: processes\n\n"
         f"{part['records']:,} records, each {part['cpu_ms']} ms of pure-Python work (holding the "
-        "GIL); timed from the first record to a lag of 0 on every partition (as the broker "
-        f"reports it). 2 processes / 1 process (median per round): **{ratio}**.\n\n{table}"
+        "GIL); every process appends a line per job to one file, timed from the first line to "
+        "the one that reaches the count. 2 processes / 1 process (median per round): "
+        f"**{ratio}**.\n\n{table}"
     )
 
 

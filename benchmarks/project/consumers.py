@@ -1,9 +1,9 @@
 """The share group `runshareconsumers` runs for the benchmark, described by ``BENCH_RUN``.
 
 ``BENCH_RUN`` is JSON: ``group``, ``topic``, ``consumer`` (a key of CONSUMERS), ``builder``,
-``per_job``, ``concurrency``, ``workers``, ``job_ms``, ``cpu_ms``, ``result`` (the Tally's file),
-``target`` and ``budget``. Without it (``manage.py migrate``), or for another ``kind``, nothing
-is declared.
+``per_job``, ``concurrency``, ``workers``, ``job_ms``, ``cpu_ms``, and for the Tally ``result``,
+``target``, ``budget`` and ``progress``. Without it (``manage.py migrate``), or for another
+``kind``, nothing is declared.
 """
 
 from __future__ import annotations
@@ -19,7 +19,11 @@ from .tally import Tally
 SPEC = json.loads(os.environ.get("BENCH_RUN") or "null")
 #: The hand-written contenders set BENCH_RUN too (kind "loop", ...) and declare nothing here.
 RUN = SPEC if SPEC and SPEC["kind"] == "engine" else None
-TALLY = Tally(RUN["result"], RUN["target"], RUN["budget"]) if RUN else None
+TALLY = (
+    Tally(RUN["result"], RUN["target"], RUN["budget"], progress=RUN.get("progress", False))
+    if RUN
+    else None
+)
 
 
 class Noop(ShareGroupConsumer):

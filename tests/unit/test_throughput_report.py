@@ -7,7 +7,7 @@ import json
 import math
 
 from benchmarks import throughput_report as report
-from benchmarks.harness import RECORD_BYTES, java_outcome, record
+from benchmarks.harness import RECORD_BYTES, java_outcome, progress_span, record
 from benchmarks.project.tally import Tally
 
 META = {
@@ -218,3 +218,18 @@ def test_java_is_timed_from_its_first_report_with_records(tmp_path):
     assert result.seconds == 2.0
     assert round(result.startup, 3) == 2.140
     assert java_outcome({"result": str(tmp_path / "run.json")}, 1).error
+
+
+def test_progress_of_several_processes_is_summed_in_time_order():
+    text = "5 10.0\n3 9.5\n4 11.0\n2"  # two processes interleaved; the last line unfinished
+    assert progress_span(text, 8) == (9.5, 10.0)
+    assert progress_span(text, 12) == (9.5, 11.0)
+    assert progress_span(text, 13) is None
+
+
+def test_tally_in_progress_mode_appends_a_line_per_job(tmp_path):
+    tally = Tally(str(tmp_path / "run.json"), target=1, budget=60, progress=True)
+    tally.add(3)
+    tally.add(4)
+    assert progress_span(tally.progress_file.read_text(), 7) is not None
+    assert not tally.path.exists()
