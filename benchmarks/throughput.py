@@ -307,11 +307,12 @@ def profile(bench: Bench, sizes: Sizes) -> dict | None:
             time.sleep(0.05)
         command = ["py-spy", "record", "--pid", str(process.pid), "--format", "raw"]
         command += ["--duration", str(sizes.profile_seconds), "--rate", "200"]
-        command += ["--output", str(output), "--nonblocking"]
+        command += ["--output", str(output), "--nonblocking", "--threads"]
         subprocess.run(command, capture_output=True, check=True)
     finally:
         stop(process)
-    frames, samples = report.top_frames(output.read_text())
+    collapsed = output.read_text().replace(run["group"], "GROUP")
+    frames, threads, samples = report.top_frames(collapsed)
     prefixes = [str(ROOT) + "/", *(p + "/" for p in sys.path if p.endswith("-packages"))]
     for prefix in prefixes:
         frames = [(frame.replace(prefix, ""), share) for frame, share in frames]
@@ -320,6 +321,7 @@ def profile(bench: Bench, sizes: Sizes) -> dict | None:
         "seconds": sizes.profile_seconds,
         "samples": samples,
         "frames": frames,
+        "threads": threads,
     }
 
 

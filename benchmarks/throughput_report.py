@@ -381,25 +381,33 @@ def render_cpu(part: dict) -> str:
 
 def render_profile(part: dict) -> str:
     rows = [(f"{share:.1%}", f"`{frame}`") for frame, share in part["frames"]]
+    threads = ", ".join(f"`{name}` {share:.0%}" for name, share in part["threads"].items())
     return (
         f"### Where `runshareconsumers` spends its time ({part['contender']})\n\n"
-        f"py-spy, {part['samples']:,} samples over {part['seconds']} s of a backlog run, all "
-        "threads, idle excluded; the functions where samples land (self time):\n\n"
-        + _table(("share", "function (file)"), rows)
+        f"py-spy, {part['samples']:,} samples over {part['seconds']} s of a backlog run, idle "
+        f"excluded. By thread: {threads}. The functions where samples land (self time, all "
+        "threads):\n\n" + _table(("share", "function (file)"), rows)
     )
 
 
-def top_frames(collapsed: str, limit: int = 10) -> tuple[list[tuple[str, float]], int]:
-    """Self-time shares of the innermost functions in py-spy's raw (collapsed) output; a
-    function's lines are added up (``f (a.py:12)`` and ``f (a.py:30)`` count as ``f (a.py)``)."""
+def top_frames(collapsed: str, limit: int = 10) -> tuple[list, dict[str, float], int]:
+    """From py-spy's raw (collapsed) output recorded with ``--threads``: the self-time shares
+    of the innermost functions (a function's lines are added up: ``f (a.py:12)`` and
+    ``f (a.py:30)`` count as ``f (a.py)``), the share of each thread, and the sample count."""
     counts: dict[str, int] = {}
+    threads: dict[str, int] = {}
     total = 0
     for line in collapsed.splitlines():
         stack, _, number = line.rpartition(" ")
         if not stack or not number.isdigit():
             continue
-        frame = _LINE.sub(")", stack.rsplit(";", 1)[-1].strip())
+        frames = stack.split(";")
+        if frames[0].startswith("thread ("):
+            thread = frames.pop(0).split(": ", 1)[-1]
+            threads[thread] = threads.get(thread, 0) + int(number)
+        frame = _LINE.sub(")", frames[-1].strip()) if frames else "(no Python frame)"
         counts[frame] = counts.get(frame, 0) + int(number)
         total += int(number)
     ranked = sorted(counts.items(), key=lambda item: -item[1])[:limit]
-    return [(frame, count / total) for frame, count in ranked], total
+    shares = {name: count / total for name, count in sorted(threads.items(), key=lambda i: -i[1])}
+    return [(frame, count / total) for frame, count in ranked], shares, total

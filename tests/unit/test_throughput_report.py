@@ -161,18 +161,19 @@ def test_render_shows_every_round_and_failures():
     assert "commit abc1234, quick mode" in page
 
 
-def test_top_frames_add_up_a_functions_lines():
+def test_top_frames_add_up_a_functions_lines_and_threads():
     collapsed = "\n".join(
         [
-            "main (a.py:1);poll (c.py:10) 30",
-            "main (a.py:1);poll (c.py:12) 20",
-            "main (a.py:1);work (b.py:5);loads (json.py:3) 50",
+            "thread (1): sharegroups:G:0;main (a.py:1);poll (c.py:10) 30",
+            "thread (1): sharegroups:G:0;main (a.py:1);poll (c.py:12) 20",
+            "thread (2): sharegroups:mirror-reporter;main (a.py:1);work (b.py:5);loads (j.py:3) 50",
             "not a stack line",
         ]
     )
-    frames, total = report.top_frames(collapsed, limit=2)
+    frames, threads, total = report.top_frames(collapsed, limit=2)
     assert total == 100
-    assert frames == [("poll (c.py)", 0.5), ("loads (json.py)", 0.5)]
+    assert frames == [("poll (c.py)", 0.5), ("loads (j.py)", 0.5)]
+    assert threads == {"sharegroups:G:0": 0.5, "sharegroups:mirror-reporter": 0.5}
 
 
 def test_tally_writes_once_when_the_target_is_reached(tmp_path):
