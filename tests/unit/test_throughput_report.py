@@ -36,13 +36,15 @@ def backlog_part(rounds: list[dict]) -> dict:
 
 def test_ratios_are_taken_per_round_and_skip_failed_runs():
     rounds = [
-        {"loop": outcome(1000, 1.0), "per_batch confluent": outcome(1000, 2.0)},  # 0.5
+        {"loop": outcome(1000, 1.0), "per_batch confluent": outcome(1000, 2.0, cpu=1.0)},  # 0.5
         {"loop": outcome(1000, 0.5), "per_batch confluent": outcome(1000, 1.0)},  # 0.5
         {"loop": outcome(1000, 1.0), "per_batch confluent": outcome(0, 0, "no result")},
     ]
     assert report.ratios(rounds, "per_batch confluent") == [0.5, 0.5]
     assert report.rates(rounds, "per_batch confluent") == [500.0, 1000.0, None]
     assert report.median(report.rates(rounds, "loop")) == 1000.0
+    # CPU per record: the loop 500 µs; the contender 1000 µs, then 500 µs
+    assert report.cpu_ratios(rounds, "per_batch confluent") == [0.5, 1.0]
 
 
 def test_verdict_tells_goal_floor_and_miss_apart():
