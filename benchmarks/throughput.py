@@ -107,17 +107,15 @@ def describe(name: str, outcome: Outcome) -> str:
     return f"{name}: {outcome.count:,} records, {outcome.rate:,.0f}/s{cpu}"
 
 
-def as_dict(outcome: Outcome, keep_samples: bool = False) -> dict:
-    data = {
+def as_dict(outcome: Outcome) -> dict:
+    """What the page needs of an outcome (latency samples and RSS series are summarised)."""
+    return {
         "count": outcome.count,
         "seconds": outcome.seconds,
         "cpu": outcome.cpu,
         "startup": outcome.startup,
         "error": outcome.error,
     }
-    if keep_samples:
-        data["rss"] = outcome.rss
-    return data
 
 
 # -- parts --------------------------------------------------------------------------------------
@@ -258,7 +256,8 @@ def rss(bench: Bench, sizes: Sizes) -> dict:
     return {
         "records": sizes.rss,
         "contender": "per_batch(500), default adapter, no-op consumer",
-        "outcome": as_dict(outcome, keep_samples=True),
+        "outcome": as_dict(outcome),
+        "memory": report.rss_summary(outcome.rss, outcome.startup),
     }
 
 

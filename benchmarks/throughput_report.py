@@ -330,23 +330,35 @@ def render_scaling(part: dict) -> str:
     )
 
 
+def rss_summary(samples: Sequence[Sequence[float]], startup: float | None) -> dict:
+    """Resident set size (bytes) at the first record, after a tenth of the run, at most and at
+    the end, from ``(seconds since start, bytes)`` samples."""
+    present = [(t, b) for t, b in samples if b]
+    consuming = [(t, b) for t, b in present if t >= (startup or 0.0)] or present
+    if not consuming:
+        return {}
+    return {
+        "first": consuming[0][1],
+        "tenth": consuming[len(consuming) // 10][1],
+        "max": max(b for _, b in consuming),
+        "last": consuming[-1][1],
+    }
+
+
 def render_rss(part: dict) -> str:
-    outcome = part["outcome"]
-    if outcome.get("error"):
-        return f"### Memory over {part['records']:,} records\n\nFailed: {outcome['error']}."
-    samples = [(t, b) for t, b in outcome["rss"] if b]
-    start = outcome.get("startup") or 0.0
-    consuming = [(t, b) for t, b in samples if t >= start] or samples
-    mib = 1024 * 1024
-    tenth = consuming[max(0, len(consuming) // 10)][1]
+    outcome, memory = part["outcome"], part.get("memory")
+    if outcome.get("error") or not memory:
+        failure = outcome.get("error") or "no samples"
+        return f"### Memory over {part['records']:,} records\n\nFailed: {failure}."
+    mib = {key: value / 2**20 for key, value in memory.items()}
     return (
         f"### Memory over {part['records']:,} records\n\n"
         f"`runshareconsumers`, {part['contender']}, consumed {outcome['count']:,} records in "
         f"{outcome['seconds']:.0f} s ({fmt_rate(rate(outcome))} records/s). Resident set size "
-        f"of the process: {consuming[0][1] / mib:.0f} MiB at the first record, "
-        f"{tenth / mib:.0f} MiB after a tenth of the run, "
-        f"{max(b for _, b in consuming) / mib:.0f} MiB at most, {consuming[-1][1] / mib:.0f} MiB "
-        f"at the end (growth after the first tenth: {(consuming[-1][1] - tenth) / mib:+.0f} MiB)."
+        f"of the process, sampled every second: {mib['first']:.0f} MiB at the first record, "
+        f"{mib['tenth']:.0f} MiB after a tenth of the run, {mib['max']:.0f} MiB at most, "
+        f"{mib['last']:.0f} MiB at the end (growth after the first tenth: "
+        f"{mib['last'] - mib['tenth']:+.0f} MiB)."
     )
 
 

@@ -236,3 +236,10 @@ def test_tally_in_progress_mode_appends_a_line_per_job(tmp_path):
     tally.add(4)
     assert progress_span(tally.progress_file.read_text(), 7) is not None
     assert not tally.path.exists()
+
+
+def test_rss_is_summarised_from_the_first_record_on():
+    samples = [(0.0, 10), (1.0, 0), (2.0, 40)] + [(3.0 + n, 50 + n) for n in range(20)]
+    memory = report.rss_summary(samples, startup=2.0)
+    assert memory == {"first": 40, "tenth": 51, "max": 69, "last": 69}
+    assert report.rss_summary([], None) == {}
