@@ -78,6 +78,8 @@ QUICK_SCALING = [(1, 8), (4, 2)]
 
 
 class Sizes:
+    """How much each part does: ``--quick`` for a smoke run, else the documented full run."""
+
     def __init__(self, quick: bool) -> None:
         self.mode = "quick" if quick else "full"
         self.rounds = 1 if quick else 3
@@ -187,14 +189,18 @@ def live(bench: Bench, sizes: Sizes) -> dict:
         "per_message", "engine", None, {"consumer": "live", "builder": "per_message"}
     )
     contenders = [Contender("loop", "loop"), engine]
-    rounds = []
+    rounds, errors = [], []
     for number in range(sizes.live_rounds):
         stats = {}
         for contender in contenders:
             stats[contender.name] = live_run(bench, contender, sizes)
             say(f"live round {number + 1}: {contender.name}: {stats[contender.name]}")
         rounds.append({n: s for n, s in stats.items() if "error" not in s})
+        errors += [
+            f"round {number + 1}, {n}: {s['error']}" for n, s in stats.items() if "error" in s
+        ]
     return {
+        "errors": errors,
         "rate": sizes.live_rate,
         "seconds": sizes.live_seconds,
         "engine": engine.name,

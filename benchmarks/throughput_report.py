@@ -299,6 +299,7 @@ def render_live(part: dict) -> str:
         "after the last record was produced; a percentile that falls on a record not consumed "
         "by then reads *not consumed*.\n\n"
         + _table(("contender", "kept-up", "p50", "p99", "rounds (kept-up / p50 / p99)"), rows)
+        + (f"\n\nFailed runs: {'; '.join(part['errors'])}." if part.get("errors") else "")
     )
 
 

@@ -243,3 +243,18 @@ def test_rss_is_summarised_from_the_first_record_on():
     memory = report.rss_summary(samples, startup=2.0)
     assert memory == {"first": 40, "tenth": 51, "max": 69, "last": 69}
     assert report.rss_summary([], None) == {}
+
+
+def test_live_page_lists_failed_runs():
+    live = {
+        "rate": 1000,
+        "seconds": 30,
+        "engine": "per_message",
+        "contenders": {"loop": "loop", "per_message": "engine"},
+        "rounds": [{"loop": {"kept_up": 1.0, "p50": 0.004, "p99": 0.090}}],
+        "errors": ["round 1, per_message: never consumed"],
+        "meta": META,
+    }
+    page = report.render({"live": live}, "m")
+    assert "Failed runs: round 1, per_message: never consumed." in page
+    assert "| per_message: engine | — | — | — |  |" in page
