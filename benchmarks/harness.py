@@ -74,10 +74,12 @@ class Bench:
     def __init__(self, bootstrap: str | None, kafka_port: int) -> None:
         from confluent_kafka.admin import AdminClient
 
-        self.broker = None
+        self.broker = None  # the broker this run started, stopped again by close()
         if not bootstrap:
-            self.broker = KafkaBroker(kafka_port)
-            bootstrap = self.broker.start()
+            broker = KafkaBroker(kafka_port)
+            if broker.pid() is None:
+                self.broker = broker
+            bootstrap = broker.start()
         self.bootstrap = bootstrap
         self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
         self.workdir = Path(tempfile.mkdtemp(prefix="sharegroups-throughput-"))
