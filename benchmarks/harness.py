@@ -82,6 +82,8 @@ class Bench:
             bootstrap = broker.start()
         self.bootstrap = bootstrap
         self.admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+        #: The adapter ``runshareconsumers`` picks when the settings name none.
+        self.default_adapter = default_adapter(bootstrap)
         self.workdir = Path(tempfile.mkdtemp(prefix="sharegroups-throughput-"))
         self.database_url, self.postgres = self._database()
 
@@ -247,6 +249,15 @@ class Bench:
             text = Path(run["result"]).with_suffix(".log").read_text(errors="replace")
             return "\n".join(text.splitlines()[-lines:])
         return ""
+
+
+def default_adapter(bootstrap: str) -> str:
+    """What the package chooses without ``SHAREGROUPS["CLIENT"]``, asked the package's way."""
+    try:
+        from django_sharegroups.clients.selection import native_unsupported_reason
+    except ImportError:  # before the package chose by broker: confluent whenever Kafka is set
+        return "confluent"
+    return "confluent" if native_unsupported_reason({"bootstrap.servers": bootstrap}) else "native"
 
 
 def record(n: int, **fields) -> bytes:

@@ -206,7 +206,8 @@ def live(bench: Bench, sizes: Sizes) -> dict:
         "engine": engine.name,
         "contenders": {
             "loop": LABELS["loop"],
-            engine.name: "`runshareconsumers`, per_message, one instance, default adapter",
+            engine.name: "`runshareconsumers`, per_message, one instance, default adapter "
+            f"({bench.default_adapter})",
         },
         "rounds": rounds,
     }
@@ -244,6 +245,7 @@ def scaling(bench: Bench, sizes: Sizes) -> dict:
         rounds.append(outcomes)
     return {
         "job_ms": job_ms,
+        "adapter": bench.default_adapter,
         "ideal_seconds": sizes.scaling_seconds,
         "configs": configs,
         "rounds": rounds,
@@ -261,7 +263,7 @@ def rss(bench: Bench, sizes: Sizes) -> dict:
     say(f"rss: {describe('per_batch', outcome)}")
     return {
         "records": sizes.rss,
-        "contender": "per_batch(500), default adapter, no-op consumer",
+        "contender": f"per_batch(500), default adapter ({bench.default_adapter}), no-op consumer",
         "outcome": as_dict(outcome),
         "memory": report.rss_summary(outcome.rss, outcome.startup),
     }
@@ -287,7 +289,8 @@ def orm(bench: Bench, sizes: Sizes) -> dict | None:
         "database": "PostgreSQL",
         "contenders": {
             "orm loop": "hand-written loop, one transaction per record",
-            "idempotent consumer": "`runshareconsumers`, per_message, `idempotent = True`",
+            "idempotent consumer": "`runshareconsumers`, per_message, `idempotent = True`, "
+            f"default adapter ({bench.default_adapter})",
         },
         "rounds": rounds,
     }
@@ -322,7 +325,7 @@ def profile(bench: Bench, sizes: Sizes) -> dict | None:
     for prefix in prefixes:
         frames = [(frame.replace(prefix, ""), share) for frame, share in frames]
     return {
-        "contender": "per_batch(500), default adapter, no-op consumer",
+        "contender": f"per_batch(500), default adapter ({bench.default_adapter}), no-op consumer",
         "seconds": sizes.profile_seconds,
         "samples": samples,
         "frames": frames,

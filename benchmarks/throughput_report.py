@@ -321,8 +321,9 @@ def render_scaling(part: dict) -> str:
     return (
         f"### I/O-bound scaling: {part['job_ms']} ms jobs\n\n"
         f"`per_message` jobs that sleep {part['job_ms']} ms (a web request, say) on a backlog in "
-        "3 partitions; concurrency × workers_per_consumer parallel jobs, concurrency > 3 means "
-        "more members than partitions. Ideal = parallel jobs / job time; each run holds about "
+        f"3 partitions, default adapter ({part.get('adapter', 'confluent')}); concurrency × "
+        "workers_per_consumer parallel jobs, concurrency > 3 means more members than "
+        "partitions. Ideal = parallel jobs / job time; each run holds about "
         f"{part['ideal_seconds']:.0f} s of ideal work.\n\n"
         + _table(
             ("concurrency × workers", "parallel", "records/s", "ideal", "efficiency", "rounds"),
