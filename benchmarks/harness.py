@@ -42,7 +42,8 @@ class Contender:
     ``kind`` is ``loop`` / ``native`` / ``orm-loop`` (benchmarks/contenders.py), ``java``, or
     ``engine`` (``runshareconsumers`` on benchmarks/project with ``options`` as its route:
     consumer, builder, per_job, concurrency, workers, job_ms) under ``client`` (None: the
-    package's default adapter). New contenders (``--processes N``, ...) are one more entry.
+    package's default adapter; ``options["args"]`` are extra command-line arguments). A new
+    contender is one more entry.
     """
 
     name: str
@@ -217,33 +218,6 @@ class Bench:
         outcome.rss = rss
         return outcome
 
-    def measure_processes(self, contender: Contender, topic: str, records: int) -> Outcome:
-        """Like :meth:`measure` for a contender of several processes: each appends a line per
-        job to one progress file; timed from the first line to the one that reaches
-        ``records``."""
-        process, run = self.launch(contender, topic, 10**9, 10**9, progress=True)
-        progress = Path(run["result"]).with_suffix(".progress")
-        deadline = run["started"] + STARTUP_TIMEOUT + 600
-        try:
-            while process.poll() is None and time.monotonic() < deadline:
-                with contextlib.suppress(OSError):
-                    span = progress_span(progress.read_text(), records)
-                    if span is not None:
-                        first, done = span
-                        return Outcome(
-                            count=records, seconds=done - first, startup=first - run["started"]
-                        )
-                time.sleep(0.2)
-        finally:
-            code = stop(process)
-        return Outcome(error=f"incomplete (exit code {code}); log: {self.log_tail(run, 3)!r}")
-
-    def supports(self, option: str) -> bool:
-        """Whether ``runshareconsumers`` has ``option`` (parts for features still to come)."""
-        command = [*self.command(Contender("help", "engine"), {}), "--help"]
-        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-        return option in result.stdout
-
     def log_tail(self, run: dict, lines: int = 15) -> str:
         with contextlib.suppress(OSError):
             text = Path(run["result"]).with_suffix(".log").read_text(errors="replace")
@@ -264,23 +238,6 @@ def record(n: int, **fields) -> bytes:
     """A JSON record of about 100 bytes: ``{"n": n, ...fields, "pad": "xx…"}``."""
     body = json.dumps({"n": n, **fields})[:-1]
     return (body + ', "pad": "' + "x" * max(0, RECORD_BYTES - len(body) - 12) + '"}').encode()
-
-
-def progress_span(text: str, records: int) -> tuple[float, float] | None:
-    """(first time, time the count reached ``records``) from progress lines ``count time``;
-    None while the count is short. A line still being written is skipped."""
-    entries = []
-    for line in text.splitlines():
-        with contextlib.suppress(ValueError):
-            count, stamp = line.split()
-            entries.append((float(stamp), int(count)))
-    entries.sort()
-    total = 0
-    for stamp, count in entries:
-        total += count
-        if total >= records:
-            return entries[0][0], stamp
-    return None
 
 
 def stop(process: subprocess.Popen, timeout: float = 60.0) -> int:

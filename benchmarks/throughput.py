@@ -15,8 +15,6 @@ Parts:
 - ``scaling``: 20 ms I/O-bound jobs, concurrency × workers_per_consumer up to 32;
 - ``rss``: resident memory of `runshareconsumers` over 1,000,000 records;
 - ``orm``: an idempotent consumer on PostgreSQL against a loop doing the same transactions;
-- ``cpu``: 2 ms CPU-bound jobs, one process against ``--processes 2`` (issue 14; skipped while
-  `runshareconsumers` has no ``--processes``);
 - ``profile``: py-spy's top frames of `runshareconsumers` on a backlog (also ``--profile``).
 
 Raw results go to docs/benchmarks-throughput.json (per part, so ``--only`` keeps the others) and
@@ -45,8 +43,8 @@ from .report import write_section
 RESULTS = ROOT / "docs" / "benchmarks-throughput.json"
 #: Where ``--quick`` writes its page (docs/ keeps the full run's numbers).
 QUICK_PAGE = Path(tempfile.gettempdir()) / "sharegroups-throughput-quick.md"
-PARTS = ("backlog", "live", "scaling", "rss", "orm", "cpu", "profile")
-DEFAULT_PARTS = ("backlog", "live", "scaling", "rss", "orm", "cpu")
+PARTS = ("backlog", "live", "scaling", "rss", "orm", "profile")
+DEFAULT_PARTS = ("backlog", "live", "scaling", "rss", "orm")
 
 LOOP = Contender("loop", "loop")
 BACKLOG = [
@@ -93,7 +91,6 @@ class Sizes:
         self.rss = 50_000 if quick else 1_000_000
         self.orm = 300 if quick else 2_000
         self.orm_budget = 5.0 if quick else 10.0
-        self.cpu = 300 if quick else 3_000
         self.profile_seconds = 5 if quick else 15
         self.profile_records = 50_000 if quick else 300_000
 
@@ -333,32 +330,6 @@ def profile(bench: Bench, sizes: Sizes) -> dict | None:
     }
 
 
-def cpu(bench: Bench, sizes: Sizes) -> dict | None:
-    """Issue 14: CPU-bound jobs, one process against ``--processes 2``."""
-    if not bench.supports("--processes"):
-        say("cpu: skipped, runshareconsumers has no --processes yet (issue 14)")
-        return None
-    topic = bench.topic(3)
-    bench.produce_backlog(topic, sizes.cpu)
-    route = {"consumer": "cpu", "builder": "per_message", "cpu_ms": 2, "concurrency": 2}
-    contenders = [
-        Contender("1 process", "engine", None, route),
-        Contender("2 processes", "engine", None, {**route, "args": ["--processes", "2"]}),
-    ]
-    rounds = alternate(
-        contenders, sizes.rounds, lambda c: bench.measure_processes(c, topic, sizes.cpu)
-    )
-    return {
-        "records": sizes.cpu,
-        "cpu_ms": 2,
-        "contenders": {
-            "1 process": "`runshareconsumers`, concurrency 2, per_message",
-            "2 processes": "`runshareconsumers --processes 2`, the same route",
-        },
-        "rounds": rounds,
-    }
-
-
 RUNNERS = {
     "backlog": backlog,
     "live": live,
@@ -366,7 +337,6 @@ RUNNERS = {
     "rss": rss,
     "orm": orm,
     "profile": profile,
-    "cpu": cpu,
 }
 
 # -- the page -----------------------------------------------------------------------------------

@@ -165,11 +165,6 @@ def goals(results: dict) -> list[Goal]:
         value = median(ratios(orm["rounds"], "idempotent consumer", "orm loop"))
         text = "idempotent ORM consumer ≥ 0.7× the hand-written ORM loop"
         found.append(Goal(11, text, fmt_ratio(value), verdict(value, 0.7)))
-    cpu = results.get("cpu")
-    if cpu:
-        value = median(ratios(cpu["rounds"], "2 processes", "1 process"))
-        text = "CPU-bound (2 ms jobs): `--processes 2` ≥ 1.8× one process"
-        found.append(Goal(14, text, fmt_ratio(value), verdict(value, 1.8)))
     return found
 
 
@@ -194,7 +189,7 @@ def render(results: dict, machine: str) -> str:
         "",
         f"Machine: {machine}",
         "",
-        "### Goals (issues 11, 12 and 14)",
+        "### Goals (issues 11 and 12)",
         "",
         _table(
             ("issue", "goal", "measured", "verdict"),
@@ -207,7 +202,6 @@ def render(results: dict, machine: str) -> str:
         ("scaling", render_scaling),
         ("rss", render_rss),
         ("orm", render_orm),
-        ("cpu", render_cpu),
         ("profile", render_profile),
     ):
         if results.get(key):
@@ -382,17 +376,6 @@ def render_orm(part: dict) -> str:
         f"{part['records']:,} records; per record, both sides run one transaction that looks up "
         "a ProcessedRecord row, writes a Delivery row and a ProcessedRecord row, then ACCEPT. "
         f"Ratio (median per round): **{ratio}**.\n\n{table}"
-    )
-
-
-def render_cpu(part: dict) -> str:
-    ratio, table = _pair(part, "2 processes", "1 process")
-    return (
-        "### CPU-bound jobs: processes\n\n"
-        f"{part['records']:,} records, each {part['cpu_ms']} ms of pure-Python work (holding the "
-        "GIL); every process appends a line per job to one file, timed from the first line to "
-        "the one that reaches the count. 2 processes / 1 process (median per round): "
-        f"**{ratio}**.\n\n{table}"
     )
 
 

@@ -1,8 +1,8 @@
 """The share group `runshareconsumers` runs for the benchmark, described by ``BENCH_RUN``.
 
 ``BENCH_RUN`` is JSON: ``group``, ``topic``, ``consumer`` (a key of CONSUMERS), ``builder``,
-``per_job``, ``concurrency``, ``workers``, ``job_ms``, ``cpu_ms``, and for the Tally ``result``,
-``target``, ``budget`` and ``progress``. Without it (``manage.py migrate``), or for another
+``per_job``, ``concurrency``, ``workers``, ``job_ms``, and for the Tally ``result``, ``target``
+and ``budget``. Without it (``manage.py migrate``), or for another
 ``kind``, nothing is declared.
 """
 
@@ -19,11 +19,7 @@ from .tally import Tally
 SPEC = json.loads(os.environ.get("BENCH_RUN") or "null")
 #: The hand-written contenders set BENCH_RUN too (kind "loop", ...) and declare nothing here.
 RUN = SPEC if SPEC and SPEC["kind"] == "engine" else None
-TALLY = (
-    Tally(RUN["result"], RUN["target"], RUN["budget"], progress=RUN.get("progress", False))
-    if RUN
-    else None
-)
+TALLY = Tally(RUN["result"], RUN["target"], RUN["budget"]) if RUN else None
 
 
 class Noop(ShareGroupConsumer):
@@ -55,17 +51,6 @@ class Sleeper(Noop):
         super().consume(messages)
 
 
-class Cpu(Noop):
-    """A CPU-bound job: ``cpu_ms`` of pure-Python work per record (holding the GIL)."""
-
-    def consume(self, messages):
-        for _ in messages:
-            end = time.thread_time() + RUN["cpu_ms"] / 1000
-            while time.thread_time() < end:
-                pass
-        super().consume(messages)
-
-
 class Orm(ShareGroupConsumer):
     """Idempotent: one Delivery row per record, ProcessedRecord rows in the same transaction."""
 
@@ -88,7 +73,7 @@ class Orm(ShareGroupConsumer):
         TALLY.finish()
 
 
-CONSUMERS = {"noop": Noop, "live": Live, "sleep": Sleeper, "cpu": Cpu, "orm": Orm}
+CONSUMERS = {"noop": Noop, "live": Live, "sleep": Sleeper, "orm": Orm}
 
 if RUN:
     share_group(

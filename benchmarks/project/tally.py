@@ -17,12 +17,8 @@ from pathlib import Path
 class Tally:
     """Thread-safe counter of consumed records; writes its result file once."""
 
-    def __init__(
-        self, path: str, target: int, budget: float, latency: bool = False, progress: bool = False
-    ) -> None:
+    def __init__(self, path: str, target: int, budget: float, latency: bool = False) -> None:
         self.path = Path(path)
-        #: Several processes count into one file instead (a line per job), summed by the harness.
-        self.progress = progress
         self.target = target
         self.budget = budget
         self.latency = latency
@@ -38,10 +34,6 @@ class Tally:
     def started_marker(self) -> Path:
         return self.path.with_suffix(".started")
 
-    @property
-    def progress_file(self) -> Path:
-        return self.path.with_suffix(".progress")
-
     def add(self, count: int, stamps: list[float] | None = None) -> None:
         """``count`` records were consumed; ``stamps``: their produce times (live runs)."""
         now = time.monotonic()
@@ -50,10 +42,6 @@ class Tally:
                 self.first, self.cpu_first = now, time.process_time()
                 self.started_marker.touch()
             self.count += count
-            if self.progress:  # one append per job: atomic between processes (O_APPEND)
-                with open(self.progress_file, "a") as file:
-                    file.write(f"{count} {now}\n")
-                return
             if stamps:
                 wall = time.time()
                 self.samples.extend((wall, wall - stamp) for stamp in stamps)
