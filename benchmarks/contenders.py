@@ -42,7 +42,10 @@ def confluent_loop(run: dict, tally: Tally, stop: threading.Event, each: Callabl
     try:
         while not (tally.done or stop.is_set()):
             count, stamps = 0, []
-            for message in consumer.poll(0.5):
+            messages = consumer.poll(0.5)
+            if messages:
+                tally.begin()
+            for message in messages:
                 if message.error() is not None:
                     continue
                 if each is not None:
@@ -73,6 +76,8 @@ def native_loop(run: dict, tally: Tally, stop: threading.Event) -> None:
     try:
         while not (tally.done or stop.is_set()):
             records = client.poll(POLL_RECORDS, 0.5)
+            if records:
+                tally.begin()
             for record in records:
                 client.acknowledge(record, accept)
             if records:

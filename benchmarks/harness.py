@@ -272,6 +272,8 @@ def read_outcome(run: dict, code: int) -> Outcome:
         outcome.startup = data["first"] - run["started"]
     if not outcome.count:
         outcome.error = f"consumed nothing (exit code {code})"
+    elif not outcome.seconds:
+        outcome.error = f"no time between the first record and the last (exit code {code})"
     elif code not in (0, -signal.SIGTERM):
         outcome.error = f"exit code {code} after consuming"
     return outcome

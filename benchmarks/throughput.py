@@ -100,8 +100,8 @@ def say(text: str) -> None:
 
 
 def describe(name: str, outcome: Outcome) -> str:
-    if outcome.error:
-        return f"{name}: FAILED ({outcome.error})"
+    if outcome.error or outcome.rate is None:
+        return f"{name}: FAILED ({outcome.error or 'no time measured'})"
     cpu = f", {outcome.cpu / outcome.count * 1e6:.1f} CPU µs/record" if outcome.cpu else ""
     return f"{name}: {outcome.count:,} records, {outcome.rate:,.0f}/s{cpu}"
 

@@ -26,6 +26,7 @@ class Noop(ShareGroupConsumer):
     """Accepts every record and does nothing else: all the time spent is the engine's."""
 
     def consume(self, messages):
+        TALLY.begin()
         for message in messages:
             self.mark_accepted(message)
         TALLY.add(len(messages))
@@ -47,6 +48,7 @@ class Sleeper(Noop):
     """An I/O-bound job: waits ``job_ms`` (a web request, say), then accepts."""
 
     def consume(self, messages):
+        TALLY.begin()
         time.sleep(RUN["job_ms"] / 1000)
         super().consume(messages)
 
@@ -59,6 +61,7 @@ class Orm(ShareGroupConsumer):
     def consume(self, messages):
         from .models import Delivery
 
+        TALLY.begin()
         for message in messages:
             Delivery.objects.create(
                 topic=message.topic,

@@ -34,13 +34,22 @@ class Tally:
     def started_marker(self) -> Path:
         return self.path.with_suffix(".started")
 
+    def begin(self) -> None:
+        """Records are in hand (a poll returned, a job starts): the clock starts at the first."""
+        if self.first is None:
+            with self._lock:
+                self._begin(time.monotonic())
+
+    def _begin(self, now: float) -> None:
+        if self.first is None:
+            self.first, self.cpu_first = now, time.process_time()
+            self.started_marker.touch()
+
     def add(self, count: int, stamps: list[float] | None = None) -> None:
         """``count`` records were consumed; ``stamps``: their produce times (live runs)."""
         now = time.monotonic()
         with self._lock:
-            if self.first is None:
-                self.first, self.cpu_first = now, time.process_time()
-                self.started_marker.touch()
+            self._begin(now)
             self.count += count
             if stamps:
                 wall = time.time()

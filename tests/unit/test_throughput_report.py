@@ -235,3 +235,14 @@ def test_live_page_lists_failed_runs():
     page = report.render({"live": live}, "m")
     assert "Failed runs: round 1, per_message: never consumed." in page
     assert "| per_message: engine | — | — | — |  |" in page
+
+
+def test_tally_clock_starts_when_records_are_in_hand(tmp_path):
+    tally = Tally(str(tmp_path / "run.json"), target=5, budget=60)
+    tally.begin()
+    first = tally.first
+    assert tally.started_marker.exists()
+    tally.begin()  # later polls do not move the start
+    tally.add(5)
+    data = json.loads(tally.path.read_text())
+    assert tally.first == first and data["seconds"] > 0
