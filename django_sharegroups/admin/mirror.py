@@ -97,7 +97,9 @@ class LeaseAdmin(MirroredAdmin):
         return lease.process is None or lease.process.last_heartbeat < stale_before()
 
 
-@admin.action(description="Replay selected dead letters to their origin topic")
+@admin.action(
+    description="Replay selected dead letters to their origin topic", permissions=["change"]
+)
 def replay_dead_letters(modeladmin, request: HttpRequest, queryset: QuerySet) -> None:
     try:
         outcome = replay(queryset.order_by("topic", "partition", "offset"))

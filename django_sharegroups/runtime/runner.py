@@ -62,15 +62,17 @@ class ShareConsumerRunner:
         """Before consuming: the broker can serve the groups, every feature fits its adapter,
         and each group's lock duration and delivery limit are known."""
         by_factory: dict[int, list[str]] = {}
-        limits = {}
         for group in self.share_groups:
             factory = self._factory(group.client or self.settings.client)
             by_factory.setdefault(id(factory), []).append(group.name)
-            limits[group.name] = resolve_limits(group, factory)
-            check_capabilities(group, factory, limits[group.name])
-        for factory in self.factories.values():
+        for factory in self.factories.values():  # first: it names an unreachable broker
             if id(factory) in by_factory:
                 factory.preflight(by_factory[id(factory)])
+        limits = {}
+        for group in self.share_groups:
+            factory = self._factory(group.client or self.settings.client)
+            limits[group.name] = resolve_limits(group, factory)
+            check_capabilities(group, factory, limits[group.name])
         return limits
 
     def start(self) -> None:
