@@ -13,6 +13,8 @@ from typing import Any
 
 from django.conf import settings as django_settings
 
+from .broker_dlq.settings import OFF as BROKER_DLQ_OFF
+from .broker_dlq.settings import BrokerDLQSettings
 from .mirroring.settings import MirrorSettings
 
 DEFAULTS: dict[str, Any] = {
@@ -31,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "PROCESSED_RECORD_RETENTION": 7 * 24 * 3600,
     # State mirrored into models per kind ("off" | "sampled" | "full"); see docs/orm.md.
     "MIRROR": {},
+    # The broker-side DLQ of KIP-1191 ("auto", True, False or a dict); see docs/dead-letters.md.
+    "BROKER_DLQ": "auto",
 }
 
 
@@ -46,6 +50,8 @@ class ShareGroupsSettings:
     processed_record_retention: float = 7 * 24 * 3600.0
     #: Built by hand (tests), settings mirror nothing; ``get_settings()`` mirrors everything.
     mirror: MirrorSettings = field(default_factory=MirrorSettings)
+    #: Built by hand, settings leave the broker DLQ alone; ``get_settings()`` uses "auto".
+    broker_dlq: BrokerDLQSettings = BROKER_DLQ_OFF
 
     @property
     def bootstrap_servers(self) -> str | None:
@@ -77,4 +83,5 @@ def get_settings() -> ShareGroupsSettings:
         demo_records=merged["DEMO_RECORDS"],
         processed_record_retention=float(merged["PROCESSED_RECORD_RETENTION"]),
         mirror=MirrorSettings.from_setting(merged["MIRROR"]),
+        broker_dlq=BrokerDLQSettings.from_setting(merged["BROKER_DLQ"]),
     )

@@ -52,6 +52,7 @@ class ShareConsumerRunner:
         self.exit_event = threading.Event()
         self.listeners: list[ShareGroupListener] = []
         self._signals_received = 0
+        self.broker_dead_letter_topics: dict[str, str] = {}
 
     def _factory(self, name: str) -> ShareConsumerClientFactory:
         if name not in self.factories:
@@ -73,6 +74,10 @@ class ShareConsumerRunner:
             factory = self._factory(group.client or self.settings.client)
             limits[group.name] = resolve_limits(group, factory)
             check_capabilities(group, factory, limits[group.name])
+        from ..broker_dlq.setup import configure_broker_dlq
+
+        #: ``{share group: broker-side DLQ topic}``, mirrored by broker_dlq.watcher.
+        self.broker_dead_letter_topics = configure_broker_dlq(self.share_groups, self.settings)
         return limits
 
     def start(self) -> None:
