@@ -210,6 +210,56 @@ def config(
     return Report(data, f"{intro}\n\n{render_table(headers, rows)}")
 
 
+def audit(admin: ShareGroupAdmin, options: Mapping[str, Any], **_: Any) -> Report:
+    from .accounting import account, totals
+
+    accounts = account(admin, options["name"], from_offset=options.get("from_offset"))
+    rows = [
+        (
+            a.topic,
+            a.partition,
+            f"{a.first_offset}-{a.log_end_offset}",
+            a.spso,
+            a.accepted,
+            a.dead_lettered,
+            ", ".join(f"{reason} {count}" for reason, count in sorted(a.archived.items())),
+            len(a.unaccounted),
+            a.pending,
+            a.lag,
+            a.in_flight,
+        )
+        for a in accounts
+    ]
+    headers = ["topic", "partition", "offsets", "spso", "accepted", "dead-lettered"]
+    headers += ["archived (reason)", "unaccounted", "pending", "lag", "in flight"]
+    total = totals(accounts)
+    summary = render_fields(
+        [
+            ("Settled below the SPSO", total["settled"]),
+            ("Accepted (ProcessedRecord)", total["accepted"]),
+            ("Dead-lettered (DeadLetter)", total["dead_lettered"]),
+            (
+                "Archived with reason",
+                ", ".join(f"{r} {n}" for r, n in sorted(total["archived"].items())) or 0,
+            ),
+            ("Unaccounted (below the SPSO, no row)", total["unaccounted"]),
+            ("Pending (from the SPSO on, no row)", total["pending"]),
+            ("Not settled yet (lag)", total["lag"]),
+        ]
+    )
+    unaccounted = [
+        f"  {a.topic}[{a.partition}]: {', '.join(map(str, a.unaccounted[:20]))}"
+        + (" ..." if len(a.unaccounted) > 20 else "")
+        for a in accounts
+        if a.unaccounted
+    ]
+    text = f"{render_table(headers, rows)}\n\n{summary}"
+    if unaccounted:
+        text += "\n\nUnaccounted offsets:\n" + "\n".join(unaccounted)
+    data = {"group_id": options["name"], "partitions": [a.data() for a in accounts], **total}
+    return Report(data, text)
+
+
 SUBCOMMANDS: dict[str, Callable[..., Report]] = {
     "list": list_groups,
     "describe": describe,
@@ -217,6 +267,7 @@ SUBCOMMANDS: dict[str, Callable[..., Report]] = {
     "reset-offsets": reset_offsets,
     "delete": delete,
     "config": config,
+    "audit": audit,
 }
 
 

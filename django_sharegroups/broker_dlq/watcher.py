@@ -60,6 +60,9 @@ class BrokerDLQWatcher(threading.Thread):
                 "group.id": self.settings.watcher_group,
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
+                # A killed process's partitions move to the others within seconds.
+                "session.timeout.ms": 10_000,
+                "heartbeat.interval.ms": 1_000,
                 "logger": librdkafka_logger,
             }
         )

@@ -23,7 +23,7 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_database_url() -> str:
+def session_database_url() -> str:
     """The database of this test session, for a child process to read and write."""
     settings = connection.settings_dict
     if settings["ENGINE"].endswith("sqlite3"):

@@ -84,6 +84,18 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="Let the broker validate, change nothing."
         )
 
+        audit = add(
+            "audit",
+            "After an incident: per partition, records settled by the broker (below the SPSO) "
+            "as accepted, dead-lettered, archived with a reason, or unaccounted.",
+        )
+        audit.add_argument(
+            "--from-offset",
+            type=int,
+            metavar="OFFSET",
+            help="Start every partition here instead of at its log start offset.",
+        )
+
     def handle(self, *args, **options):
         confirm = cli.terminal_confirmation(sys.stdin, sys.stdout, options.get("interactive", True))
         try:
