@@ -6,7 +6,7 @@ sees that record archived: its DLQ must keep it), and the broker is stopped and 
 Afterwards every record has one Effect row (idempotent consumer) or a DeadLetter row with the
 broker's reason, and ``sharegroups audit`` reports nothing unaccounted. Both Kafka adapters.
 
-``LEDGER_RECORDS`` (default 300) sizes the run; see docs/dead-letters.md for the long one.
+``LEDGER_RECORDS`` (default 200) sizes the run; see docs/dead-letters.md for the long one.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from .ledger import DELIVERY_LIMIT, HOLD, LOCK_DURATION_MS, LedgerRun, produce_l
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 
-RECORDS = int(os.environ.get("LEDGER_RECORDS", "300"))
+RECORDS = int(os.environ.get("LEDGER_RECORDS", "200"))
 #: Generous: a loaded 2-core CI machine; each wait ends as soon as its condition holds.
 STEP_TIMEOUT = max(120.0, RECORDS / 50)
 
