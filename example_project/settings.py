@@ -8,7 +8,6 @@ read too, see ``.env.example``), so the same project runs on the in-memory broke
 """
 
 import os
-
 from pathlib import Path
 
 import environ

@@ -260,6 +260,66 @@ def audit(admin: ShareGroupAdmin, options: Mapping[str, Any], **_: Any) -> Repor
     return Report(data, text)
 
 
+def dead_letter_queue(
+    admin: ShareGroupAdmin,
+    options: Mapping[str, Any],
+    *,
+    actor: actions.Actor,
+    confirm: Confirm,
+) -> Report:
+    """Show or change the group's broker-side DLQ (KIP-1191) as named fields."""
+    from ..broker_dlq import settings as names
+    from ..broker_dlq.setup import dead_letter_queue_configs, set_dead_letter_queue
+    from ..conf import get_settings
+    from ..kafka.topics import broker_configs, topic_configs, topic_exists
+
+    name = options["name"]
+    topic, copy_record, off = options.get("topic"), options.get("copy_record"), options.get("off")
+    cluster = broker_configs(admin, [names.TOPIC_PREFIX, names.AUTO_CREATE])
+    prefix = cluster.get(names.TOPIC_PREFIX) or ""
+    if off or topic or copy_record is not None:
+        current = dead_letter_queue_configs(admin, name)
+        target = None if off else topic or current.get(names.TOPIC_NAME)
+        if not off and not target:
+            raise ValueError("The group has no DLQ topic yet: name one with --topic.")
+        plan = "switch the DLQ off" if off else f"DLQ topic {target}, copy record {copy_record}"
+        if not confirm(plan, f"Change the dead-letter queue of {name!r}?"):
+            raise Cancelled("DLQ change cancelled; nothing changed.")
+        set_dead_letter_queue(
+            admin, name, target, copy_record, prefix, get_settings(), actor, current
+        )
+    current = dead_letter_queue_configs(admin, name)
+    dlq_topic = current.get(names.TOPIC_NAME) or None
+    exists = bool(dlq_topic) and topic_exists(admin, dlq_topic)
+    opted_in = (
+        exists
+        and topic_configs(admin, dlq_topic, [names.TOPIC_ENABLE]).get(names.TOPIC_ENABLE) == "true"
+    )
+    data = {
+        "group_id": name,
+        "topic": dlq_topic,
+        "copy_record": current.get(names.COPY_RECORD) == "true",
+        "topic_exists": exists,
+        "topic_opted_in": opted_in,
+        "broker_topic_prefix": prefix,
+        "broker_auto_create": cluster.get(names.AUTO_CREATE) == "true",
+        "share_version": admin.finalized_features().get("share.version", 0),
+    }
+    text = render_fields(
+        [
+            ("Share group", name),
+            ("DLQ topic", dlq_topic or "(none: the broker DLQ is off)"),
+            ("Copy record", "yes" if data["copy_record"] else "no (headers only)"),
+            ("Topic exists", "yes" if exists else "no"),
+            (f"Topic has {names.TOPIC_ENABLE}", "yes" if opted_in else "no"),
+            ("Broker's required prefix", prefix or "(none)"),
+            ("Broker creates DLQ topics", "yes" if data["broker_auto_create"] else "no"),
+            ("share.version", data["share_version"]),
+        ]
+    )
+    return Report(data, text)
+
+
 SUBCOMMANDS: dict[str, Callable[..., Report]] = {
     "list": list_groups,
     "describe": describe,
@@ -268,6 +328,7 @@ SUBCOMMANDS: dict[str, Callable[..., Report]] = {
     "delete": delete,
     "config": config,
     "audit": audit,
+    "dlq": dead_letter_queue,
 }
 
 

@@ -91,35 +91,73 @@ def configure_group(
             f"--feature share.version={DLQ_SHARE_VERSION} (Kafka 4.4+), or use a route's "
             "client-side dead_letter_queue"
         )
-    current = {
-        name: entry.value
-        for name, entry in admin.describe_share_group_config(group).items()
-        if name in (TOPIC_NAME, COPY_RECORD)
-    }
+    current = dead_letter_queue_configs(admin, group)
     if not request.required and current.get(TOPIC_NAME) not in (None, "", request.topic):
         logger.info(
             "Share group %r keeps the DLQ topic %r set on the broker", group, current[TOPIC_NAME]
         )
         return current[TOPIC_NAME]
-    topic = request.topic
-    check_topic_name(topic, prefix)
-    created = ensure_topic(admin, topic, settings, dry_run=True)
-    changes = {TOPIC_NAME: topic, COPY_RECORD: "true" if request.copy_record else "false"}
-    changes = {name: value for name, value in changes.items() if current.get(name) != value}
-    if not changes and not created:
-        return topic
-    from ..admin_tools.actions import Action, Actor, audited
+    from ..admin_tools.actions import Actor
 
     actor = Actor(f"runshareconsumers {socket.gethostname()}:{os.getpid()}", "runtime")
-    parameters = {"set": changes, "unset": [], "created_topic": topic if created else None}
+    changes = set_dead_letter_queue(
+        admin, group, request.topic, request.copy_record, prefix, settings, actor, current
+    )
+    logger.info(
+        "Share group %r: broker-side DLQ topic %r (%s)", group, request.topic, changes or "kept"
+    )
+    return request.topic
+
+
+def set_dead_letter_queue(
+    admin: ShareGroupAdmin,
+    group: str,
+    topic: str | None,
+    copy_record: bool | None,
+    prefix: str,
+    settings: ShareGroupsSettings,
+    actor,
+    current: dict[str, str | None] | None = None,
+) -> dict[str, str | None]:
+    """Point ``group``'s DLQ at ``topic`` (None: switch it off), creating the topic when it is
+    missing; audited. Returns the config changes made (empty when all was in place)."""
+    if current is None:
+        current = dead_letter_queue_configs(admin, group)
+    created = False
+    if topic is None:
+        changes: dict[str, str | None] = {TOPIC_NAME: None, COPY_RECORD: None}
+        changes = {name: None for name in changes if current.get(name) not in (None, "")}
+    else:
+        check_topic_name(topic, prefix)
+        created = ensure_topic(admin, topic, settings, dry_run=True)
+        changes = {TOPIC_NAME: topic}
+        if copy_record is not None:
+            changes[COPY_RECORD] = "true" if copy_record else "false"
+        changes = {name: value for name, value in changes.items() if current.get(name) != value}
+    if not changes and not created:
+        return {}
+    from ..admin_tools.actions import Action, audited
+
+    parameters = {
+        "set": {name: value for name, value in changes.items() if value is not None},
+        "unset": sorted(name for name, value in changes.items() if value is None),
+        "created_topic": topic if created else None,
+    }
     with audited(actor, Action.ALTER_CONFIG, group, parameters, before=current) as entry:
         if created:
             ensure_topic(admin, topic, settings)
         if changes:
             admin.alter_share_group_config(group, changes)
-        entry.after = {**current, **changes}
-    logger.info("Share group %r: broker-side DLQ topic %r (%s)", group, topic, changes or "kept")
-    return topic
+        entry.after = dead_letter_queue_configs(admin, group)
+    return changes
+
+
+def dead_letter_queue_configs(admin: ShareGroupAdmin, group: str) -> dict[str, str | None]:
+    return {
+        name: entry.value
+        for name, entry in admin.describe_share_group_config(group).items()
+        if name in (TOPIC_NAME, COPY_RECORD)
+    }
 
 
 def check_topic_name(topic: str, prefix: str) -> None:

@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 
 RECORDS = int(os.environ.get("LEDGER_RECORDS", "200"))
 #: Generous: a loaded 2-core CI machine; each wait ends as soon as its condition holds.
-STEP_TIMEOUT = max(120.0, RECORDS / 50)
+STEP_TIMEOUT = max(120.0, RECORDS / 5)
 
 
 @pytest.fixture
