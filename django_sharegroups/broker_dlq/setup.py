@@ -97,9 +97,9 @@ def configure_group(
             "Share group %r keeps the DLQ topic %r set on the broker", group, current[TOPIC_NAME]
         )
         return current[TOPIC_NAME]
-    from ..admin_tools.actions import Actor
+    from ..admin_tools.actions import Actor, Source
 
-    actor = Actor(f"runshareconsumers {socket.gethostname()}:{os.getpid()}", "runtime")
+    actor = Actor(f"runshareconsumers {socket.gethostname()}:{os.getpid()}", Source.RUNTIME)
     changes = set_dead_letter_queue(
         admin, group, request.topic, request.copy_record, prefix, settings, actor, current
     )

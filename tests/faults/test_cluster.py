@@ -15,6 +15,8 @@ from django_sharegroups.runtime.runner import ShareConsumerRunner
 from tests.helpers import declare, wait_for
 from tests.services.kafka import alter_share_group_config, unique_name
 
+pytestmark = pytest.mark.kafka
+
 RECORDS = 300
 PARTITIONS = 3
 
