@@ -114,3 +114,8 @@ def test_wrong_sasl_mechanism(sasl_bootstrap_servers: str) -> None:
 def test_mechanism_the_broker_does_not_enable(sasl_bootstrap_servers: str) -> None:
     result = run_consumers(sasl(sasl_bootstrap_servers, "OAUTHBEARER", "alice", "x"))
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+
+
+def test_plaintext_client_on_a_sasl_port(sasl_bootstrap_servers: str) -> None:
+    result = run_consumers({"bootstrap.servers": sasl_bootstrap_servers})
+    assert_one_clean_line(result, "closed the connection", "security.protocol")
