@@ -26,9 +26,13 @@ from tests.services import require_or_skip
 from .helpers import manage, session_database_url
 from .ledger import DELIVERY_LIMIT, HOLD, LOCK_DURATION_MS, LedgerRun, produce_ledger, wait_for
 
-pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
-
 RECORDS = int(os.environ.get("LEDGER_RECORDS", "200"))
+
+pytestmark = [
+    pytest.mark.kafka,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(max(300, RECORDS)),  # the long runs (LEDGER_RECORDS) take longer
+]
 #: Generous: a loaded 2-core CI machine; each wait ends as soon as its condition holds.
 STEP_TIMEOUT = max(120.0, RECORDS / 5)
 
