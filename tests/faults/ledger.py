@@ -81,6 +81,13 @@ class LedgerRun:
             process.wait(30)
             self.kills += 1
 
+    def kill_all(self) -> None:
+        """Leave no child behind, whatever ended the test (a timeout included)."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(30)
+
     def stop(self) -> int | None:
         process = self.current
         if process is None or process.poll() is not None:

@@ -102,9 +102,9 @@ def test_kill_9_and_a_broker_restart_lose_nothing_and_duplicate_nothing(
         wait_for(done, STEP_TIMEOUT, "all settled, the held record mirrored", run.ensure_running)
         exit_code = run.stop()
     except AssertionError as error:
-        run.kill()
         raise AssertionError(f"{error}\n{run.logs()}") from None
     finally:
+        run.kill_all()
         admin.close()
     assert exit_code == 0, run.logs()
     assert run.kills >= 3
