@@ -18,8 +18,9 @@ from .broker_dlq.settings import BrokerDLQSettings
 from .mirroring.settings import MirrorSettings
 
 DEFAULTS: dict[str, Any] = {
-    # Client adapter: "confluent" (librdkafka), "memory" (in-process) or None = confluent when
-    # bootstrap servers are configured, memory otherwise.
+    # Client adapter: "native" (the project's own share consumer), "confluent" (librdkafka),
+    # "memory" (in-process) or None = "auto" when bootstrap servers are configured (native
+    # where the broker speaks ShareFetch v2, else confluent), memory otherwise.
     "CLIENT": None,
     # librdkafka configuration passed to every share consumer (and later producers/admin).
     "KAFKA": {},
@@ -74,7 +75,7 @@ def get_settings() -> ShareGroupsSettings:
     env_bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if env_bootstrap and "bootstrap.servers" not in kafka:
         kafka["bootstrap.servers"] = env_bootstrap
-    client = merged["CLIENT"] or ("confluent" if kafka.get("bootstrap.servers") else "memory")
+    client = merged["CLIENT"] or ("auto" if kafka.get("bootstrap.servers") else "memory")
     return ShareGroupsSettings(
         client=client,
         kafka=kafka,

@@ -31,6 +31,7 @@ EVENTS = (
     "lock.expired",
     "acks.sent",
     "acks.failed",
+    "batch.corrupt",
     "process.started",
     "process.quiet",
     "process.shutdown",

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import traceback
+import types
 from pathlib import Path
 
 
@@ -19,20 +21,52 @@ def main(path: str) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     import django
 
-    django.setup()
-    from django_sharegroups.routing import registry
     from tests.docs.markdown import samples
 
-    for sample in samples(Path(path), "python"):
+    page_samples = samples(Path(path), "python")
+    with tempfile.TemporaryDirectory() as directory:
+        # Samples that touch the database get a migrated one of their own.
+        needs_database = any(".enqueue(" in sample.code for sample in page_samples)
+        if needs_database:
+            os.environ["DATABASE_URL"] = f"sqlite:///{directory}/samples.sqlite3"
+        django.setup()
+        if needs_database:
+            from django.core.management import call_command
+
+            call_command("migrate", verbosity=0)
+        run(page_samples)
+    return 0
+
+
+def run(page_samples) -> None:
+    from django_sharegroups.routing import registry
+
+    for sample in page_samples:
         error = None
         with registry.isolated():
             try:
                 code = compile(sample.code, str(sample), "exec")
-                exec(code, {"__name__": f"docs_sample_{sample.line}"})
+                # A real module, so what a sample defines can be imported by path (tasks).
+                module = types.ModuleType(f"docs_sample_{sample.line}")
+                sys.modules[module.__name__] = module
+                exec(code, module.__dict__)
+                apply_settings(module.__dict__)
             except BaseException:  # noqa: BLE001 - report every failure of a sample
                 error = traceback.format_exc(limit=-3)
         print(json.dumps({"line": sample.line, "error": error}), flush=True)
-    return 0
+
+
+#: Settings a page may set in one sample and rely on in the next (as a reader would put them
+#: in settings.py). INSTALLED_APPS cannot change once Django is set up.
+SETTINGS_SAMPLES = ("TASKS", "SHAREGROUPS")
+
+
+def apply_settings(namespace: dict) -> None:
+    from django.test.utils import override_settings
+
+    found = {name: namespace[name] for name in SETTINGS_SAMPLES if name in namespace}
+    if found:
+        override_settings(**found).enable()
 
 
 if __name__ == "__main__":
