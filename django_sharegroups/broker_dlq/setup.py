@@ -33,7 +33,8 @@ from .settings import (
 
 logger = logging.getLogger("django_sharegroups.broker_dlq")
 
-KAFKA_ADAPTERS = ("confluent", "native")
+#: "auto" is the default with Kafka: native where it can serve the config, else confluent.
+KAFKA_ADAPTERS = ("auto", "confluent", "native")
 #: share.version level that adds the broker-side DLQ.
 DLQ_SHARE_VERSION = 2
 

@@ -119,3 +119,15 @@ def test_mechanism_the_broker_does_not_enable(sasl_bootstrap_servers: str) -> No
 def test_plaintext_client_on_a_sasl_port(sasl_bootstrap_servers: str) -> None:
     result = run_consumers({"bootstrap.servers": sasl_bootstrap_servers})
     assert_one_clean_line(result, "closed the connection", "security.protocol")
+
+
+def test_plaintext_client_on_kafkas_own_tls_listener(kafka_bootstrap_servers: str) -> None:
+    """The same mistake against the real broker's SSL listener (port + 3)."""
+    from tests.services import kafka as kafka_service
+    from tests.services import require_or_skip
+
+    broker = kafka_service.KafkaBroker(int(kafka_bootstrap_servers.rsplit(":", 1)[1]))
+    if not broker.tls.exist():
+        require_or_skip("kafka", f"the test broker has no TLS listeners ({broker.tls.directory})")
+    result = run_consumers({"bootstrap.servers": f"127.0.0.1:{broker.ssl_port}"})
+    assert_one_clean_line(result, "implausible response size", "answered in TLS", "SSL")

@@ -478,7 +478,8 @@ class ClusterNode(KafkaBroker):
         self.node_id = node_id
         self.voters = voters
         self.cluster_id = cluster_id
-        self.sasl_port = port  # no SASL listener on cluster nodes
+        # No SASL or TLS listeners on cluster nodes (port + 3 is the next node's controller).
+        self.sasl_port = self.ssl_port = self.sasl_ssl_port = port
 
     def is_ready(self, timeout: float = 5.0) -> bool:
         """Ready: this node serves metadata, knows itself and an elected controller."""
