@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Sequence
 
 from django.db import DatabaseError
@@ -149,8 +150,25 @@ def set_dead_letter_queue(
             ensure_topic(admin, topic, settings)
         if changes:
             admin.alter_share_group_config(group, changes)
-        entry.after = dead_letter_queue_configs(admin, group)
+        entry.after = configs_once_visible(admin, group, changes)
     return changes
+
+
+def configs_once_visible(
+    admin: ShareGroupAdmin, group: str, changes: dict[str, str | None], timeout: float = 10.0
+) -> dict[str, str | None]:
+    """The group's DLQ configs after ``changes``: the broker answering DescribeConfigs learns
+    them from the metadata log, which can lag the IncrementalAlterConfigs response a little."""
+    deadline = time.monotonic() + timeout
+    while True:
+        current = dead_letter_queue_configs(admin, group)
+        visible = all(
+            current.get(name) == value if value is not None else not current.get(TOPIC_NAME)
+            for name, value in changes.items()
+        )
+        if visible or time.monotonic() > deadline:
+            return current
+        time.sleep(0.1)
 
 
 def dead_letter_queue_configs(admin: ShareGroupAdmin, group: str) -> dict[str, str | None]:
