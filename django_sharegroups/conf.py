@@ -16,6 +16,7 @@ from django.conf import settings as django_settings
 from .broker_dlq.settings import OFF as BROKER_DLQ_OFF
 from .broker_dlq.settings import BrokerDLQSettings
 from .mirroring.settings import MirrorSettings
+from .runtime.supervisor_settings import SupervisorSettings
 
 DEFAULTS: dict[str, Any] = {
     # Client adapter: "native" (the project's own share consumer), "confluent" (librdkafka),
@@ -36,6 +37,10 @@ DEFAULTS: dict[str, Any] = {
     "MIRROR": {},
     # The broker-side DLQ of KIP-1191 ("auto", True, False or a dict); see docs/dead-letters.md.
     "BROKER_DLQ": "auto",
+    # Worker processes of ``runshareconsumers`` (``--processes``); more than 1 = a supervisor.
+    "PROCESSES": 1,
+    # Restarts and the health probe of the supervisor; see docs/deployment.md.
+    "SUPERVISOR": {},
 }
 
 
@@ -53,6 +58,8 @@ class ShareGroupsSettings:
     mirror: MirrorSettings = field(default_factory=MirrorSettings)
     #: Built by hand, settings leave the broker DLQ alone; ``get_settings()`` uses "auto".
     broker_dlq: BrokerDLQSettings = BROKER_DLQ_OFF
+    processes: int = 1
+    supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
 
     @property
     def bootstrap_servers(self) -> str | None:
@@ -75,6 +82,12 @@ def get_settings() -> ShareGroupsSettings:
     env_bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if env_bootstrap and "bootstrap.servers" not in kafka:
         kafka["bootstrap.servers"] = env_bootstrap
+    if not isinstance(merged["PROCESSES"], int) or merged["PROCESSES"] < 1:
+        from .exceptions import ConfigurationError
+
+        raise ConfigurationError(
+            f"SHAREGROUPS['PROCESSES'] must be a whole number ≥ 1, not {merged['PROCESSES']!r}."
+        )
     client = merged["CLIENT"] or ("auto" if kafka.get("bootstrap.servers") else "memory")
     return ShareGroupsSettings(
         client=client,
@@ -85,4 +98,6 @@ def get_settings() -> ShareGroupsSettings:
         processed_record_retention=float(merged["PROCESSED_RECORD_RETENTION"]),
         mirror=MirrorSettings.from_setting(merged["MIRROR"]),
         broker_dlq=BrokerDLQSettings.from_setting(merged["BROKER_DLQ"]),
+        processes=int(merged["PROCESSES"]),
+        supervisor=SupervisorSettings.from_setting(merged["SUPERVISOR"]),
     )

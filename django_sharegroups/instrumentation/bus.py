@@ -35,6 +35,16 @@ EVENTS = (
     "process.started",
     "process.quiet",
     "process.shutdown",
+    "supervisor.started",
+    "supervisor.child_started",
+    "supervisor.child_ready",
+    "supervisor.child_exited",
+    "supervisor.child_restarting",
+    "supervisor.gave_up",
+    "supervisor.stopping",
+    "supervisor.rolling_restart",
+    "supervisor.rolling_restart_finished",
+    "supervisor.stopped",
 )
 
 

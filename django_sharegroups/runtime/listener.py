@@ -10,8 +10,6 @@ next poll.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -39,6 +37,7 @@ from ..processing.executor import describe, execute_job
 from ..processing.jobs_builders import resolve_jobs_builder
 from ..processing.leases import LeaseTracker
 from ..routing import ShareGroup, Topic
+from . import process_identity
 from .preflight import GroupLimits
 from .workers import JobResult, WorkerPool
 
@@ -110,7 +109,7 @@ class ShareGroupListener(threading.Thread):
         self.bus = bus
         self.poll_timeout = poll_timeout
         self.commit_timeout = commit_timeout
-        self.client_id = f"{socket.gethostname()}-{os.getpid()}-{share_group.name}-{index}"
+        self.client_id = process_identity.client_id(share_group.name, index)
         self.workers = share_group.workers_per_consumer
         self.max_messages_per_job = max(t.max_messages_per_job for t in share_group.topics)
         self.topics = {t.name: TopicRuntime.for_route(t) for t in share_group.topics}
