@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("django_sharegroups", "0002_share_group_admin"),
+        ("django_sharegroups", "0003_consumerprocess_process_index"),
     ]
 
     operations = [
