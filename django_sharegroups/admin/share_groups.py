@@ -91,7 +91,7 @@ class ResetOffsetsForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         choice = data.get("to")
         if choice == "datetime":
             if data.get("moment") is None:
@@ -406,7 +406,7 @@ class ShareGroupModelAdmin(admin.ModelAdmin):
         targets = [
             (LINK_LABELS.get(name, name), model_name) for name, model_name in CHANGELISTS.items()
         ]
-        targets.append(("Audit log", ShareGroupAuditEntry._meta.model_name))
+        targets.append(("Audit log", str(ShareGroupAuditEntry._meta.model_name)))
         links = []
         for label, model_name in targets:
             if not self._has(request, f"view_{model_name}"):

@@ -191,7 +191,7 @@ def config(
     if not dry_run and not confirm(planned, f"Change these configs of {name!r}?"):
         raise Cancelled("Config change cancelled; nothing changed.")
     result = actions.alter_config(admin, name, changes, actor=actor, validate_only=dry_run)
-    rows = []
+    rows: list[tuple[str, Any, Any]] = []
     for key in sorted(changes):
         current = result.get(key) or {}
         if dry_run:

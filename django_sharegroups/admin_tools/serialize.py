@@ -108,9 +108,9 @@ def configs_data(configs: Mapping[str, ConfigEntry]) -> dict[str, dict[str, Any]
 
 def config_values(
     configs: Mapping[str, ConfigEntry], names: Sequence[str]
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, dict[str, Any] | None]:
     """The value and source of each of ``names`` (``None`` for a name the broker lacks)."""
-    values: dict[str, dict[str, Any]] = {}
+    values: dict[str, dict[str, Any] | None] = {}
     for name in names:
         entry = configs.get(name)
         values[name] = {"value": entry.value, "source": entry.source} if entry is not None else None
