@@ -61,6 +61,19 @@ MESSAGES: dict[str, tuple[int, str]] = {
         "{share_group}: broker archives {topic}[{partition}]@{offset} ({reason}, "
         "delivery {delivery_count})",
     ),
+    "records.failed": (
+        logging.ERROR,
+        "{share_group}: {stage} raised on {records}: {error}; {action}",
+    ),
+    "consumer.failed": (logging.ERROR, "{share_group}: {client_id} died: {error}"),
+    "consumer.restarted": (
+        logging.WARNING,
+        "{share_group}: instance {index} restarted (attempt {attempt}) after: {cause}",
+    ),
+    "group.down": (
+        logging.ERROR,
+        "{share_group}: no live instance for {seconds:.0f} s ({cause}); giving up",
+    ),
     "consumer.started": (logging.INFO, "{share_group}: {client_id} started"),
     "consumer.stopped": (logging.INFO, "{share_group}: {client_id} stopped"),
     "process.quiet": (logging.INFO, "Quiet: {listeners} instance(s) stop polling"),
@@ -81,6 +94,6 @@ def log_event(event: str, payload: dict[str, Any]) -> None:
     elif event in MESSAGES:
         level, template = MESSAGES[event]
         if logger.isEnabledFor(level):
-            logger.log(level, template.format(**payload))
+            logger.log(level, template.format(**payload), exc_info=payload.get("exception"))
     elif logger.isEnabledFor(logging.DEBUG):
         logger.debug("%s %s", event, payload)

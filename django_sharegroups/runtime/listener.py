@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db import connections
 
@@ -31,52 +32,22 @@ from ..clients.base import (
 from ..consumer import ShareGroupConsumer
 from ..exceptions import NotSupportedError
 from ..instrumentation import EventBus
-from ..messages import DeserializationError, Deserializers, Message
+from ..messages import Message
 from ..processing import dead_letter
 from ..processing.acknowledgements import JobAcknowledgements
 from ..processing.delayed_release import DelayedReleases
 from ..processing.executor import describe, execute_job
-from ..processing.jobs_builders import resolve_jobs_builder
 from ..processing.leases import LeaseTracker
-from ..routing import ShareGroup, Topic
+from ..routing.settings import GroupSettings
+from .intake import Job, RecordIntake
 from .preflight import GroupLimits
-from .workers import JobResult, WorkerPool
+from .state import ListenerState, StateMachine
+from .workers import JobResult, WorkerFailure, WorkerPool
 
 logger = logging.getLogger("django_sharegroups.runtime")
 
 #: Seconds to back off after a poll raised, so a broken connection doesn't spin the CPU.
 ERROR_BACKOFF = 1.0
-
-
-@dataclass(frozen=True)
-class TopicRuntime:
-    """What the listener needs per topic, resolved once at startup."""
-
-    route: Topic
-    deserializers: Deserializers
-    build_jobs: object
-    implicit: bool
-    partition_scoped: bool
-    #: Renew held records while they wait or run (only where the adapter can RENEW).
-    auto_renew: bool
-
-    @classmethod
-    def for_route(cls, route: Topic) -> TopicRuntime:
-        return cls(
-            route=route,
-            deserializers=Deserializers.for_topic(route),
-            build_jobs=resolve_jobs_builder(route.jobs_builder),
-            implicit=route.acknowledgement_mode() == "implicit",
-            partition_scoped=route.jobs_builder == "per_partition",
-            auto_renew=route.auto_renew is not False,
-        )
-
-
-@dataclass(frozen=True)
-class Job:
-    topic: TopicRuntime
-    messages: list[Message]
-    polled_at: datetime
 
 
 @dataclass(frozen=True)
@@ -91,7 +62,7 @@ class ShareGroupListener(threading.Thread):
 
     def __init__(
         self,
-        share_group: ShareGroup,
+        share_group: GroupSettings,
         index: int,
         factory: ShareConsumerClientFactory,
         *,
@@ -102,7 +73,7 @@ class ShareGroupListener(threading.Thread):
         limits: GroupLimits | None = None,
     ) -> None:
         super().__init__(name=f"sharegroups:{share_group.name}:{index}", daemon=True)
-        self.limits = limits or GroupLimits(share_group.record_lock_duration_ms, 5)
+        self.limits = limits or GroupLimits(share_group.route.record_lock_duration_ms, 5)
         self.share_group = share_group
         self.index = index
         self.factory = factory
@@ -112,8 +83,16 @@ class ShareGroupListener(threading.Thread):
         self.commit_timeout = commit_timeout
         self.client_id = f"{socket.gethostname()}-{os.getpid()}-{share_group.name}-{index}"
         self.workers = share_group.workers_per_consumer
-        self.max_messages_per_job = max(t.max_messages_per_job for t in share_group.topics)
-        self.topics = {t.name: TopicRuntime.for_route(t) for t in share_group.topics}
+        self.max_messages_per_job = share_group.max_messages_per_job
+        self.topics = share_group.topics
+        self.intake = RecordIntake(share_group.name, bus)
+        self.machine = StateMachine()
+        #: Set by the runner before it stops polling in quiet mode (SIGTSTP).
+        self.quiet_requested = False
+        #: Why the thread died (``failed``), for the runner's report and restart.
+        self.failure: BaseException | None = None
+        #: ``time.monotonic()`` of the first poll of a run of failed polls (None: polls work).
+        self.poll_failing_since: float | None = None
         self.leases = LeaseTracker(self.name)
         #: Jobs running now, for the shutdown report.
         self.running: dict[int, str] = {}
@@ -132,6 +111,23 @@ class ShareGroupListener(threading.Thread):
     def current_job(self) -> str | None:
         return "; ".join(self.running.values()) or None
 
+    @property
+    def state(self) -> ListenerState:
+        return self.machine.state
+
+    @property
+    def live(self) -> bool:
+        """Serving its group: the thread runs, has not failed and its polls work."""
+        return self.is_alive() and self.machine.live and self.poll_failing_since is None
+
+    @property
+    def failure_reason(self) -> str | None:
+        if self.failure is not None:
+            return f"{type(self.failure).__name__}: {self.failure}"
+        if self.poll_failing_since is not None:
+            return "polls fail"
+        return None
+
     # -- thread body ---------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -139,14 +135,13 @@ class ShareGroupListener(threading.Thread):
             client = self._create_client()
         except Exception as exc:
             self.startup_error = exc
-            self.bus.publish(
-                "consumer.error", share_group=self.share_group.name, error=exc, exception=exc
-            )
+            self._fail(exc)
             self.started_consuming.set()
             return
         self.bus.publish(
             "consumer.started", share_group=self.share_group.name, client_id=self.client_id
         )
+        self.machine.to(ListenerState.RUNNING)
         self.started_consuming.set()
         self.renews = client.supports(Capability.RENEW)
         # With RENEW the owner thread must stay free to renew while jobs run: use a pool.
@@ -157,12 +152,30 @@ class ShareGroupListener(threading.Thread):
         )
         try:
             self._loop(client)
+            if self.quiet_requested:
+                self.machine.to(ListenerState.QUIET)
+            self.machine.to(ListenerState.STOPPING)
             self._finish_in_flight(client)
+        except BaseException as exc:  # noqa: BLE001 - the runner restarts a failed listener
+            self._fail(exc)
         finally:
             self._close(client)
+        if self.machine.state is ListenerState.STOPPING:
+            self.machine.to(ListenerState.STOPPED)
+
+    def _fail(self, exc: BaseException) -> None:
+        self.failure = exc
+        self.machine.to(ListenerState.FAILED)
+        self.bus.publish(
+            "consumer.failed",
+            share_group=self.share_group.name,
+            client_id=self.client_id,
+            error=f"{type(exc).__name__}: {exc}",
+            exception=exc,
+        )
 
     def _create_client(self) -> ShareConsumerClient:
-        overrides = {
+        overrides: dict[str, Any] = {
             **self.share_group.kafka,
             "max.poll.records": self.workers * self.max_messages_per_job,
         }
@@ -190,7 +203,10 @@ class ShareGroupListener(threading.Thread):
             polled_at = datetime.now(tz=UTC)
             try:
                 records = client.poll(capacity, self.poll_timeout)
+                self.poll_failing_since = None
             except Exception as exc:
+                if self.poll_failing_since is None:
+                    self.poll_failing_since = time.monotonic()
                 self.bus.publish(
                     "consumer.error",
                     share_group=self.share_group.name,
@@ -237,6 +253,8 @@ class ShareGroupListener(threading.Thread):
 
     def _handle(self, client: ShareConsumerClient, items: list) -> None:
         for item in items:
+            if isinstance(item, WorkerFailure):
+                raise item.error
             if isinstance(item, RenewRequest):
                 self._renew(client, item.record)
             else:
@@ -257,7 +275,7 @@ class ShareGroupListener(threading.Thread):
         ]
 
     def _renew_at(self, lease, lock_ms: int) -> float:
-        fraction = self.topics[lease.topic].route.renew_fraction
+        fraction = self.topics[lease.topic].renew_fraction
         return lease.deadline - lock_ms / 1000 * (1 - fraction)
 
     def _next_renewal(self, client: ShareConsumerClient) -> float | None:
@@ -355,11 +373,11 @@ class ShareGroupListener(threading.Thread):
         throttle = self.share_group.throttle
         if not throttle:
             return capacity
-        interval = throttle["interval"] / 1000
+        interval = throttle.interval_ms / 1000
         elapsed = time.monotonic() - self._window_started
         if elapsed >= interval:
             self._window_started, self._window_records = time.monotonic(), 0
-        left = throttle["limit"] - self._window_records
+        left = throttle.limit - self._window_records
         if left <= 0:
             self.bus.publish("throttled", share_group=self.share_group.name)
             self.stop_event.wait(max(0.0, interval - elapsed))
@@ -378,7 +396,11 @@ class ShareGroupListener(threading.Thread):
     def _close(self, client: ShareConsumerClient) -> None:
         if self.pool is not None:
             self.pool.close()
-            self._handle(client, self.pool.drain())
+            finished = [i for i in self.pool.drain() if not isinstance(i, WorkerFailure)]
+            try:
+                self._handle(client, finished)
+            except Exception:
+                logger.exception("%s: acknowledging the last jobs failed", self.name)
         try:
             self._report_failures(client.commit_sync(self.commit_timeout))
         except Exception as exc:
@@ -406,10 +428,12 @@ class ShareGroupListener(threading.Thread):
         for record in records:
             by_topic.setdefault(record.topic, []).append(record)
         for topic_name, topic_records in by_topic.items():
-            topic = self.topics[topic_name]
-            messages = self._filter(client, topic, self._deserialize(client, topic, topic_records))
-            for job_messages in topic.build_jobs(messages, topic.route.max_messages_per_job):
-                job = Job(topic, job_messages, polled_at)
+            intake = self.intake.take(self.topics[topic_name], topic_records, polled_at)
+            for record, ack_type, reason in intake.settled:
+                self._acknowledge(client, record, ack_type, reason)
+            for job, acknowledgements in intake.failed:
+                self._apply(client, JobResult(job, acknowledgements))
+            for job in intake.jobs:
                 if self.pool is not None:
                     self.pool.submit(job)
                 elif self.stop_event.is_set():
@@ -417,53 +441,17 @@ class ShareGroupListener(threading.Thread):
                 else:
                     self._apply(client, JobResult(job, self._run_job(job, self.inline_consumers)))
 
-    def _deserialize(
-        self, client: ShareConsumerClient, topic: TopicRuntime, records: Sequence[ReceivedRecord]
-    ) -> list[Message]:
-        messages = []
-        for record in records:
-            try:
-                messages.append(Message.deserialize(record, topic.deserializers))
-            except DeserializationError as exc:
-                ack_type = AcknowledgeType[topic.route.on_deserialization_error.upper()]
-                self._acknowledge(client, record, ack_type)
-                self.bus.publish(
-                    "record.undeserializable",
-                    share_group=self.share_group.name,
-                    record=f"{record.topic}[{record.partition}]@{record.offset}",
-                    error=str(exc),
-                    action=ack_type.name,
-                )
-        return messages
-
-    def _filter(
-        self, client: ShareConsumerClient, topic: TopicRuntime, messages: list[Message]
-    ) -> list[Message]:
-        keep = topic.route.filter
-        if keep is None:
-            return messages
-        kept, dropped = [], []
-        for message in messages:
-            (kept if keep(message) else dropped).append(message)
-        for message in dropped:
-            self._acknowledge(client, message.record, AcknowledgeType.ACCEPT)
-        if dropped:
-            self.bus.publish(
-                "records.filtered",
-                share_group=self.share_group.name,
-                topic=topic.route.name,
-                count=len(dropped),
-            )
-        return kept
-
     def _run_job(self, job: Job, consumers: dict[str, ShareGroupConsumer]) -> JobAcknowledgements:
         """Runs in the listener thread or a worker; ``consumers`` belong to that thread."""
-        route = job.topic.route
-        consumer = consumers.get(route.name)
+        topic = job.topic
+        consumer = consumers.get(topic.name)
         if consumer is None:
-            consumer = consumers[route.name] = route.consumer_class()(
-                self.share_group, route, producer=self.factory.producer
-            )
+            try:
+                consumer = consumers[topic.name] = topic.consumer_class(
+                    self.share_group.route, topic.route, producer=self.factory.producer
+                )
+            except Exception as exc:  # settle the job like a failed consume()
+                return self.intake.fail(job, "creating the consumer", exc)
         key = threading.get_ident()
         self.running[key] = (
             f"{type(consumer).__name__}({describe(job.messages)}) since {time.strftime('%X')}"
@@ -473,10 +461,10 @@ class ShareGroupListener(threading.Thread):
                 consumer,
                 job.messages,
                 self.bus,
-                implicit=job.topic.implicit,
+                implicit=topic.implicit,
                 leases=self.leases,
                 polled_at=job.polled_at,
-                partition_scoped=job.topic.partition_scoped,
+                partition_scoped=topic.partition_scoped,
                 on_renew=self._request_renew,
             )
         finally:
@@ -490,7 +478,7 @@ class ShareGroupListener(threading.Thread):
             for message in result.job.messages:
                 self._acknowledge(client, message.record, AcknowledgeType.RELEASE)
             return
-        dlq = result.job.topic.route.dead_letter_queue
+        dlq = result.job.topic.dead_letter_queue
         counts: dict[str, int] = {}
         for message, ack_type in acknowledgements.items():
             key = message.coordinates
@@ -501,11 +489,11 @@ class ShareGroupListener(threading.Thread):
                 key in acknowledgements.dead_letters
                 or (
                     ack_type is AcknowledgeType.RELEASE
-                    and message.delivery_count >= dlq.get("max_retries", 1)
+                    and message.delivery_count >= dlq.max_retries
                 )
             ):
                 error = acknowledgements.dead_letters.get(key) or acknowledgements.error
-                ack_type = self._dead_letter(client, message, dlq["topic"], error)
+                ack_type = self._dead_letter(client, message, dlq.topic, error)
             elif key in acknowledgements.delays:
                 self._hold_for_release(client, message, acknowledgements.delays[key])
                 counts["RELEASE_DELAYED"] = counts.get("RELEASE_DELAYED", 0) + 1

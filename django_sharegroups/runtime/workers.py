@@ -28,6 +28,15 @@ class JobResult:
     acknowledgements: Any
 
 
+@dataclass
+class WorkerFailure:
+    """A worker thread was hit by something no job may raise (``SystemExit``, ...): the
+    listener fails with it and the runner restarts it."""
+
+    job: Any
+    error: BaseException
+
+
 class WorkerPool:
     """``size`` threads running ``run_job(job, worker_state)``; results (and anything posted)
     come back in order of arrival through :meth:`wait`/:meth:`drain`."""
@@ -83,7 +92,7 @@ class WorkerPool:
                 return items
 
     def _count(self, items: list) -> list:
-        self.in_flight -= sum(1 for item in items if isinstance(item, JobResult))
+        self.in_flight -= sum(1 for item in items if isinstance(item, JobResult | WorkerFailure))
         return items
 
     def close(self) -> None:
@@ -102,7 +111,10 @@ class WorkerPool:
                 if self.stop_event.is_set():
                     self._results.put(JobResult(job, None))
                     continue
-                self._results.put(JobResult(job, self.run_job(job, state)))
+                try:
+                    self._results.put(JobResult(job, self.run_job(job, state)))
+                except BaseException as exc:  # noqa: BLE001 - handed to the listener
+                    self._results.put(WorkerFailure(job, exc))
         finally:
             for consumer in state.values():
                 try:

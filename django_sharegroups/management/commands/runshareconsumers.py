@@ -35,6 +35,7 @@ class Command(BaseCommand):
         except ConfigurationError as exc:
             raise CommandError(str(exc)) from exc
         if exit_code:
+            reason = f": {runner.group_down}" if runner.group_down is not None else "."
             raise CommandError(
-                f"Share consumers stopped with exit code {exit_code}.", returncode=exit_code
+                f"Share consumers stopped with exit code {exit_code}{reason}", returncode=exit_code
             )
