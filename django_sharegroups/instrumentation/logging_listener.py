@@ -74,6 +74,12 @@ MESSAGES: dict[str, tuple[int, str]] = {
         logging.ERROR,
         "{share_group}: no live instance for {seconds:.0f} s ({cause}); giving up",
     ),
+    "acquisition.exceeded": (
+        logging.WARNING,
+        "{share_group}: asked for {asked} record(s), the '{client}' adapter acquired "
+        "{received}; records that cannot start before their lock lapses are not processed "
+        "(set max.poll.records in the group's kafka options, or use the 'native' adapter)",
+    ),
     "consumer.started": (logging.INFO, "{share_group}: {client_id} started"),
     "consumer.stopped": (logging.INFO, "{share_group}: {client_id} stopped"),
     "process.quiet": (logging.INFO, "Quiet: {listeners} instance(s) stop polling"),
@@ -86,6 +92,17 @@ def log_event(event: str, payload: dict[str, Any]) -> None:
     elif event == "consumer.error":
         logger.error(
             "%s: %s", payload["share_group"], payload["error"], exc_info=payload.get("exception")
+        )
+    elif event == "acquisition.sized":
+        pace = payload["ms_per_record"]
+        logger.info(
+            "%s: polls ask for up to %d record(s) (%s, lock %d ms, %d worker(s)%s)",
+            payload["share_group"],
+            payload["records"],
+            "no job timed yet" if pace is None else f"{pace:g} ms per record",
+            payload["lock_ms"],
+            payload["workers"],
+            ", renewing held records" if payload["renewing"] else "",
         )
     elif event == "process.started":
         logger.info("Started %d share-consumer instance(s)", len(payload["runner"].listeners))

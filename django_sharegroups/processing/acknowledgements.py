@@ -35,6 +35,9 @@ class JobAcknowledgements:
         self.lapsed: set[tuple[str, int, int]] = set()
         #: Set by the runtime: how ``extend_lock`` reaches the client (None = cannot RENEW).
         self.on_renew: Callable[[Message], None] | None = None
+        #: Records ``consume`` was called with (lapsed ones are not) and how long it took.
+        self.started = 0
+        self.seconds = 0.0
 
     def mark(self, message: Message, ack_type: AcknowledgeType, delay: int | None = None) -> None:
         key = message.coordinates

@@ -9,6 +9,7 @@ member already.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from django.db import close_old_connections
@@ -57,6 +58,7 @@ def execute_job(
         live, consumer.topic.name, polled_at or datetime.now().astimezone(), partition_scoped
     )
     consumer._acknowledgements = acknowledgements
+    started = time.perf_counter()
     close_old_connections()
     bus.publish("job.started", share_group=group, consumer=name, size=len(live))
     try:
@@ -94,6 +96,8 @@ def execute_job(
     finally:
         consumer._acknowledgements = None
         close_old_connections()
+        acknowledgements.started = len(live)
+        acknowledgements.seconds = time.perf_counter() - started
     if leases is not None:
         for message in live:
             lease = leases.get(message.coordinates)

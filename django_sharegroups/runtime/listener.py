@@ -35,6 +35,7 @@ from ..instrumentation import EventBus
 from ..messages import Message
 from ..processing import dead_letter
 from ..processing.acknowledgements import JobAcknowledgements
+from ..processing.acquisition import MAX_RECORDS_PER_POLL, AcquisitionSizer
 from ..processing.delayed_release import DelayedReleases
 from ..processing.executor import describe, execute_job
 from ..processing.leases import LeaseTracker
@@ -105,6 +106,7 @@ class ShareGroupListener(threading.Thread):
         self.inline_consumers: dict[str, ShareGroupConsumer] = {}
         self.delayed = DelayedReleases(share_group.max_delayed_releases)
         self.renews = False
+        self.sizer: AcquisitionSizer | None = None
         self.client_name = factory.client_class.name
 
     @property
@@ -144,6 +146,13 @@ class ShareGroupListener(threading.Thread):
         self.machine.to(ListenerState.RUNNING)
         self.started_consuming.set()
         self.renews = client.supports(Capability.RENEW)
+        self.sizer = AcquisitionSizer(
+            workers=self.workers,
+            max_messages_per_job=self.max_messages_per_job,
+            lock_ms=self._lock_duration_ms(client),
+            renewing=self.renews and all(t.auto_renew for t in self.topics.values()),
+        )
+        self._report_acquisition()
         # With RENEW the owner thread must stay free to renew while jobs run: use a pool.
         self.pool = (
             WorkerPool(self.workers, self.name, self._run_job, self.stop_event)
@@ -175,9 +184,11 @@ class ShareGroupListener(threading.Thread):
         )
 
     def _create_client(self) -> ShareConsumerClient:
+        # Adapters with a strict record limit get each poll's size; librdkafka only reads
+        # max.poll.records at creation (and as a hint): the per-poll bound, unless declared.
         overrides: dict[str, Any] = {
+            "max.poll.records": MAX_RECORDS_PER_POLL,
             **self.share_group.kafka,
-            "max.poll.records": self.workers * self.max_messages_per_job,
         }
         client = self.factory.create(
             self.share_group.name, client_id=self.client_id, overrides=overrides
@@ -219,6 +230,14 @@ class ShareGroupListener(threading.Thread):
             self.bus.publish(
                 "poll", share_group=self.share_group.name, records=len(records), asked=capacity
             )
+            if len(records) > capacity:
+                self.bus.publish(
+                    "acquisition.exceeded",
+                    share_group=self.share_group.name,
+                    asked=capacity,
+                    received=len(records),
+                    client=self.client_name,
+                )
             self._report_failures(client.take_acknowledgement_failures())
             if records:
                 self.leases.acquired(records, self._lock_duration_ms(client), polled_at.timestamp())
@@ -229,7 +248,10 @@ class ShareGroupListener(threading.Thread):
                 self.stop_event.wait(interval)
 
     def _lock_duration_ms(self, client: ShareConsumerClient) -> int | None:
-        return client.acquisition_lock_timeout_ms() or self.limits.record_lock_duration_ms
+        lock_ms = client.acquisition_lock_timeout_ms() or self.limits.record_lock_duration_ms
+        if lock_ms and self.sizer is not None:
+            self.sizer.lock_ms = lock_ms
+        return lock_ms
 
     def _wait(self, client: ShareConsumerClient) -> None:
         """Sleep until a job finishes, a request arrives or something falls due."""
@@ -366,10 +388,27 @@ class ShareGroupListener(threading.Thread):
     def _release(self, client: ShareConsumerClient, message: Message) -> None:
         self._acknowledge(client, message.record, AcknowledgeType.RELEASE)
 
+    def _report_acquisition(self) -> None:
+        report = self.sizer.report_due()
+        if report is not None:
+            self.bus.publish(
+                "acquisition.sized",
+                share_group=self.share_group.name,
+                records=report.records,
+                ms_per_record=(
+                    None
+                    if report.seconds_per_record is None
+                    else round(report.seconds_per_record * 1000, 3)
+                ),
+                lock_ms=report.lock_ms,
+                workers=report.workers,
+                renewing=report.renewing,
+            )
+
     def _throttled_capacity(self) -> int:
-        """Records this poll may ask for: free workers × job size, within the throttle."""
+        """Records this poll may ask for (see processing/acquisition.py), within the throttle."""
         free = self.pool.free_slots() if self.pool is not None else 1
-        capacity = free * self.max_messages_per_job
+        capacity = self.sizer.records_for(free)
         throttle = self.share_group.throttle
         if not throttle:
             return capacity
@@ -478,6 +517,9 @@ class ShareGroupListener(threading.Thread):
             for message in result.job.messages:
                 self._acknowledge(client, message.record, AcknowledgeType.RELEASE)
             return
+        if acknowledgements.started:
+            self.sizer.job_finished(acknowledgements.started, acknowledgements.seconds)
+            self._report_acquisition()
         dlq = result.job.topic.dead_letter_queue
         counts: dict[str, int] = {}
         for message, ack_type in acknowledgements.items():
