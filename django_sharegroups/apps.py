@@ -14,14 +14,14 @@ class ShareGroupsConfig(AppConfig):
 
     def ready(self) -> None:
         from .instrumentation import events
-        from .instrumentation.logging_listener import log_event
+        from .instrumentation.logging_listener import connect as connect_logging
         from .mirroring.listeners import connect as connect_mirroring
         from .routing import registry
         from .routing.checks import check_routes
 
         discover_consumers(registry)
         checks.register(check_routes, "sharegroups")
-        events.subscribe("*", log_event)
+        connect_logging(events)
         #: Mirrors runtime state into models (SHAREGROUPS["MIRROR"]); see docs/orm.md.
         self.mirror_listener = connect_mirroring(events)
 

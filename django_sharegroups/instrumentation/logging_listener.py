@@ -1,13 +1,16 @@
 """The default listener: turns runtime events into log lines (logger ``django_sharegroups``).
 
-Configure it with Django's ``LOGGING`` like any logger; events without a line of their own
-are logged at DEBUG.
+Configure it with Django's ``LOGGING`` like any logger. :func:`connect` subscribes only to the
+events that have a line at the logger's level when the app starts (every event when that is
+DEBUG), so events without a reader are never built on the hot path.
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+
+from .bus import EventBus
 
 logger = logging.getLogger("django_sharegroups")
 
@@ -34,9 +37,14 @@ MESSAGES: dict[str, tuple[int, str]] = {
     ),
     "acks.failed": (logging.ERROR, "{share_group}: broker refused acknowledgements: {failures}"),
     "lock.expired": (
-        logging.WARNING,
+        logging.DEBUG,
         "{share_group}: the lock of {record} ran out before its acknowledgement "
         "(processed: {processed})",
+    ),
+    "locks.expired": (
+        logging.WARNING,
+        "{share_group}: locks ran out before the acknowledgement of {not_started} record(s) "
+        "not started and {processed} processed, e.g. {records} (details at DEBUG)",
     ),
     "release.clamped": (
         logging.WARNING,
@@ -84,6 +92,27 @@ MESSAGES: dict[str, tuple[int, str]] = {
     "consumer.stopped": (logging.INFO, "{share_group}: {client_id} stopped"),
     "process.quiet": (logging.INFO, "Quiet: {listeners} instance(s) stop polling"),
 }
+
+
+#: Events with a line of their own outside MESSAGES, and its level.
+SPECIAL: dict[str, int] = {
+    "job.errored": logging.ERROR,
+    "consumer.error": logging.ERROR,
+    "acquisition.sized": logging.INFO,
+    "process.started": logging.INFO,
+    "process.shutdown": logging.INFO,
+}
+
+
+def connect(bus: EventBus) -> None:
+    """Subscribe :func:`log_event` to what the logger would write now."""
+    if logger.isEnabledFor(logging.DEBUG):
+        bus.subscribe("*", log_event)
+        return
+    levels = {**{event: level for event, (level, _) in MESSAGES.items()}, **SPECIAL}
+    for event, level in levels.items():
+        if logger.isEnabledFor(level):
+            bus.subscribe(event, log_event)
 
 
 def log_event(event: str, payload: dict[str, Any]) -> None:

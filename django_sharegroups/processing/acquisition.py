@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..instrumentation import EventBus
+
 #: Part of the acquisition lock a poll's records should be finished in (without RENEW).
 LOCK_SHARE = 0.5
 #: With auto-renew held records do not lapse while they wait: a poll may cover a whole lock.
@@ -103,4 +105,20 @@ class AcquisitionSizer:
         self._reported = self.allowance
         return AcquisitionReport(
             self.allowance, self.seconds_per_record, self.lock_ms, self.workers, self.renewing
+        )
+
+    def publish_report(self, bus: EventBus, share_group: str) -> None:
+        """``acquisition.sized`` when a report is due (startup, large changes)."""
+        report = self.report_due()
+        if report is None or not bus.wants("acquisition.sized"):
+            return
+        pace = report.seconds_per_record
+        bus.publish(
+            "acquisition.sized",
+            share_group=share_group,
+            records=report.records,
+            ms_per_record=None if pace is None else round(pace * 1000, 3),
+            lock_ms=report.lock_ms,
+            workers=report.workers,
+            renewing=report.renewing,
         )

@@ -37,6 +37,15 @@ class WorkerFailure:
     error: BaseException
 
 
+class RenewRequest:
+    """``extend_lock`` from a running job, for the owner thread to send."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: Any) -> None:
+        self.record = record
+
+
 class WorkerPool:
     """``size`` threads running ``run_job(job, worker_state)``; results (and anything posted)
     come back in order of arrival through :meth:`wait`/:meth:`drain`."""
