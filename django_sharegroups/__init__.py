@@ -18,6 +18,16 @@ and run them with ``python manage.py runshareconsumers``.
 from .clients.base import AcknowledgeType
 from .consumer import ShareGroupConsumer
 from .messages import Message, Messages
+from .processing.delay_topic import DelayTopicConsumer, release_to_delay_topic
 from .routing import share_group, topic
 
-__all__ = ["AcknowledgeType", "Message", "Messages", "ShareGroupConsumer", "share_group", "topic"]
+__all__ = [
+    "AcknowledgeType",
+    "DelayTopicConsumer",
+    "Message",
+    "Messages",
+    "ShareGroupConsumer",
+    "release_to_delay_topic",
+    "share_group",
+    "topic",
+]

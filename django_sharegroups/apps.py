@@ -18,8 +18,10 @@ class ShareGroupsConfig(AppConfig):
         from .mirroring.listeners import connect as connect_mirroring
         from .routing import registry
         from .routing.checks import check_routes
+        from .tasks.routes import declare_task_queues
 
         discover_consumers(registry)
+        declare_task_queues(registry)  # share groups of the TASKS backends (docs/tasks.md)
         checks.register(check_routes, "sharegroups")
         connect_logging(events)
         #: Mirrors runtime state into models (SHAREGROUPS["MIRROR"]); see docs/orm.md.

@@ -1,8 +1,13 @@
-"""Settings of the example project: a Django site with one share group (app ``jobs``).
+"""Settings of the example project: a Django site with share groups in two apps — ``jobs``
+(the quick start's one group) and ``shop`` (orders, search indexing, webhooks with retries and
+a dead-letter queue, per-customer events).
 
-Everything comes from the environment (django-environ), so the same project runs on the
-in-memory broker (no ``KAFKA_BOOTSTRAP_SERVERS``) or on a real Kafka cluster.
+Everything comes from the environment (django-environ; a ``.env`` file next to manage.py is
+read too, see ``.env.example``), so the same project runs on the in-memory broker (no
+``KAFKA_BOOTSTRAP_SERVERS``) or on a real Kafka cluster, under ``runserver`` or gunicorn.
 """
+
+import os
 
 from pathlib import Path
 
@@ -18,7 +23,10 @@ env = environ.Env(
     KAFKA_BOOTSTRAP_SERVERS=(str, ""),
     SHAREGROUPS_CLIENT=(str, ""),
     LOG_LEVEL=(str, "INFO"),
+    STATIC_ROOT=(str, str(BASE_DIR / "staticfiles")),
 )
+if os.path.exists(BASE_DIR / ".env"):
+    environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env("DJANGO_DEBUG")
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -32,11 +40,15 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_sharegroups",
+    "django_sharegroups.tasks",  # task results (model + admin); see docs/tasks.md
     "example_project.jobs",
+    "example_project.shop",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves the admin's static files under gunicorn (collectstatic fills STATIC_ROOT).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -64,12 +76,19 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL")}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Consumer threads write concurrently: take the write lock when a transaction starts
+    # (no lock-upgrade deadlocks) and wait for it instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_TZ = True
 STATIC_URL = "static/"
+STATIC_ROOT = env("STATIC_ROOT")
 
 SHAREGROUPS = {
     "CLIENT": env("SHAREGROUPS_CLIENT") or None,
@@ -77,7 +96,17 @@ SHAREGROUPS = {
     "KAFKA": {},
     "SHUTDOWN_TIMEOUT": 30,
     # Sample records for `manage.py runshareconsumers --demo` (in-memory broker only).
-    "DEMO_RECORDS": "example_project.jobs.demo.records",
+    "DEMO_RECORDS": "example_project.demo.records",
+}
+
+# Django's Tasks framework (django-tasks on Django 5.2): `@task` functions in
+# example_project/jobs/tasks.py run on share groups in `manage.py runshareconsumers`.
+TASKS = {
+    "default": {
+        "BACKEND": "django_sharegroups.tasks.ShareGroupsBackend",
+        "QUEUES": ["default"],
+        "OPTIONS": {"enqueue_on_commit": True},
+    }
 }
 
 LOGGING = {

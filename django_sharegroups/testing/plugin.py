@@ -11,7 +11,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from ..clients.memory import MemoryBroker, MemoryClientFactory, reset_default_br
 from ..conf import ShareGroupsSettings
 from ..routing import ShareGroup, registry
 from ..runtime.runner import ShareConsumerRunner
+from .outcomes import ShareGroupRun
 
 
 @pytest.fixture
@@ -29,20 +31,21 @@ def sharegroups_broker() -> Iterator[MemoryBroker]:
     reset_default_broker()
 
 
-def _settled(broker: MemoryBroker, group: ShareGroup) -> bool:
-    topics = broker.topics()
-    if any(name not in topics for name in group.topic_names):
-        return False
-    try:
-        offsets = broker.share_group_offsets(group.name)
-    except Exception:
-        return False  # the group has not fetched yet
-    partitions = {(name, p) for name in group.topic_names for p in range(topics[name])}
-    return (
-        partitions <= set(offsets)
-        and all(offsets[key].lag == 0 for key in partitions)
-        and broker.acquired_count(group.name) == 0
-    )
+@pytest.fixture
+def sharegroups_run(sharegroups_broker: MemoryBroker) -> Iterator[Callable[..., ShareGroupRun]]:
+    """``sharegroups_run("group")`` runs a declared share group on ``sharegroups_broker`` and
+    tells what happened to each record (``testing/outcomes.py``); every run stops at teardown."""
+    runs: list[ShareGroupRun] = []
+
+    def start(share_group: str | ShareGroup, **options: Any) -> ShareGroupRun:
+        # A run with its own clock gets its own broker (the fixture's keeps real time).
+        broker = None if options.get("clock") is not None else sharegroups_broker
+        runs.append(ShareGroupRun(share_group, broker=broker, **options))
+        return runs[-1]
+
+    yield start
+    for run in runs:
+        run.stop()
 
 
 def consume_all(
@@ -69,7 +72,7 @@ def consume_all(
     runner.start()
     deadline = time.monotonic() + timeout
     try:
-        while not _settled(broker, group):
+        while not broker.is_settled(group.name, group.topic_names):
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"share group {group.name!r} still has unacknowledged records after "

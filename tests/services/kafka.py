@@ -163,15 +163,35 @@ def ensure_jars() -> Path:
             raise RuntimeError("mvn is needed to fetch the Kafka jars from Maven Central")
         staging = LIBS_DIR.with_name("libs.partial")
         shutil.rmtree(staging, ignore_errors=True)
-        command = [mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies"]
+        command = [mvn, "-B", "-f", str(POM), "dependency:copy-dependencies"]
         command.append(f"-DoutputDirectory={staging}")
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise RuntimeError(f"mvn failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+        output = _run_with_progress(command)
+        if output is not None:
+            raise RuntimeError(f"mvn failed:\n{output}")
         (staging / ".pom-sha256").write_text(_pom_digest())
         shutil.rmtree(LIBS_DIR, ignore_errors=True)
         staging.rename(LIBS_DIR)
         return LIBS_DIR
+
+
+def _run_with_progress(command: list[str]) -> str | None:
+    """Run Maven, telling stderr how many jars it has fetched so far (a first fetch takes a
+    minute or more); returns Maven's output when it fails, None when it succeeds."""
+    print("fetching the Kafka 4.4 jars from Maven Central (once) ...", file=sys.stderr, flush=True)
+    lines: list[str] = []
+    fetched = 0
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line)
+        if "Downloaded from" in line:
+            fetched += 1
+            if fetched % 10 == 0:
+                print(f"  ... {fetched} files downloaded", file=sys.stderr, flush=True)
+    if process.wait() != 0:
+        return "".join(lines[-60:])
+    print(f"  done: {fetched} file(s) downloaded, the rest from ~/.m2", file=sys.stderr, flush=True)
+    return None
 
 
 def _port_open(port: int, timeout: float = 0.5) -> bool:

@@ -7,7 +7,10 @@ sit below a directory it cannot enter.
 
 CLI::
 
-    python -m tests.services.postgres install|start|stop|status|url [--dir PATH]
+    python -m tests.services.postgres install|start|stop|status|url [--dir PATH] [--port N]
+
+``--port`` pins the port of a cluster that has not started yet (default: 5432 or the next
+free one); once started, the cluster keeps its port in ``<dir>/port``.
 """
 
 from __future__ import annotations
@@ -63,8 +66,9 @@ def _port_free(port: int) -> bool:
 class PostgresCluster:
     """A cluster in ``directory`` (data/, socket/, postgres.log, port) run by ``postgres``."""
 
-    def __init__(self, directory: Path | str = DEFAULT_DIR) -> None:
+    def __init__(self, directory: Path | str = DEFAULT_DIR, port: int | None = None) -> None:
         self.directory = Path(directory).resolve()
+        self.requested_port = port
         self.data_dir = self.directory / "data"
         self.socket_dir = self.directory / "socket"
         self.log_file = self.directory / "postgres.log"
@@ -75,6 +79,8 @@ class PostgresCluster:
         """The port chosen when the cluster was first started (5432 or the next free one)."""
         if self.port_file.exists():
             return int(self.port_file.read_text())
+        if self.requested_port is not None:
+            return self.requested_port
         port = DEFAULT_PORT
         while not _port_free(port):
             port += 1
@@ -119,6 +125,13 @@ class PostgresCluster:
             )
         if not self.is_running():
             port = self.port
+            if self.requested_port is not None and port != self.requested_port:
+                raise RuntimeError(
+                    f"the cluster in {self.directory} was set up on port {port}, not "
+                    f"{self.requested_port}; pass --dir for a new cluster or drop --port"
+                )
+            if not _port_free(port):
+                raise RuntimeError(f"port {port} is already taken on 127.0.0.1")
             options = (
                 f"-c listen_addresses=127.0.0.1 -p {port} -k {self.socket_dir} "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -166,8 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.services.postgres", description=__doc__)
     parser.add_argument("command", choices=["install", "start", "stop", "status", "url"])
     parser.add_argument("--dir", default=DEFAULT_DIR, help="cluster directory (under /tmp)")
+    parser.add_argument("--port", type=int, help="port for a new cluster (default: first free)")
     args = parser.parse_args(argv)
-    cluster = PostgresCluster(args.dir)
+    cluster = PostgresCluster(args.dir, args.port)
     if args.command == "install":
         print(install())
     elif args.command == "start":

@@ -434,6 +434,23 @@ class MemoryBroker:
                 return 0
             return sum(sp.acquired_count(member_id) for sp in group.share_partitions.values())
 
+    def is_settled(self, group_id: str, topic_names: Sequence[str]) -> bool:
+        """Every record of ``topic_names`` is acknowledged or archived by the group: each
+        partition has been fetched, its lag is 0 and nothing is acquired."""
+        topics = self.topics()
+        if any(name not in topics for name in topic_names):
+            return False
+        try:
+            offsets = self.share_group_offsets(group_id)
+        except Exception:
+            return False  # the group has not fetched yet
+        partitions = {(name, p) for name in topic_names for p in range(topics[name])}
+        return (
+            partitions <= set(offsets)
+            and all(offsets[key].lag == 0 for key in partitions)
+            and self.acquired_count(group_id) == 0
+        )
+
     def acquired_records(self, group_id: str, member_id: str) -> list[tuple[str, int, int]]:
         """``(topic, partition, offset)`` of every record ``member_id`` holds."""
         with self._locked():

@@ -1,5 +1,7 @@
 """``manage.py runshareconsumers``: run the declared share groups until SIGTERM/SIGINT."""
 
+import logging
+
 from django.core.management.base import BaseCommand, CommandError
 
 from ...exceptions import ConfigurationError
@@ -22,15 +24,31 @@ class Command(BaseCommand):
             action="store_true",
             help="Feed the in-memory broker sample records (SHAREGROUPS['DEMO_RECORDS']).",
         )
+        parser.add_argument(
+            "--records",
+            type=int,
+            metavar="N",
+            help="With --demo: stop producing after N records.",
+        )
+        parser.add_argument(
+            "--exit-when-done",
+            action="store_true",
+            help="With --demo --records N: exit once every record is settled.",
+        )
 
     def handle(self, *args, **options):
+        log_to_console(options["verbosity"])
         try:
             groups = select_share_groups(options["group"], options["exclude_group"])
             runner = ShareConsumerRunner(groups)
             if options["demo"]:
                 from ...runtime.demo import start_demo
 
-                start_demo(runner)
+                start_demo(
+                    runner, records=options["records"], exit_when_done=options["exit_when_done"]
+                )
+            elif options["records"] is not None or options["exit_when_done"]:
+                raise ConfigurationError("--records and --exit-when-done work with --demo only.")
             exit_code = runner.run()
         except ConfigurationError as exc:
             raise CommandError(str(exc)) from exc
@@ -39,3 +57,22 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Share consumers stopped with exit code {exit_code}{reason}", returncode=exit_code
             )
+
+
+#: ``--verbosity`` → level of the ``django_sharegroups`` logger when the project set none.
+VERBOSITY_LEVELS = {0: logging.WARNING, 1: logging.INFO}
+
+
+def log_to_console(verbosity: int) -> None:
+    """A project that configured no logging for ``django_sharegroups`` still sees what the
+    process does (started instances, archives, shutdown) on stderr, as ``runserver`` shows its
+    requests; a project's own LOGGING setting always wins."""
+    logger = logging.getLogger("django_sharegroups")
+    if logger.handlers or logger.level != logging.NOTSET or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s")
+    )
+    logger.addHandler(handler)
+    logger.setLevel(VERBOSITY_LEVELS.get(verbosity, logging.DEBUG))

@@ -1,0 +1,116 @@
+"""Task queues become share groups: declared at startup, so ``runshareconsumers`` runs them.
+
+``declare_task_queues`` is called by ``django_sharegroups``' AppConfig after the
+``consumers.py`` modules: for every ``TASKS`` backend that is a ``ShareGroupsBackend`` it
+declares a share group per queue and priority band, plus the delay topic's group. Task groups
+start at the earliest offset (Kafka's default is latest, which would lose tasks enqueued
+before the first worker ever polled): set when one of their consumers starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from ..exceptions import ConfigurationError
+from ..instrumentation import EventBus, events
+from ..routing import RouteRegistry, share_group, topic
+
+logger = logging.getLogger("django_sharegroups.tasks")
+
+#: Share group name → client adapter name ("" = the settings' default) of every task group.
+task_groups: dict[str, str] = {}
+_prepared: set[tuple[str, str]] = set()
+_lock = threading.Lock()
+_subscribed: list[EventBus] = []
+
+
+def task_backend_aliases() -> list[str]:
+    """Aliases of ``settings.TASKS`` whose backend is a ``ShareGroupsBackend``."""
+    from_settings = getattr(settings, "TASKS", None) or {}
+    found = []
+    for alias, params in from_settings.items():
+        path = params.get("BACKEND", "")
+        if not path.startswith("django_sharegroups."):
+            continue
+        from .backend import ShareGroupsBackend
+
+        backend_class = import_string(path)
+        if isinstance(backend_class, type) and issubclass(backend_class, ShareGroupsBackend):
+            found.append(alias)
+    return found
+
+
+def declare_task_queues(registry: RouteRegistry, bus: EventBus = events) -> list:
+    """Declare the share groups of every ``ShareGroupsBackend`` in ``settings.TASKS``."""
+    aliases = task_backend_aliases()
+    if not aliases:
+        return []
+    from .compat import task_backends
+
+    groups = []
+    for alias in aliases:
+        backend = task_backends[alias]
+        errors = [message for message in backend.check() if message.is_serious()]
+        if errors:  # e.g. results on without the results app: enqueue could never work
+            raise ConfigurationError(" ".join(f"{e.msg} {e.hint or ''}".strip() for e in errors))
+        with registry.declaring_from(f"settings.TASKS[{alias!r}]"):
+            groups.extend(declare_backend(backend, registry, bus))
+    return groups
+
+
+def declare_backend(backend, registry: RouteRegistry, bus: EventBus = events) -> list:
+    """The share groups of one backend: its queues and bands, and its delay topic's group."""
+    from ..processing.delay_topic import DelayTopicConsumer
+
+    groups = backend.share_groups(registry)
+    delay_topic = backend.settings.delay_topic
+    if all(group.name != delay_topic for group in registry.groups):
+        groups.append(
+            share_group(
+                delay_topic,
+                priority="background",
+                workers_per_consumer=4,
+                registry=registry,
+                topics=[topic(delay_topic, consumer=DelayTopicConsumer, deserializer="raw")],
+            )
+        )
+    for group in groups:
+        task_groups[group.name] = group.client or ""
+    if bus not in _subscribed:
+        bus.subscribe("consumer.started", start_at_earliest)
+        _subscribed.append(bus)
+    return groups
+
+
+def start_at_earliest(event: str, payload: dict) -> None:
+    """``consumer.started`` of a task group: make its share partitions start at the earliest
+    offset before the first fetch (once per group and cluster per process)."""
+    name = payload.get("share_group")
+    if name not in task_groups:
+        return
+    conf = get_settings()
+    client = task_groups[name] or conf.client
+    if client == "memory":
+        from ..clients.memory import default_broker
+
+        default_broker().alter_group_config(name, {"share.auto.offset.reset": "earliest"})
+        return
+    key = (conf.bootstrap_servers or "", name)
+    with _lock:
+        if key in _prepared:
+            return
+        from ..admin_tools.client import open_admin
+
+        with open_admin(conf) as admin:
+            admin.alter_share_group_config(name, {"share.auto.offset.reset": "earliest"})
+        _prepared.add(key)
+
+
+def get_settings():
+    from ..conf import get_settings as read
+
+    return read()
