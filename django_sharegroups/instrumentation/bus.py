@@ -48,8 +48,14 @@ class EventBus:
             self._listeners.get(event, []).remove(listener)
 
     def wants(self, event: str) -> bool:
-        """Whether anything listens to ``event`` (so its payload is worth building)."""
-        return bool(self._listeners.get(event) or self._listeners.get("*"))
+        """Whether anything listens to ``event`` (so its payload is worth building). A
+        listener with an ``active()`` method (e.g. DEBUG log lines) counts only while active."""
+        for listeners in (self._listeners.get(event), self._listeners.get("*")):
+            for listener in listeners or ():
+                active = getattr(listener, "active", None)
+                if active is None or active():
+                    return True
+        return False
 
     def publish(self, event: str, **payload: Any) -> None:
         if self.strict:

@@ -1,8 +1,8 @@
 """The default listener: turns runtime events into log lines (logger ``django_sharegroups``).
 
-Configure it with Django's ``LOGGING`` like any logger. :func:`connect` subscribes only to the
-events that have a line at the logger's level when the app starts (every event when that is
-DEBUG), so events without a reader are never built on the hot path.
+Configure it with Django's ``LOGGING`` like any logger. Events logged at DEBUG (per record or
+per poll) count as read only while the logger is enabled for DEBUG, so on the hot path their
+payloads are not built otherwise.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from .bus import EventBus
+from .catalog import EVENTS
 
 logger = logging.getLogger("django_sharegroups")
 
@@ -104,15 +105,28 @@ SPECIAL: dict[str, int] = {
 }
 
 
+class DebugLines:
+    """``log_event`` for events logged at DEBUG: it counts as a listener only while the
+    logger is enabled for DEBUG, so their payloads are not built otherwise."""
+
+    def active(self) -> bool:
+        return logger.isEnabledFor(logging.DEBUG)
+
+    def __call__(self, event: str, payload: dict[str, Any]) -> None:
+        if self.active():
+            log_event(event, payload)
+
+
 def connect(bus: EventBus) -> None:
-    """Subscribe :func:`log_event` to what the logger would write now."""
-    if logger.isEnabledFor(logging.DEBUG):
-        bus.subscribe("*", log_event)
-        return
+    """Subscribe :func:`log_event`: to events with a line at INFO or above always, to the
+    others through :class:`DebugLines`."""
     levels = {**{event: level for event, (level, _) in MESSAGES.items()}, **SPECIAL}
-    for event, level in levels.items():
-        if logger.isEnabledFor(level):
+    debug_lines = DebugLines()
+    for event in EVENTS:
+        if levels.get(event, logging.DEBUG) > logging.DEBUG:
             bus.subscribe(event, log_event)
+        else:
+            bus.subscribe(event, debug_lines)
 
 
 def log_event(event: str, payload: dict[str, Any]) -> None:
