@@ -65,7 +65,9 @@ class JobAcknowledgements:
         self._types[key] = ack_type
         self.marked_at[key] = time.time()
 
-    def revoke_accepts(self, keep: set[tuple[str, int, int]] = frozenset()) -> list[Message]:
+    def revoke_accepts(
+        self, keep: set[tuple[str, int, int]] | frozenset[tuple[str, int, int]] = frozenset()
+    ) -> list[Message]:
         """After a rollback the job's ACCEPTs must not reach the broker: turn them into
         RELEASEs (except ``keep``); REJECTs and releases stand. Returns the revoked ones."""
         revoked = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from ..consumer import ShareGroupConsumer
-from ..messages import Message
+from ..messages import Message, Messages
 
 DELIVER_AT = "sharegroups.delay.deliver-at"
 ORIGIN_TOPIC = "sharegroups.delay.origin-topic"
@@ -46,7 +46,7 @@ class DelayTopicConsumer(ShareGroupConsumer):
 
     max_hold_ms = 10_000
 
-    def consume(self, messages) -> None:
+    def consume(self, messages: Messages) -> None:
         for message in messages:
             headers = dict(message.raw_headers)
             due_ms = int(headers[DELIVER_AT])

@@ -117,7 +117,9 @@ def execute_job(
     return acknowledgements
 
 
-def _lock_expired(consumer: ShareGroupConsumer, message: Message, bus: EventBus, started: bool):
+def _lock_expired(
+    consumer: ShareGroupConsumer, message: Message, bus: EventBus, started: bool
+) -> None:
     if bus.wants("lock.expired"):
         bus.publish(
             "lock.expired",

@@ -16,7 +16,7 @@ import os
 import socket
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db import connections
@@ -30,15 +30,15 @@ from ..clients.base import (
 from ..consumer import ShareGroupConsumer
 from ..instrumentation import EventBus
 from ..messages import Message
-from ..processing.acknowledgements import JobAcknowledgements
 from ..processing.acquisition import MAX_RECORDS_PER_POLL, AcquisitionSizer
 from ..processing.delayed_release import DelayedReleases
-from ..processing.executor import describe, execute_job
 from ..processing.leases import LeaseTracker
 from ..processing.poison import PoisonObserver
 from ..processing.renewal import RenewScheduler
 from ..routing.settings import GroupSettings
-from .intake import Job, RecordIntake
+from .intake import RecordIntake
+from .jobs import JobRunner, shutdown_consumers
+from .poller import Poller
 from .preflight import GroupLimits
 from .settler import Settler
 from .state import ListenerState, StateMachine
@@ -46,9 +46,6 @@ from .throttle import Throttle
 from .workers import JobResult, RenewRequest, WorkerFailure, WorkerPool
 
 logger = logging.getLogger("django_sharegroups.runtime")
-
-#: Seconds to back off after a poll raised, so a broken connection doesn't spin the CPU.
-ERROR_BACKOFF = 1.0
 
 
 class ShareGroupListener(threading.Thread):
@@ -79,23 +76,24 @@ class ShareGroupListener(threading.Thread):
         self.delayed = DelayedReleases(share_group.max_delayed_releases, share_group.name, bus)
         self.observer = PoisonObserver(share_group.name, self.limits.delivery_count_limit, bus)
         self.renewal = RenewScheduler(self.leases, self.topics, self.delayed.coordinates)
-        self.throttle = Throttle(share_group.throttle, share_group.name, bus)
         self.machine = StateMachine()
         #: Set by the runner before it stops polling in quiet mode (SIGTSTP).
         self.quiet_requested = False
         #: Why the thread died (``failed``), for the runner's report and restart.
         self.failure: BaseException | None = None
         self.startup_error: BaseException | None = None
-        #: ``time.monotonic()`` of the first of a run of failed polls (None: polls work).
-        self.poll_failing_since: float | None = None
         self.started_consuming = threading.Event()
+        self.run_job = JobRunner(
+            share_group, factory, bus=bus, leases=self.leases, intake=self.intake
+        )
         #: Jobs running now, for the shutdown report.
-        self.running: dict[int, str] = {}
+        self.running = self.run_job.running
         self.pool: WorkerPool | None = None
         #: Consumer instances of the listener thread itself (one per topic).
         self.inline_consumers: dict[str, ShareGroupConsumer] = {}
         self.renews = False
         self.sizer: AcquisitionSizer | None = None
+        self.poller: Poller | None = None
         self.settler: Settler | None = None
 
     @property
@@ -105,6 +103,10 @@ class ShareGroupListener(threading.Thread):
     @property
     def state(self) -> ListenerState:
         return self.machine.state
+
+    @property
+    def poll_failing_since(self) -> float | None:
+        return self.poller.failing_since if self.poller is not None else None
 
     @property
     def live(self) -> bool:
@@ -150,12 +152,25 @@ class ShareGroupListener(threading.Thread):
         )
         client.subscribe(self.share_group.topic_names)
         self.renews = client.supports(Capability.RENEW)
+        self.run_job.on_renew = self._request_renew if self.renews else None
         self.sizer = AcquisitionSizer(
             workers=self.share_group.workers_per_consumer,
             max_messages_per_job=self.share_group.max_messages_per_job,
-            lock_ms=self._lock_ms(client),
+            lock_ms=None,
             renewing=self.renews and self.renewal.every_topic,
         )
+        self.poller = Poller(
+            self.share_group.name,
+            client,
+            sizer=self.sizer,
+            throttle=Throttle(self.share_group.throttle, self.share_group.name, self.bus),
+            leases=self.leases,
+            bus=self.bus,
+            stop_event=self.stop_event,
+            timeout=self.poll_timeout,
+            declared_lock_ms=self.limits.record_lock_duration_ms,
+        )
+        self.poller.lock_ms()
         self.settler = Settler(
             self.share_group.name,
             self.topics,
@@ -177,7 +192,7 @@ class ShareGroupListener(threading.Thread):
         # With RENEW the owner thread must stay free to renew while jobs run: use a pool.
         if self.share_group.workers_per_consumer > 1 or self.renews:
             self.pool = WorkerPool(
-                self.share_group.workers_per_consumer, self.name, self._run_job, self.stop_event
+                self.share_group.workers_per_consumer, self.name, self.run_job, self.stop_event
             )
         return client
 
@@ -195,8 +210,8 @@ class ShareGroupListener(threading.Thread):
     def _loop(self, client: ShareConsumerClient) -> None:
         interval = self.share_group.poll_interval_ms / 1000
         holds_across_polls = client.supports(Capability.HOLD_ACROSS_POLLS)
-        group, bus, pool = self.share_group.name, self.bus, self.pool
-        assert self.sizer is not None and self.settler is not None
+        pool, poller, settler = self.pool, self.poller, self.settler
+        assert poller is not None and settler is not None
         while not self.stop_event.is_set():
             self._housekeeping(client)
             busy = pool is not None and (
@@ -205,36 +220,13 @@ class ShareGroupListener(threading.Thread):
             if busy or (self.delayed and not holds_across_polls):
                 self._wait(client)  # librdkafka: all of a poll acknowledged before the next
                 continue
-            free = pool.free_slots() if pool is not None else 1
-            asked = self.throttle.bound(self.sizer.records_for(free), self.stop_event)
-            if asked == 0:
+            settler.report_expired_locks()
+            polled = poller.poll(pool.free_slots() if pool is not None else 1)
+            if polled is None:
                 continue
-            self.settler.report_expired_locks()
-            polled_at = datetime.now(tz=UTC)
-            try:
-                records = client.poll(asked, self.poll_timeout)
-                self.poll_failing_since = None
-            except Exception as exc:
-                self.poll_failing_since = self.poll_failing_since or time.monotonic()
-                bus.publish(
-                    "consumer.error", share_group=group, error=f"poll failed: {exc}", exception=exc
-                )
-                self.stop_event.wait(ERROR_BACKOFF)
-                continue
-            self.throttle.took(len(records))
-            if bus.wants("poll"):
-                bus.publish("poll", share_group=group, records=len(records), asked=asked)
-            if len(records) > asked:
-                bus.publish(
-                    "acquisition.exceeded",
-                    share_group=group,
-                    asked=asked,
-                    received=len(records),
-                    client=self.client_name,
-                )
             self._report_failures(client.take_acknowledgement_failures())
+            records, polled_at = polled
             if records:
-                self.leases.acquired(records, self._lock_ms(client), polled_at.timestamp())
                 self._dispatch(records, polled_at)
                 if interval:
                     client.commit_async()
@@ -242,10 +234,8 @@ class ShareGroupListener(threading.Thread):
                 self.stop_event.wait(interval)
 
     def _lock_ms(self, client: ShareConsumerClient) -> int | None:
-        lock_ms = client.acquisition_lock_timeout_ms() or self.limits.record_lock_duration_ms
-        if lock_ms and self.sizer is not None:
-            self.sizer.lock_ms = lock_ms
-        return lock_ms
+        assert self.poller is not None
+        return self.poller.lock_ms()
 
     def _wait(self, client: ShareConsumerClient) -> None:
         """Sleep until a job finishes, a request arrives or something falls due."""
@@ -274,7 +264,7 @@ class ShareGroupListener(threading.Thread):
 
     def _handle(self, client: ShareConsumerClient, items: list) -> None:
         assert self.settler is not None
-        renewed = False
+        renewed = 0
         for item in items:
             if isinstance(item, WorkerFailure):
                 raise item.error
@@ -326,35 +316,7 @@ class ShareGroupListener(threading.Thread):
                 elif self.stop_event.is_set():
                     self.settler.apply(job, None)
                 else:
-                    self._settle(JobResult(job, self._run_job(job, self.inline_consumers)))
-
-    def _run_job(self, job: Job, consumers: dict[str, ShareGroupConsumer]) -> JobAcknowledgements:
-        """Runs in the listener thread or a worker; ``consumers`` belong to that thread."""
-        topic = job.topic
-        consumer = consumers.get(topic.name)
-        if consumer is None:
-            try:
-                consumer = consumers[topic.name] = topic.consumer_class(
-                    self.share_group.route, topic.route, producer=self.factory.producer
-                )
-            except Exception as exc:  # settle the job like a failed consume()
-                return self.intake.fail(job, "creating the consumer", exc)
-        key = threading.get_ident()
-        self.running[key] = f"{type(consumer).__name__}({describe(job.messages)})"
-        try:
-            return execute_job(
-                consumer,
-                job.messages,
-                self.bus,
-                implicit=topic.implicit,
-                leases=self.leases,
-                polled_at=job.polled_at,
-                partition_scoped=topic.partition_scoped,
-                on_renew=self._request_renew if self.renews else None,
-                adapter=self.client_name,
-            )
-        finally:
-            self.running.pop(key, None)
+                    self._settle(JobResult(job, self.run_job(job, self.inline_consumers)))
 
     # -- stopping ------------------------------------------------------------------------------
 
@@ -381,11 +343,7 @@ class ShareGroupListener(threading.Thread):
             self._report_failures(client.commit_sync(self.commit_timeout))
         except Exception as exc:
             logger.exception("%s: final commit failed: %s", self.name, exc)
-        for consumer in self.inline_consumers.values():
-            try:
-                consumer.shutdown()
-            except Exception:
-                logger.exception("%s: %r.shutdown() failed", self.name, consumer)
+        shutdown_consumers(self.inline_consumers, self.name)
         try:
             client.close()
         except Exception:

@@ -16,6 +16,8 @@ from typing import Any
 
 from django.db import connections
 
+from .jobs import shutdown_consumers
+
 logger = logging.getLogger("django_sharegroups.runtime")
 
 _STOP = object()
@@ -62,7 +64,7 @@ class WorkerPool:
         self.stop_event = stop_event
         self.in_flight = 0
         self._jobs: queue.Queue = queue.Queue()
-        self._results: queue.Queue[JobResult] = queue.Queue()
+        self._results: queue.Queue[Any] = queue.Queue()
         self._threads = [
             threading.Thread(target=self._work, name=f"{name}:worker{i}", daemon=True)
             for i in range(size)
@@ -125,9 +127,5 @@ class WorkerPool:
                 except BaseException as exc:  # noqa: BLE001 - handed to the listener
                     self._results.put(WorkerFailure(job, exc))
         finally:
-            for consumer in state.values():
-                try:
-                    consumer.shutdown()
-                except Exception:  # never let one consumer's hook stop the others'
-                    logger.exception("%r.shutdown() failed", consumer)
+            shutdown_consumers(state, threading.current_thread().name)
             connections.close_all()
