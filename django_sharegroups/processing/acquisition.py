@@ -7,7 +7,7 @@ job per free worker, the seed's rule), follows slower jobs at once and faster on
 and the allowance at most doubles from one poll to the next — small at first, growing quickly
 while jobs are fast, shrinking as soon as they slow down. A poll never asks for more than
 ``MAX_RECORDS_PER_POLL`` (``MAX_RECORDS_PER_POLL_RENEWING`` when the adapter renews held
-records, which keeps waiting records from lapsing). ``max_messages_per_job`` sizes jobs only.
+records). ``max_messages_per_job`` sizes jobs only.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from ..instrumentation import EventBus
 
 #: Part of the acquisition lock a poll's records should be finished in (without RENEW).
 LOCK_SHARE = 0.5
-#: With auto-renew held records do not lapse while they wait: a poll may cover a whole lock.
-LOCK_SHARE_RENEWING = 1.0
+#: With auto-renew waiting records are renewed, but a late renewal (a starved owner thread)
+#: would still let them lapse: the same share of the lock, only a larger bound per poll.
+LOCK_SHARE_RENEWING = LOCK_SHARE
 MAX_RECORDS_PER_POLL = 500
 MAX_RECORDS_PER_POLL_RENEWING = 2000
 #: Kafka's default ``share.record.lock.duration.ms``, when the lock is not known.
