@@ -14,10 +14,12 @@ from typing import Any
 from django.conf import settings as django_settings
 
 from .mirroring.settings import MirrorSettings
+from .runtime.supervisor_settings import SupervisorSettings
 
 DEFAULTS: dict[str, Any] = {
-    # Client adapter: "confluent" (librdkafka), "memory" (in-process) or None = confluent when
-    # bootstrap servers are configured, memory otherwise.
+    # Client adapter: "native" (the project's own share consumer), "confluent" (librdkafka),
+    # "memory" (in-process) or None = "auto" when bootstrap servers are configured (native
+    # where the broker speaks ShareFetch v2, else confluent), memory otherwise.
     "CLIENT": None,
     # librdkafka configuration passed to every share consumer (and later producers/admin).
     "KAFKA": {},
@@ -34,6 +36,10 @@ DEFAULTS: dict[str, Any] = {
     "PROCESSED_RECORD_RETENTION": 7 * 24 * 3600,
     # State mirrored into models per kind ("off" | "sampled" | "full"); see docs/orm.md.
     "MIRROR": {},
+    # Worker processes of ``runshareconsumers`` (``--processes``); more than 1 = a supervisor.
+    "PROCESSES": 1,
+    # Restarts and the health probe of the supervisor; see docs/deployment.md.
+    "SUPERVISOR": {},
 }
 
 
@@ -50,6 +56,8 @@ class ShareGroupsSettings:
     processed_record_retention: float = 7 * 24 * 3600.0
     #: Built by hand (tests), settings mirror nothing; ``get_settings()`` mirrors everything.
     mirror: MirrorSettings = field(default_factory=MirrorSettings)
+    processes: int = 1
+    supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
 
     @property
     def bootstrap_servers(self) -> str | None:
@@ -72,7 +80,13 @@ def get_settings() -> ShareGroupsSettings:
     env_bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if env_bootstrap and "bootstrap.servers" not in kafka:
         kafka["bootstrap.servers"] = env_bootstrap
-    client = merged["CLIENT"] or ("confluent" if kafka.get("bootstrap.servers") else "memory")
+    if not isinstance(merged["PROCESSES"], int) or merged["PROCESSES"] < 1:
+        from .exceptions import ConfigurationError
+
+        raise ConfigurationError(
+            f"SHAREGROUPS['PROCESSES'] must be a whole number ≥ 1, not {merged['PROCESSES']!r}."
+        )
+    client = merged["CLIENT"] or ("auto" if kafka.get("bootstrap.servers") else "memory")
     return ShareGroupsSettings(
         client=client,
         kafka=kafka,
@@ -82,4 +96,6 @@ def get_settings() -> ShareGroupsSettings:
         demo_records=merged["DEMO_RECORDS"],
         processed_record_retention=float(merged["PROCESSED_RECORD_RETENTION"]),
         mirror=MirrorSettings.from_setting(merged["MIRROR"]),
+        processes=int(merged["PROCESSES"]),
+        supervisor=SupervisorSettings.from_setting(merged["SUPERVISOR"]),
     )

@@ -8,7 +8,6 @@ read too, see ``.env.example``), so the same project runs on the in-memory broke
 """
 
 import os
-
 from pathlib import Path
 
 import environ
@@ -91,6 +90,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = env("STATIC_ROOT")
 
 SHAREGROUPS = {
+    # Unset: "native" with Kafka 4.4 (else "confluent", logged), "memory" without Kafka.
     "CLIENT": env("SHAREGROUPS_CLIENT") or None,
     # librdkafka keys for every client; KAFKA_BOOTSTRAP_SERVERS fills in bootstrap.servers.
     "KAFKA": {},

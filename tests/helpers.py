@@ -65,3 +65,27 @@ class Deliveries:
     def counts(self) -> list[tuple[int, int]]:
         """``(n, delivery_count)`` of every delivery, sorted."""
         return sorted((payload["n"], count) for payload, count, _ in self.items)
+
+
+def wait_assigned(bootstrap: str, group: str, members: int, timeout: float = 120.0):
+    """Wait until the broker shows ``members`` members of ``group``, each with a partition and
+    at the group's assignment epoch; returns the group's description. Records produced before
+    may all be acquired by the members that happened to join first."""
+    from django_sharegroups.kafka import ShareGroupAdmin
+    from django_sharegroups.kafka.errors import GroupIdNotFoundError
+
+    with ShareGroupAdmin({"bootstrap.servers": bootstrap}) as admin:
+
+        def assigned():
+            try:
+                description = admin.describe_share_group(group)
+            except GroupIdNotFoundError:  # no member has reached the coordinator yet
+                return False
+            everyone = len(description.members) == members
+            return (
+                everyone
+                and all(m.assigned_partitions for m in description.members)
+                and (description)
+            )
+
+        return wait_for(assigned, timeout=timeout, interval=0.5)

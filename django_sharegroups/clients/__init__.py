@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
 #: Adapter name → dotted path of a callable(settings) returning its factory.
 ADAPTERS: dict[str, str] = {
+    # The default with Kafka: native where the broker speaks ShareFetch v2, else confluent.
+    "auto": "django_sharegroups.clients.selection.factory_from_settings",
     "confluent": "django_sharegroups.clients.confluent.factory_from_settings",
     "memory": "django_sharegroups.clients.memory.factory_from_settings",
     "native": "django_sharegroups.clients.native.factory_from_settings",

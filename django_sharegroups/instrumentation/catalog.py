@@ -216,6 +216,69 @@ class ProcessShutdown(TypedDict):
     exit_code: int
 
 
+class BatchCorrupt(TypedDict):
+    share_group: str
+    topic: str
+    partition: int
+    base_offset: int
+    last_offset: int
+    error: str
+    action: str
+    offsets: list[int]
+
+
+class SupervisorStarted(TypedDict):
+    processes: int
+    share_groups: list[str]
+    probe: str | None
+
+
+class ChildStarted(TypedDict):
+    index: int
+    pid: int
+    launch: int
+
+
+class ChildReady(TypedDict):
+    index: int
+    pid: int
+
+
+class ChildExited(TypedDict):
+    index: int
+    pid: int
+    exit_code: int
+    expected: bool
+    seconds: float
+
+
+class ChildRestarting(TypedDict):
+    index: int
+    attempt: int
+    delay: float
+
+
+class SupervisorGaveUp(TypedDict):
+    index: int
+    deaths: int
+    exit_code: int
+
+
+class SupervisorStopping(TypedDict):
+    reason: str
+    signal: str
+    to: list[int]
+
+
+class RollingRestart(TypedDict):
+    processes: list[int]
+
+
+class SupervisorStopped(TypedDict):
+    exit_code: int
+    children: dict[int, int | None]
+
+
 #: Event name → payload type.
 EVENTS: dict[str, type] = {
     "consumer.started": ConsumerLifecycle,
@@ -249,4 +312,15 @@ EVENTS: dict[str, type] = {
     "process.started": ProcessStarted,
     "process.quiet": ProcessQuiet,
     "process.shutdown": ProcessShutdown,
+    "batch.corrupt": BatchCorrupt,
+    "supervisor.started": SupervisorStarted,
+    "supervisor.child_started": ChildStarted,
+    "supervisor.child_ready": ChildReady,
+    "supervisor.child_exited": ChildExited,
+    "supervisor.child_restarting": ChildRestarting,
+    "supervisor.gave_up": SupervisorGaveUp,
+    "supervisor.stopping": SupervisorStopping,
+    "supervisor.rolling_restart": RollingRestart,
+    "supervisor.rolling_restart_finished": RollingRestart,
+    "supervisor.stopped": SupervisorStopped,
 }

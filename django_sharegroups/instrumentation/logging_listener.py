@@ -92,6 +92,30 @@ MESSAGES: dict[str, tuple[int, str]] = {
     "consumer.started": (logging.INFO, "{share_group}: {client_id} started"),
     "consumer.stopped": (logging.INFO, "{share_group}: {client_id} stopped"),
     "process.quiet": (logging.INFO, "Quiet: {listeners} instance(s) stop polling"),
+    "supervisor.started": (
+        logging.INFO,
+        "Supervisor: {processes} process(es) for {share_groups}; probe: {probe}",
+    ),
+    "supervisor.child_started": (logging.INFO, "Process {index} started (pid {pid})"),
+    "supervisor.child_ready": (logging.INFO, "Process {index} (pid {pid}) is consuming"),
+    "supervisor.child_restarting": (
+        logging.WARNING,
+        "Process {index}: restart in {delay:g} s (death {attempt} in a row)",
+    ),
+    "supervisor.gave_up": (
+        logging.ERROR,
+        "Process {index} died {deaths} times in a row (last exit code {exit_code}): giving up",
+    ),
+    "supervisor.stopping": (logging.INFO, "Supervisor stopping ({reason}): {signal} to {to}"),
+    "supervisor.rolling_restart": (
+        logging.INFO,
+        "Rolling restart of processes {processes}: drain one, start its replacement, next",
+    ),
+    "supervisor.rolling_restart_finished": (logging.INFO, "Rolling restart finished"),
+    "supervisor.stopped": (
+        logging.INFO,
+        "Supervisor stopped with exit code {exit_code} (children: {children})",
+    ),
 }
 
 
@@ -102,6 +126,7 @@ SPECIAL: dict[str, int] = {
     "acquisition.sized": logging.INFO,
     "process.started": logging.INFO,
     "process.shutdown": logging.INFO,
+    "supervisor.child_exited": logging.INFO,
 }
 
 
@@ -151,6 +176,16 @@ def log_event(event: str, payload: dict[str, Any]) -> None:
         logger.info("Started %d share-consumer instance(s)", len(payload["runner"].listeners))
     elif event == "process.shutdown":
         logger.info("Shutdown: %s", payload)
+    elif event == "supervisor.child_exited":
+        logger.log(
+            logging.INFO if payload["expected"] else logging.ERROR,
+            "Process %d (pid %d) %s with exit code %s after %s s",
+            payload["index"],
+            payload["pid"],
+            "exited" if payload["expected"] else "died",
+            payload["exit_code"],
+            payload["seconds"],
+        )
     elif event in MESSAGES:
         level, template = MESSAGES[event]
         if logger.isEnabledFor(level):

@@ -3,7 +3,9 @@ group coordinators from FindCoordinator, one lazily opened connection per broker
 
 Retries live here, in one place: a broken connection is reopened and an idempotent request
 re-sent once; "coordinator moved/loading/unavailable" errors make the coordinator be looked up
-again until the request timeout runs out.
+again until the request timeout runs out. Reconnecting to a broker whose last connection
+attempt failed waits ``reconnect.backoff.ms``, doubling per failure up to
+``reconnect.backoff.max.ms`` (jittered); until then a connect fails at once, naming the error.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .backoff import Backoff
 from .config import ConnectionConfig
 from .connection import BrokerConnection, WireObserver
 from .errors import (
     KafkaConnectionError,
+    KafkaError,
     KafkaTimeoutError,
     ProtocolError,
     error_for_code,
@@ -79,6 +83,7 @@ class Cluster:
         self._connections: dict[int, BrokerConnection] = {}
         self._bootstrap_connection: BrokerConnection | None = None
         self._coordinators: dict[str, int] = {}
+        self._reconnects: dict[tuple[str, int], tuple[Backoff, str]] = {}
 
     def close(self) -> None:
         with self._lock:
@@ -106,8 +111,30 @@ class Cluster:
                     raise KafkaConnectionError(f"broker {node_id} is not in the cluster metadata")
                 connection = self._new_connection(address.host, address.port, node_id)
                 self._connections[node_id] = connection
-            connection.connect()
+            self._connect(connection)
             return connection
+
+    def _connect(self, connection: BrokerConnection) -> None:
+        """Connect unless connected, or fail at once while the address is backing off."""
+        if connection.connected:
+            return
+        key = (connection.host, connection.port)
+        backoff, last_error = self._reconnects.get(key, (None, ""))
+        if backoff is not None and backoff.remaining() > 0:
+            raise KafkaConnectionError(
+                f"{last_error} (next attempt in {backoff.remaining():.2f}s, "
+                f"{backoff.failures} failed so far)"
+            )
+        try:
+            connection.connect()
+        except KafkaError as error:
+            if backoff is None:
+                config = self.config
+                backoff = Backoff(config.reconnect_backoff, config.reconnect_backoff_max)
+            backoff.failed()
+            self._reconnects[key] = (backoff, str(error))
+            raise
+        self._reconnects.pop(key, None)
 
     def _new_connection(self, host: str, port: int, node_id: int | None) -> BrokerConnection:
         return BrokerConnection(
@@ -126,7 +153,7 @@ class Cluster:
         for host, port in candidates:
             connection = self._new_connection(host, port, None)
             try:
-                connection.connect()
+                self._connect(connection)
             except KafkaConnectionError as error:
                 failures.append(str(error))
                 continue
@@ -157,7 +184,7 @@ class Cluster:
             except KafkaConnectionError as error:
                 if attempt + 1 == attempts:
                     raise
-                logger.info("retrying %s after connection failure: %s", api.name, error)
+                logger.debug("retrying %s after connection failure: %s", api.name, error)
         raise AssertionError("unreachable")
 
     # -- metadata -------------------------------------------------------------------------
@@ -203,6 +230,7 @@ class Cluster:
         if not refresh and group_id in self._coordinators:
             return self._coordinators[group_id]
         deadline = time.monotonic() + self.config.request_timeout
+        backoff = self._retry_backoff()
         while True:
             connection = self.connection()
             version = connection.version_for(FIND_COORDINATOR)
@@ -218,7 +246,7 @@ class Cluster:
                     raise ProtocolError(f"FindCoordinator for {group_id!r}: no single answer")
                 coordinator = response.coordinators[0]
             if coordinator.error_code in COORDINATOR_ERROR_CODES and time.monotonic() < deadline:
-                time.sleep(self.config.retry_backoff)
+                time.sleep(backoff.failed())
                 continue
             raise_for_error_code(
                 coordinator.error_code,
@@ -248,6 +276,7 @@ class Cluster:
         the right one; other errors are left for the caller to interpret.
         """
         deadline = time.monotonic() + self.config.request_timeout
+        backoff = self._retry_backoff()
         refresh = False
         while True:
             node_id = self.find_coordinator(group_id, refresh=refresh)
@@ -261,4 +290,8 @@ class Cluster:
                 raise error_for_code(code, message, context=f"{api.name} for group {group_id!r}")
             logger.debug("%s for %r: %s, retrying", api.name, group_id, code)
             refresh = True
-            time.sleep(self.config.retry_backoff)
+            time.sleep(backoff.failed())
+
+    def _retry_backoff(self) -> Backoff:
+        """Waits between retries of one request (``retry.backoff.ms`` .. ``.max.ms``)."""
+        return Backoff(self.config.retry_backoff, self.config.retry_backoff_max)

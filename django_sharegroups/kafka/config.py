@@ -41,7 +41,14 @@ class ConnectionConfig:
     """Seconds to open, secure and authenticate one connection
     (``socket.connection.setup.timeout.ms``)."""
     retry_backoff: float = 0.1
-    """Seconds between retries of retriable errors (``retry.backoff.ms``)."""
+    """Seconds before the first retry of a failed request (``retry.backoff.ms``); doubles per
+    consecutive failure up to ``retry_backoff_max`` (``retry.backoff.max.ms``)."""
+    retry_backoff_max: float = 1.0
+    reconnect_backoff: float = 0.1
+    """Seconds before reconnecting to a broker after a failed attempt
+    (``reconnect.backoff.ms``); doubles per consecutive failure up to ``reconnect_backoff_max``
+    (``reconnect.backoff.max.ms``)."""
+    reconnect_backoff_max: float = 10.0
 
     @property
     def uses_tls(self) -> bool:
@@ -88,6 +95,9 @@ class ConnectionConfig:
             request_timeout=_milliseconds(settings, "socket.timeout.ms", 30_000),
             connect_timeout=_milliseconds(settings, "socket.connection.setup.timeout.ms", 10_000),
             retry_backoff=_milliseconds(settings, "retry.backoff.ms", 100),
+            retry_backoff_max=_milliseconds(settings, "retry.backoff.max.ms", 1000),
+            reconnect_backoff=_milliseconds(settings, "reconnect.backoff.ms", 100),
+            reconnect_backoff_max=_milliseconds(settings, "reconnect.backoff.max.ms", 10_000),
         )
 
     def ssl_context(self) -> ssl.SSLContext:

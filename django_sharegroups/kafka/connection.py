@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -37,6 +38,7 @@ MAX_RESPONSE_SIZE = 100 * 1024 * 1024
 """Larger size prefixes are treated as corruption rather than allocated."""
 
 _SIZE_PREFIX = 4
+_ABORT_ON_CLOSE = struct.pack("ii", 1, 0)
 
 WireObserver = Callable[[str, Api, int, bytes], None]
 """Called with ("request"|"response", api, version, frame) for every frame; used to record
@@ -122,6 +124,17 @@ class BrokerConnection:
             raise KafkaTimeoutError(f"connecting to {self.address} timed out") from None
         except OSError as error:
             raise KafkaConnectionError(f"cannot connect to {self.address}: {error}") from None
+        if _connected_to_itself(raw):
+            # With nothing listening on the port, a connect to a local port in the ephemeral
+            # range can be given that very port as its source (TCP simultaneous open): the
+            # client then talks to itself and holds the port the broker needs to restart.
+            # Abort it (linger 0, a reset) so the port is not even held in TIME_WAIT.
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _ABORT_ON_CLOSE)
+            raw.close()
+            raise KafkaConnectionError(
+                f"cannot connect to {self.address}: the socket connected to itself "
+                "(nothing listens there)"
+            )
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if not self.config.uses_tls:
             return raw
@@ -300,3 +313,10 @@ class BrokerConnection:
                 message = exchange.send(response.auth_bytes)
             except StopIteration:
                 return
+
+
+def _connected_to_itself(sock: socket.socket) -> bool:
+    try:
+        return sock.getsockname() == sock.getpeername()
+    except OSError:
+        return False

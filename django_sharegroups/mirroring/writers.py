@@ -17,6 +17,8 @@ from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
 
+from ..runtime.process_identity import process_index
+
 ORIGIN = ("share_group", "topic", "partition", "offset")
 MIRRORED_MODELS = ("ConsumerProcess", "Lease", "DeadLetter", "ArchivedRecord")
 
@@ -34,6 +36,7 @@ def register_process(share_groups: Sequence[str], threads: int, started_at: date
     process = model("ConsumerProcess").objects.create(
         host=socket.gethostname(),
         pid=os.getpid(),
+        process_index=process_index(),
         share_groups=sorted(share_groups),
         threads=threads,
         started_at=started_at,

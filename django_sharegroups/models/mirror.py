@@ -24,6 +24,11 @@ class ConsumerProcess(models.Model):
 
     host = models.CharField(max_length=255)
     pid = models.PositiveIntegerField()
+    process_index = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Its index under a `runshareconsumers --processes` supervisor.",
+    )
     share_groups = models.JSONField(default=list, help_text="Names of the share groups it runs.")
     threads = models.PositiveIntegerField(help_text="Share-consumer instances (listener threads).")
     started_at = models.DateTimeField()
@@ -40,7 +45,8 @@ class ConsumerProcess(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.host}:{self.pid}"
+        child = "" if self.process_index is None else f" (process {self.process_index})"
+        return f"{self.host}:{self.pid}{child}"
 
     def is_stale(self, max_age: timedelta, now=None) -> bool:
         """Running by its last word, but silent for longer than ``max_age``: it likely died."""

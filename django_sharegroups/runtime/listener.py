@@ -12,8 +12,6 @@ poll acknowledged before the next poll.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 from datetime import datetime
@@ -36,6 +34,7 @@ from ..processing.leases import LeaseTracker
 from ..processing.poison import PoisonObserver
 from ..processing.renewal import RenewScheduler
 from ..routing.settings import GroupSettings
+from . import process_identity
 from .intake import RecordIntake
 from .jobs import JobRunner, shutdown_consumers
 from .poller import Poller
@@ -68,7 +67,7 @@ class ShareGroupListener(threading.Thread):
         self.limits = limits or GroupLimits(share_group.route.record_lock_duration_ms, 5)
         self.stop_event = stop_event
         self.poll_timeout, self.commit_timeout = poll_timeout, commit_timeout
-        self.client_id = f"{socket.gethostname()}-{os.getpid()}-{share_group.name}-{index}"
+        self.client_id = process_identity.client_id(share_group.name, index)
         self.client_name = factory.client_class.name
         self.topics = share_group.topics
         self.intake = RecordIntake(share_group.name, bus)

@@ -34,6 +34,7 @@ from .compat import (
 )
 from .envelope import TaskEnvelope, to_millis
 from .options import BackendOptions, QueueOptions, parse_options
+from .routes import ensure_earliest
 
 logger = logging.getLogger("django_sharegroups.tasks")
 
@@ -113,8 +114,10 @@ class ShareGroupsBackend(BaseTaskBackend):
 
     def _produce(self, envelope: TaskEnvelope, result: TaskResult) -> None:
         queue = self.settings.queues[envelope.queue]
-        topic = queue.band_topic(self.settings.band(envelope.priority))
+        band = self.settings.band(envelope.priority)
+        topic = queue.band_topic(band)
         try:
+            ensure_earliest(queue.band_share_group(band), queue.client)
             producer_for(queue.client).produce(topic, envelope.to_bytes(), key=envelope.id.encode())
         except Exception as exc:
             if self.results_enabled:

@@ -21,6 +21,7 @@ from ..routing import RouteRegistry, share_group, topic
 
 logger = logging.getLogger("django_sharegroups.tasks")
 
+EARLIEST = {"share.auto.offset.reset": "earliest"}
 #: Share group name → client adapter name ("" = the settings' default) of every task group.
 task_groups: dict[str, str] = {}
 _prepared: set[tuple[str, str]] = set()
@@ -87,27 +88,33 @@ def declare_backend(backend, registry: RouteRegistry, bus: EventBus = events) ->
 
 
 def start_at_earliest(event: str, payload: dict) -> None:
-    """``consumer.started`` of a task group: make its share partitions start at the earliest
-    offset before the first fetch (once per group and cluster per process)."""
+    """``consumer.started`` of a task group: start its share partitions at the earliest offset."""
     name = payload.get("share_group")
-    if name not in task_groups:
-        return
+    if name in task_groups:
+        ensure_earliest(name, task_groups[name] or None)
+
+
+def ensure_earliest(share_group: str, client: str | None) -> None:
+    """Set ``share.auto.offset.reset=earliest`` on a task group, once per process, cluster and
+    group. Called before the first task is produced to it and when a worker joins it, so no
+    task produced before the group's share partitions were initialized is skipped."""
     conf = get_settings()
-    client = task_groups[name] or conf.client
-    if client == "memory":
+    client = client or conf.client
+    if client == "memory":  # in-process and cheap: every time (tests swap brokers)
         from ..clients.memory import default_broker
 
-        default_broker().alter_group_config(name, {"share.auto.offset.reset": "earliest"})
+        default_broker().alter_group_config(share_group, EARLIEST)
         return
-    key = (conf.bootstrap_servers or "", name)
+    key = (conf.bootstrap_servers or "", share_group)
+    if key in _prepared:
+        return
     with _lock:
-        if key in _prepared:
-            return
-        from ..admin_tools.client import open_admin
+        if key not in _prepared:
+            from ..admin_tools.client import open_admin
 
-        with open_admin(conf) as admin:
-            admin.alter_share_group_config(name, {"share.auto.offset.reset": "earliest"})
-        _prepared.add(key)
+            with open_admin(conf) as admin:
+                admin.alter_share_group_config(share_group, EARLIEST)
+            _prepared.add(key)
 
 
 def get_settings():

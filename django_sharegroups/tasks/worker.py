@@ -83,17 +83,16 @@ class TaskConsumer(ShareGroupConsumer):
             context = [TaskContext(task_result=task_result)] if task.takes_context else []
             value = task.call(*context, *envelope.args, **envelope.kwargs)
             value = normalize_json(value)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in a task fails a run, not a thread
             self.failed(message, envelope, attempt, row, task_result, exc)
             return
         if row is not None:
             self.store(row, TaskResultStatus.SUCCESSFUL, return_value=value)
         self.mark_accepted(message)
-        if task_result is not None:
-            object.__setattr__(task_result, "status", TaskResultStatus.SUCCESSFUL)
-            object.__setattr__(task_result, "_return_value", value)
-            object.__setattr__(task_result, "finished_at", timezone.now())
-            task_finished.send(type(self.backend), task_result=task_result)
+        object.__setattr__(task_result, "status", TaskResultStatus.SUCCESSFUL)
+        object.__setattr__(task_result, "_return_value", value)
+        object.__setattr__(task_result, "finished_at", timezone.now())
+        task_finished.send(type(self.backend), task_result=task_result)
 
     def defer(self, message, envelope: TaskEnvelope) -> bool:
         """Not due yet: hold it until ``run_after`` (delayed release) or park it in the delay
@@ -111,7 +110,7 @@ class TaskConsumer(ShareGroupConsumer):
             release_to_delay_topic(self, message, wait_ms, options.delay_topic)
         return True
 
-    def failed(self, message, envelope, attempt, row, task_result, exc: Exception) -> None:
+    def failed(self, message, envelope, attempt, row, task_result, exc: BaseException) -> None:
         options = self.backend.settings
         error = results.error_of(exc)
         if attempt < options.max_attempts:

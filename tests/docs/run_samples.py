@@ -25,10 +25,12 @@ def main(path: str) -> int:
 
     page_samples = samples(Path(path), "python")
     with tempfile.TemporaryDirectory() as directory:
-        # Samples that touch the database get a migrated one of their own.
+        # Samples that enqueue tasks get a migrated database of their own and the in-memory
+        # broker (a real one from the environment would lack the page's topics).
         needs_database = any(".enqueue(" in sample.code for sample in page_samples)
         if needs_database:
             os.environ["DATABASE_URL"] = f"sqlite:///{directory}/samples.sqlite3"
+            os.environ.pop("KAFKA_BOOTSTRAP_SERVERS", None)
         django.setup()
         if needs_database:
             from django.core.management import call_command

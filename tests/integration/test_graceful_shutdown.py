@@ -20,11 +20,17 @@ SHUTDOWN_TIMEOUT = 15
 
 
 def start_consumers(
-    bootstrap: str, topic: str, log: Path, seconds: float = 0.4, shutdown_timeout: float = 15
+    bootstrap: str,
+    topic: str,
+    log: Path,
+    seconds: float = 0.4,
+    shutdown_timeout: float = 15,
+    client: str = "confluent",
 ) -> subprocess.Popen:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.fixtures.slow_settings",
+        "SHAREGROUPS_CLIENT": client,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "SLOW_JOB_TOPIC": topic,
         "SLOW_JOB_LOG": str(log),
@@ -59,15 +65,16 @@ def stop(process: subprocess.Popen) -> tuple[int, float, str]:
     return process.returncode, time.monotonic() - started, output
 
 
+@pytest.mark.parametrize("client", ["confluent", "native"])
 def test_sigterm_finishes_running_jobs_and_a_restart_consumes_the_rest(
-    kafka_bootstrap_servers, share_topic, tmp_path
+    kafka_bootstrap_servers, share_topic, tmp_path, client
 ):
     total = 40
     name = share_topic(partitions=2)
     produce_json(kafka_bootstrap_servers, name, ({"n": i} for i in range(total)))
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
 
-    first = start_consumers(kafka_bootstrap_servers, name, first_log)
+    first = start_consumers(kafka_bootstrap_servers, name, first_log, client=client)
     assert wait_until(lambda: len(accepted(first_log)) >= 4, timeout=60), first.poll()
     code, seconds, output = stop(first)
     assert code == 0, output
@@ -76,7 +83,7 @@ def test_sigterm_finishes_running_jobs_and_a_restart_consumes_the_rest(
     first_run = accepted(first_log)
     assert 4 <= len(first_run) < total
 
-    second = start_consumers(kafka_bootstrap_servers, name, second_log)
+    second = start_consumers(kafka_bootstrap_servers, name, second_log, client=client)
     try:
         assert wait_until(
             lambda: len(first_run) + len(accepted(second_log)) >= total, timeout=90

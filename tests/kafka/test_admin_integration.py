@@ -163,8 +163,15 @@ def test_configs_round_trip(admin, group) -> None:
     admin.alter_share_group_config(
         group, {"share.record.lock.duration.ms": 15000, "share.delivery.count.limit": 3}
     )
-    configs = admin.describe_share_group_config(group)
-    assert configs["share.record.lock.duration.ms"].value == "15000"
+    # The controller commits the change; the broker that describes it applies it a moment
+    # later (KRaft metadata propagates asynchronously), so wait for it to show.
+    configs = wait_for(
+        lambda: (
+            (c := admin.describe_share_group_config(group))
+            and c["share.record.lock.duration.ms"].value == "15000"
+            and c
+        )
+    )
     assert configs["share.delivery.count.limit"].value == "3"
     assert configs["share.delivery.count.limit"].source == "GROUP_CONFIG"
     assert not configs["share.delivery.count.limit"].is_default

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import socket
 import ssl
 import subprocess
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from django_sharegroups.kafka.backoff import JITTER
 from django_sharegroups.kafka.cluster import Cluster
 from django_sharegroups.kafka.config import ConnectionConfig
 from django_sharegroups.kafka.connection import BrokerConnection
@@ -288,3 +290,59 @@ def test_tls_verification_can_be_switched_off(certificate: tuple[Path, Path]) ->
         connection = connection_to(broker, **settings)
         assert connection.send(LIST_GROUPS, {}).groups
         connection.close()
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (bound once to find it, then closed)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_socket_connected_to_itself_is_discarded(monkeypatch) -> None:
+    """With nothing listening, a connect can get the destination port as its source port
+    (TCP simultaneous open) and talk to itself; binding the source port provokes it."""
+    port = closed_port()
+    real_create_connection = socket.create_connection
+
+    def same_source_and_destination(address, timeout=None, source_address=None):
+        return real_create_connection(address, timeout, source_address=address)
+
+    monkeypatch.setattr(socket, "create_connection", same_source_and_destination)
+    config = ConnectionConfig.from_dict({"bootstrap.servers": f"127.0.0.1:{port}", **FAST})
+    connection = BrokerConnection("127.0.0.1", port, config)
+    with pytest.raises(KafkaConnectionError, match="connected to itself"):
+        connection.connect()
+    assert not connection.connected
+    monkeypatch.undo()
+    # The port is free again: a broker restarting there can bind it.
+    with socket.create_server(("127.0.0.1", port)):
+        pass
+
+
+def test_reconnecting_to_a_down_broker_backs_off(monkeypatch) -> None:
+    port = closed_port()
+    attempts = []
+    real_create_connection = socket.create_connection
+
+    def counted(address, *args, **kwargs):
+        attempts.append(time.monotonic())
+        return real_create_connection(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", counted)
+    settings = {"reconnect.backoff.ms": 50, "reconnect.backoff.max.ms": 400, **FAST}
+    cluster = Cluster(
+        ConnectionConfig.from_dict({"bootstrap.servers": f"127.0.0.1:{port}", **settings})
+    )
+    calls = 0
+    deadline = time.monotonic() + 60
+    while len(attempts) < 7 and time.monotonic() < deadline:
+        calls += 1
+        with pytest.raises(KafkaConnectionError, match="Connection refused"):
+            cluster.request(LIST_GROUPS, {})
+    assert len(attempts) == 7
+    # Calls in the backoff window fail at once, naming the last error, without connecting.
+    assert calls > 10 * len(attempts)
+    gaps = [later - earlier for earlier, later in zip(attempts, attempts[1:], strict=False)]
+    for failures, gap in enumerate(gaps):
+        assert gap >= min(0.4, 0.05 * 2**failures) * (1 - JITTER)

@@ -79,13 +79,20 @@ def batch(
     xerial: bool = False,
     corrupt_crc: bool = False,
     magic: int = 2,
+    payload: bytes | None = None,
+    record_count: int | None = None,
 ) -> bytes:
-    """One batch; records get offset deltas 0, 1, ... unless they name their own."""
-    encoded = b"".join(
-        encode_record(r, r.offset_delta if r.offset_delta is not None else i)
-        for i, r in enumerate(records)
-    )
-    payload = compress(codec, encoded, xerial=xerial)
+    """One batch; records get offset deltas 0, 1, ... unless they name their own.
+
+    ``payload`` replaces the (compressed) records section as given, ``record_count`` the count
+    in the header: for batches that lie about their contents.
+    """
+    if payload is None:
+        encoded = b"".join(
+            encode_record(r, r.offset_delta if r.offset_delta is not None else i)
+            for i, r in enumerate(records)
+        )
+        payload = compress(codec, encoded, xerial=xerial)
     attributes = CODECS[codec]
     if log_append_time is not None:
         attributes |= 0x08
@@ -109,7 +116,7 @@ def batch(
             -1,
             -1,
             -1,
-            len(records),
+            len(records) if record_count is None else record_count,
         )
         + payload
     )

@@ -10,6 +10,17 @@ from confluent_kafka import Producer
 
 from django_sharegroups.clients.base import AcknowledgeType, ReceivedRecord, ShareConsumerClient
 from django_sharegroups.clients.native import NativeClientFactory, NativeShareConsumer
+from django_sharegroups.clients.native import records as records_module
+
+
+@pytest.fixture(params=["compiled", "python"])
+def record_decoder(request, monkeypatch) -> str:
+    """Run a test with aiokafka's compiled record reader and with the pure-Python one."""
+    if request.param == "python":
+        monkeypatch.setattr(records_module, "_CompiledBatch", None)
+    elif records_module._CompiledBatch is None:
+        pytest.skip("aiokafka's compiled record reader is not installed")
+    return request.param
 
 
 @pytest.fixture

@@ -12,12 +12,21 @@ import pytest
 from django_sharegroups.clients.base import AcknowledgeType
 from django_sharegroups.clients.native import NativeShareConsumer
 from django_sharegroups.kafka.cluster import TopicMetadata
+from django_sharegroups.kafka.config import ConnectionConfig
 from django_sharegroups.kafka.errors import KafkaConnectionError
 from django_sharegroups.kafka.protocol import Struct
 
 from .batches import Rec, batch
 
 TOPIC_ID = uuid.UUID(int=11)
+
+FAST_RETRIES = {
+    "bootstrap.servers": "127.0.0.1:1",
+    "socket.timeout.ms": 1000,
+    "retry.backoff.ms": 10,
+    "reconnect.backoff.ms": 10,
+    "reconnect.backoff.max.ms": 50,
+}
 
 
 def fetch_answer(*partitions, error_code=0, lock_ms=5000) -> Struct:
@@ -80,7 +89,7 @@ class ScriptedCluster:
     """Answers requests from per-API scripts (callables or values); records what was sent."""
 
     def __init__(self, leaders: dict[int, int]) -> None:
-        self.config = SimpleNamespace(request_timeout=1.0, retry_backoff=0.01)
+        self.config = ConnectionConfig.from_dict(FAST_RETRIES)
         self.leaders = dict(leaders)
         self.sent: list[tuple[str, int, dict]] = []
         self.scripts: dict[str, list] = {"ShareFetch": [], "ShareAcknowledge": []}

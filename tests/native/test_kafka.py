@@ -11,6 +11,7 @@ import pytest
 
 from django_sharegroups.clients.base import AcknowledgeType, Capability
 from django_sharegroups.clients.native import NativeShareConsumer
+from django_sharegroups.instrumentation import events
 
 from .conftest import poll_until, produce, quiet
 
@@ -208,13 +209,25 @@ def test_a_corrupt_batch_is_released_and_comes_back(
         return real(partition, data, acquired, **options)
 
     monkeypatch.setattr(consumer_module, "deliver_partition", damage_once)
+    published = []
+
+    def record_event(event: str, payload: dict) -> None:
+        published.append(payload)
+
+    events.subscribe("batch.corrupt", record_event)
     name = share_topic()
     produce(kafka_bootstrap_servers, name, [b"a", b"b", b"c"], **{"linger.ms": 100})
     client = member(name)
-    records = poll_until(client, 3, timeout=20)
+    try:
+        records = poll_until(client, 3, timeout=20)
+    finally:
+        events.unsubscribe("batch.corrupt", record_event)
     assert damaged
     (corrupt,) = client.take_corrupt_batches()
     assert "CRC mismatch" in corrupt.error and corrupt.action == "release"
+    (event,) = published
+    assert (event["share_group"], event["topic"], event["action"]) == (name, name, "RELEASE")
+    assert event["offsets"] == corrupt.offsets and event["error"] == corrupt.error
     assert sorted(r.value for r in records) == [b"a", b"b", b"c"]
     assert {r.delivery_count for r in records} == {2}
 

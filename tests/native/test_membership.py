@@ -5,15 +5,23 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from types import SimpleNamespace
 
 import pytest
 
 from django_sharegroups.clients.native.membership import Membership, new_member_id
+from django_sharegroups.kafka.config import ConnectionConfig
 from django_sharegroups.kafka.errors import KafkaConnectionError
 from django_sharegroups.kafka.protocol import Struct
 
 TOPIC_ID = uuid.UUID(int=3)
+
+FAST_RETRIES = {
+    "bootstrap.servers": "127.0.0.1:1",
+    "socket.timeout.ms": 1000,
+    "retry.backoff.ms": 10,
+    "reconnect.backoff.ms": 10,
+    "reconnect.backoff.max.ms": 50,
+}
 
 
 def answer(error_code=0, epoch=1, interval_ms=20, assignment=None, message=None) -> Struct:
@@ -34,7 +42,7 @@ class ScriptedCoordinator:
     """Answers heartbeats from a script (then repeats its last answer); records requests."""
 
     def __init__(self, *answers) -> None:
-        self.config = SimpleNamespace(retry_backoff=0.01)
+        self.config = ConnectionConfig.from_dict(FAST_RETRIES)
         self.answers = list(answers)
         self.requests: list[dict] = []
         self.refreshes = 0

@@ -251,8 +251,8 @@ def test_a_batch_is_decoded_once_and_sliced_on_later_fetches(monkeypatch) -> Non
 
     data = batch(0, [Rec(b"%d" % i) for i in range(1000)], codec="lz4")
     calls = []
-    real = records_module._parse_records
-    monkeypatch.setattr(records_module, "_parse_records", lambda *a: calls.append(1) or real(*a))
+    real = records_module.decompress
+    monkeypatch.setattr(records_module, "decompress", lambda *a: calls.append(1) or real(*a))
     cache = DecodedBatches()
     delivered = []
     for first in range(0, 1000, 300):

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tests.services import CACHE_DIR
+from tests.services.tls import TlsFiles, ensure_tls_files, openssl_available
 
 if TYPE_CHECKING:
     from confluent_kafka.admin import AdminClient
@@ -88,6 +89,22 @@ log.retention.hours=4
 log.segment.bytes=16777216
 num.network.threads=2
 num.io.threads=4
+"""
+
+# The TLS listeners, added when openssl can make their certificates: SSL on port + 3 requires
+# a client certificate (mTLS), SASL_SSL on port + 4 takes the SASL users above.
+TLS_PROPERTIES = """\
+ssl.keystore.type=PEM
+ssl.keystore.location={keystore}
+ssl.truststore.type=PEM
+ssl.truststore.location={ca}
+listener.name.ssl.ssl.client.auth=required
+listener.name.sasl_ssl.plain.sasl.jaas.config=\
+org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=\
+org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=\
+org.apache.kafka.common.security.scram.ScramLoginModule required;
 """
 
 LOG4J2_PROPERTIES = """\
@@ -214,12 +231,17 @@ class KafkaBroker:
         #: SASL_PLAINTEXT listener: alice/alice-secret (PLAIN), bob/bob-secret
         #: (SCRAM-SHA-256), carol/carol-secret (SCRAM-SHA-512), for the SASL client tests.
         self.sasl_port = port + 2
+        #: SSL listener requiring a client certificate (``tls`` holds the CA and client files)
+        #: and SASL_SSL listener, when openssl is installed.
+        self.ssl_port = port + 3
+        self.sasl_ssl_port = port + 4
         self.directory = Path(directory or CACHE_DIR / "kafka" / f"broker-{port}").resolve()
         self.config_file = self.directory / "server.properties"
         self.log4j_file = self.directory / "log4j2.properties"
         self.data_dir = self.directory / "data"
         self.logs_dir = self.directory / "logs"
         self.pid_file = self.directory / "broker.pid"
+        self.tls = TlsFiles(self.directory / "tls")
 
     @property
     def bootstrap_servers(self) -> str:
@@ -279,15 +301,29 @@ class KafkaBroker:
     def _write_config(self) -> None:
         for path in (self.data_dir, self.logs_dir):
             path.mkdir(parents=True, exist_ok=True)
-        self.config_file.write_text(
-            SERVER_PROPERTIES.format(
-                port=self.port,
-                controller_port=self.controller_port,
-                sasl_port=self.sasl_port,
-                data_dir=self.data_dir,
-            )
+        properties = SERVER_PROPERTIES.format(
+            port=self.port,
+            controller_port=self.controller_port,
+            sasl_port=self.sasl_port,
+            data_dir=self.data_dir,
         )
+        if openssl_available():
+            properties = self._with_tls(properties)
+        self.config_file.write_text(properties)
         self.log4j_file.write_text(LOG4J2_PROPERTIES)
+
+    def _with_tls(self, properties: str) -> str:
+        files = ensure_tls_files(self.tls.directory)
+        listeners = f",SSL://127.0.0.1:{self.ssl_port},SASL_SSL://127.0.0.1:{self.sasl_ssl_port}"
+        lines = []
+        for line in properties.splitlines():
+            if line.startswith(("listeners=", "advertised.listeners=")):
+                line += listeners
+            elif line.startswith("listener.security.protocol.map="):
+                line += ",SSL:SSL,SASL_SSL:SASL_SSL"
+            lines.append(line)
+        tls = TLS_PROPERTIES.format(keystore=files.broker_keystore, ca=files.ca)
+        return "\n".join(lines) + "\n" + tls
 
     def _format_storage(self) -> None:
         """Format the KRaft log dir once; share.version comes from the release's defaults."""
@@ -308,6 +344,8 @@ class KafkaBroker:
         with _file_lock(self.directory / "broker.lock"):
             if self.pid() is None:
                 ports = (self.port, self.controller_port, self.sasl_port)
+                if openssl_available():
+                    ports += (self.ssl_port, self.sasl_ssl_port)
                 if any(_port_open(port) for port in ports):
                     raise RuntimeError(
                         f"a port of {ports} on 127.0.0.1 is taken by another process; "

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from django.db.backends.signals import connection_created
 from django.test import override_settings
 
 from django_sharegroups.conf import ShareGroupsSettings
@@ -57,6 +58,21 @@ def running_worker(backend, client: str, kafka: dict | None = None) -> Iterator:
     finally:
         exit_code = runner.shutdown()
         assert exit_code == 0, f"the worker stopped with exit code {exit_code}"
+
+
+@pytest.fixture(autouse=True)
+def _patient_sqlite() -> Iterator[None]:
+    """SQLite lets one writer in at a time and gives up after 5 s; with eight threads enqueueing
+    while the workers write results on a loaded machine that is not enough. Wait 60 s."""
+
+    def busy_timeout(sender, connection, **kwargs) -> None:
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA busy_timeout = 60000")
+
+    connection_created.connect(busy_timeout)
+    yield
+    connection_created.disconnect(busy_timeout)
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -46,6 +47,12 @@ def record(key: str) -> str:
 def fail(key: str) -> None:
     RUNS.add(key)
     raise ValueError(f"task {key} always fails")
+
+
+@task
+def exits(key: str) -> None:
+    RUNS.add(key)
+    sys.exit(3)
 
 
 @task(takes_context=True)

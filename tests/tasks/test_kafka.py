@@ -29,7 +29,7 @@ def task_topics(kafka_admin, postgres_database_url) -> Iterator:
         return {
             "queues": {"default": {"topic": base, "concurrency": 2}},
             "delay_topic": f"{base}.delay",
-            "priority_bands": {"normal": 0, "low": -100} if "low" in bands else {"normal": -100},
+            "priority_bands": {band: (0 if band == "normal" else -100) for band in bands},
         }
 
     yield make
@@ -76,7 +76,7 @@ def test_run_after_is_honoured(start_worker, backend):
 
 
 def test_priorities_are_served_as_poll_frequency(task_topics, kafka, client):
-    with task_backend(client, kafka, **task_topics(bands=("normal", "low"))) as backend:
+    with task_backend(client, kafka, **task_topics(bands=("normal", "background"))) as backend:
         scenarios.priorities_are_served_as_poll_frequency(
             functools.partial(running_worker, backend, client, kafka)
         )

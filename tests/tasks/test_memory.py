@@ -13,7 +13,7 @@ from django_sharegroups.tasks.models import TaskResultRecord
 from ..helpers import wait_for
 from . import scenarios
 from .conftest import running_worker, task_backend
-from .jobs import RUNS, attempt_number, record
+from .jobs import RUNS, attempt_number, exits, record
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,12 +48,12 @@ def test_run_after_is_honoured(start_worker, backend, sharegroups_broker):
 
 
 def test_priorities_are_served_as_poll_frequency(sharegroups_broker):
-    with task_backend("memory", priority_bands={"normal": 0, "low": -100}) as backend:
+    with task_backend("memory", priority_bands={"normal": 0, "background": -100}) as backend:
         scenarios.priorities_are_served_as_poll_frequency(
             functools.partial(running_worker, backend, "memory")
         )
         queue = backend.settings.queues["default"]
-        assert sharegroups_broker.log_end_offset(queue.band_topic("low"), 0) == 20
+        assert sharegroups_broker.log_end_offset(queue.band_topic("background"), 0) == 20
 
 
 def test_get_result_from_another_process(start_worker):
@@ -68,6 +68,17 @@ def test_context_sees_the_attempt_number(start_worker):
     assert result.return_value == 2
     assert result.attempts == 2
     assert [error.exception_class_path for error in result.errors] == ["builtins.RuntimeError"]
+
+
+def test_a_task_calling_sys_exit_fails_its_runs_and_the_worker_lives_on(start_worker):
+    result = exits.enqueue("exit")
+    after = record.enqueue("after")
+    with start_worker() as runner:
+        wait_for(lambda: TaskResultRecord.objects.get(id=result.id).dead_lettered, timeout=30)
+        wait_for(lambda: scenarios.succeeded([after.id]) == 1, timeout=30)
+        assert all(listener.is_alive() for listener in runner.listeners)
+    row = TaskResultRecord.objects.get(id=result.id)
+    assert [e["exception_class_path"] for e in row.errors] == ["builtins.SystemExit"] * 3
 
 
 def test_enqueue_on_commit_produces_only_after_the_commit(sharegroups_broker):

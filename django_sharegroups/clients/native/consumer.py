@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...exceptions import ConfigurationError
+from ...instrumentation.bus import events
+from ...kafka.backoff import Backoff, FailureEpisode
 from ...kafka.cluster import Cluster
 from ...kafka.config import ConnectionConfig
 from ...kafka.errors import BrokerError, KafkaError, error_for_code, error_name
@@ -40,7 +42,13 @@ from .acknowledgements import (
     Offsets,
     TopicIdPartition,
 )
-from .delivery import CORRUPT_BATCH_ACTIONS, CorruptBatch, DecodedBatches, deliver_partition
+from .delivery import (
+    CORRUPT_BATCH_ACTIONS,
+    CorruptBatch,
+    DecodedBatches,
+    InvalidAcquiredRecords,
+    deliver_partition,
+)
 from .membership import Membership
 from .sessions import SESSION_ERRORS, ShareSession
 from .topics import TopicDirectory
@@ -82,6 +90,10 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                 f"{', '.join(CORRUPT_BATCH_ACTIONS)}, not {self.corrupt_action!r}"
             )
         self.max_bytes = int(config.get("fetch.max.bytes", DEFAULT_MAX_BYTES))
+        #: A batch that would decompress to more is corrupt (a decompression bomb).
+        self.max_decompressed = int(
+            config.get("native.max.decompressed.batch.bytes", self.max_bytes)
+        )
         self._cluster = Cluster(connection)
         self._membership = Membership(
             Cluster(connection),
@@ -100,6 +112,10 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
         self._subscription: tuple[str, ...] = ()
         self._rotation = 0
         self._closed = False
+        #: After a failed request the next poll round waits (reconnect.backoff.ms doubling
+        #: up to reconnect.backoff.max.ms, jittered) instead of hammering a broker that is down.
+        self._backoff = Backoff(connection.reconnect_backoff, connection.reconnect_backoff_max)
+        self._episodes: dict[str, FailureEpisode] = {}
 
     # -- the adapter interface --------------------------------------------------------------
 
@@ -131,12 +147,22 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                 return []
             version = self._membership.assignment_version
             wanted = self._wanted_by_leader()
-        if self._acknowledgements.has_renewals():
-            self._send_acknowledgements()
-        records = self._fetch_round(wanted, max(1, max_records), deadline)
-        if self._acknowledgements:
-            self._send_acknowledgements()
-        return records
+        while True:
+            if self._acknowledgements.has_renewals():
+                self._send_acknowledgements()
+            failures = self._backoff.failures
+            records = self._fetch_round(wanted, max(1, max_records), deadline)
+            if self._acknowledgements:
+                self._send_acknowledgements()
+            if records or self._backoff.failures <= failures:
+                return records
+            # A request failed: wait out the backoff within this poll, then try again.
+            pause = min(self._backoff.remaining(), deadline - time.monotonic())
+            if pause > 0:
+                time.sleep(pause)
+            if time.monotonic() >= deadline:
+                return []
+            wanted = self._wanted_by_leader() or wanted
 
     def acknowledge(self, record: ReceivedRecord, ack_type: AcknowledgeType) -> None:
         """Queue an acknowledgement (any thread); it is sent by the owner thread's next call."""
@@ -209,7 +235,9 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
         try:
             self._topics.refresh(self._subscription)
         except KafkaError as error:
-            logger.warning("%s: metadata refresh failed: %s", self.group_id, error)
+            self._request_error("metadata refresh", error)
+        else:
+            self._request_ok("metadata refresh")
 
     def _session(self, node_id: int) -> ShareSession:
         session = self._sessions.get(node_id)
@@ -269,13 +297,12 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                 SHARE_FETCH, request, node_id=session.node_id, idempotent=False
             )
         except KafkaError as error:
-            logger.warning(
-                "%s: ShareFetch to node %d failed: %s", self.group_id, session.node_id, error
-            )
+            self._request_error(f"ShareFetch to node {session.node_id}", error)
             session.reset()  # the broker drops a session whose connection closed
             self._topics.stale = True  # and the leader may have moved
             self._acknowledgements.put_back(acknowledgements)
             return []
+        self._request_ok(f"ShareFetch to node {session.node_id}")
         if response.error_code:
             self._request_failed(session, acknowledgements, response, "ShareFetch")
             return []
@@ -298,17 +325,31 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                     self._partition_error(session, partition, data, "ShareFetch")
                     continue
                 if data.acquired_records:
-                    records += self._deliver(partition, data)
+                    records += self._deliver(partition, data, max_records)
         return records
 
-    def _deliver(self, partition: TopicIdPartition, data) -> list[ReceivedRecord]:
-        delivery = deliver_partition(
-            partition,
-            data.records,
-            [(a.first_offset, a.last_offset, a.delivery_count) for a in data.acquired_records],
-            corrupt_action=self.corrupt_action,
-            cache=self._decoded,
-        )
+    def _deliver(self, partition: TopicIdPartition, data, max_records: int) -> list[ReceivedRecord]:
+        try:
+            delivery = deliver_partition(
+                partition,
+                data.records or b"",
+                [(a.first_offset, a.last_offset, a.delivery_count) for a in data.acquired_records],
+                corrupt_action=self.corrupt_action,
+                cache=self._decoded,
+                max_acquired=max_records,
+                max_decompressed=self.max_decompressed,
+            )
+        except InvalidAcquiredRecords as error:
+            # Nothing of this answer can be trusted: deliver nothing and settle nothing; the
+            # broker hands the records out again when their acquisition locks run out.
+            logger.error(
+                "%s: ShareFetch answer for %s[%d] ignored: %s",
+                self.group_id,
+                partition.topic,
+                partition.partition,
+                error,
+            )
+            return []
         for offset, wire_type in delivery.acknowledgements.items():
             self._acknowledgements.add(partition, offset, wire_type)
         for corrupt in delivery.corrupt:
@@ -321,6 +362,17 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                 corrupt.error,
                 corrupt.action.upper(),
                 len(corrupt.offsets),
+            )
+            events.publish(
+                "batch.corrupt",
+                share_group=self.group_id,
+                topic=corrupt.topic,
+                partition=corrupt.partition,
+                base_offset=corrupt.base_offset,
+                last_offset=corrupt.last_offset,
+                error=corrupt.error,
+                action=corrupt.action.upper(),
+                offsets=corrupt.offsets,
             )
         if delivery.corrupt:
             with self._state_lock:
@@ -382,8 +434,9 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                 idempotent=False,
             )
         except KafkaError as error:
-            logger.warning("%s: opening a share session failed: %s", self.group_id, error)
+            self._request_error(f"ShareFetch to node {session.node_id}", error)
             return False
+        self._request_ok(f"ShareFetch to node {session.node_id}")
         if response.error_code:
             self._request_failed(session, {}, response, "ShareFetch")
             return False
@@ -402,10 +455,11 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                 idempotent=False,
             )
         except KafkaError as error:
-            logger.warning("%s: ShareAcknowledge failed: %s", self.group_id, error)
+            self._request_error(f"ShareAcknowledge to node {session.node_id}", error)
             session.reset()
             self._fail_all(acknowledgements, "NETWORK_EXCEPTION")
             return
+        self._request_ok(f"ShareAcknowledge to node {session.node_id}")
         if response.error_code:
             self._request_failed(session, acknowledgements, response, "ShareAcknowledge")
             return
@@ -439,6 +493,20 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
         session.reset()
 
     # -- errors -----------------------------------------------------------------------------
+
+    def _request_error(self, what: str, error: KafkaError) -> None:
+        """A request failed in transport: back off, and log the outage once per episode."""
+        episode = self._episodes.get(what)
+        if episode is None:
+            episode = self._episodes[what] = FailureEpisode(logger, f"{self.group_id}: {what}")
+        episode.failed(error, self._backoff.failed())
+
+    def _request_ok(self, what: str) -> None:
+        episode = self._episodes.get(what)
+        if episode is not None and episode.ongoing:
+            episode.succeeded()
+        if self._backoff.failures and not any(e.ongoing for e in self._episodes.values()):
+            self._backoff.succeeded()
 
     def _request_failed(
         self,

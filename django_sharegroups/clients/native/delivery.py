@@ -10,6 +10,11 @@ delivery limit archives it:
   configured corrupt-batch action, RELEASE (it may decode next time, and the delivery limit
   archives it if never) or REJECT — and the batch is reported;
 - in no batch at all (the answer was cut short): RELEASE, so that it comes back whole.
+
+The acquired ranges are checked before anything is iterated or allocated for them (first ≤
+last, no overlap, no more offsets than the fetch asked for): an answer that breaks these rules
+raises :class:`InvalidAcquiredRecords` and is not delivered — its records come back when their
+locks run out.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ...kafka.errors import ProtocolError
 from ..base import AcknowledgeType, ReceivedRecord
 from .acknowledgements import GAP, WIRE_TYPES, TopicIdPartition
+from .compression import DEFAULT_MAX_SIZE
 from .records import CorruptBatchError, Record, RecordBatch, read_batches
 
 RELEASE = WIRE_TYPES[AcknowledgeType.RELEASE]
@@ -28,6 +35,14 @@ REJECT = WIRE_TYPES[AcknowledgeType.REJECT]
 
 #: ``native.corrupt.batch.action`` values → acknowledge type.
 CORRUPT_BATCH_ACTIONS = {"release": RELEASE, "reject": REJECT}
+#: Acquired offsets one partition answer may hold when the caller does not say (a fetch in
+#: record-limit mode never acquires more than its ``MaxRecords``, which the consumer passes).
+DEFAULT_MAX_ACQUIRED = 1_000_000
+_MAX_OFFSET = 2**63 - 1
+
+
+class InvalidAcquiredRecords(ProtocolError):
+    """A ShareFetch answer's acquired ranges contradict themselves or the request."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +71,25 @@ class PartitionDelivery:
 class AcquiredRanges:
     """The acquired offset ranges of one partition, with their delivery counts."""
 
-    def __init__(self, ranges: Sequence[tuple[int, int, int]]) -> None:
+    def __init__(
+        self, ranges: Sequence[tuple[int, int, int]], max_offsets: int = DEFAULT_MAX_ACQUIRED
+    ) -> None:
         self.ranges = sorted(ranges)
+        total = 0
+        previous_last = -1
+        for first, last, count in self.ranges:
+            if not 0 <= first <= last <= _MAX_OFFSET or first <= previous_last or count < 1:
+                raise InvalidAcquiredRecords(
+                    f"acquired range {first}-{last} (delivery count {count}) is impossible or "
+                    "overlaps another"
+                )
+            previous_last = last
+            total += last - first + 1
+            if total > max_offsets:
+                raise InvalidAcquiredRecords(
+                    f"more than {max_offsets} acquired offsets (the fetch asked for at most that)"
+                )
+        self._total = total
         self._firsts = [first for first, _, _ in self.ranges]
 
     def delivery_count(self, offset: int) -> int | None:
@@ -82,7 +114,7 @@ class AcquiredRanges:
             yield from range(first, last + 1)
 
     def __len__(self) -> int:
-        return sum(last - first + 1 for first, last, _ in self.ranges)
+        return self._total
 
 
 class DecodedBatches:
@@ -99,14 +131,18 @@ class DecodedBatches:
         self._records = 0
 
     def records(
-        self, partition: TopicIdPartition, batch: RecordBatch, ranges: AcquiredRanges
+        self,
+        partition: TopicIdPartition,
+        batch: RecordBatch,
+        ranges: AcquiredRanges,
+        max_size: int = DEFAULT_MAX_SIZE,
     ) -> list[tuple[list[Record], int]]:
         """The batch's records at acquired offsets, per acquired range with its delivery
         count (decoding the batch on first use)."""
         key = (partition, batch.base_offset, batch.last_offset, batch.crc)
         entry = self._entries.get(key)
         if entry is None:
-            records = batch.records()
+            records = batch.records(max_size=max_size)
             entry = ([record.offset for record in records], records)
             self._entries[key] = entry
             self._records += len(records)
@@ -133,12 +169,19 @@ def deliver_partition(
     corrupt_action: str = "release",
     verify_crc: bool = True,
     cache: DecodedBatches | None = None,
+    max_acquired: int = DEFAULT_MAX_ACQUIRED,
+    max_decompressed: int = DEFAULT_MAX_SIZE,
 ) -> PartitionDelivery:
-    """Decode ``data`` and keep the acquired data records; settle the other acquired offsets."""
+    """Decode ``data`` and keep the acquired data records; settle the other acquired offsets.
+
+    Raises :class:`InvalidAcquiredRecords` when ``acquired`` is impossible; a batch that
+    cannot be decoded (or decompresses to more than ``max_decompressed`` bytes) is reported in
+    the result's ``corrupt`` and its acquired offsets are settled by ``corrupt_action``.
+    """
     result = PartitionDelivery()
     if not acquired:
         return result
-    ranges = AcquiredRanges(acquired)
+    ranges = AcquiredRanges(acquired, max_acquired)
     good: list[RecordBatch] = []
     broken: list[tuple[RecordBatch, str]] = []
     delivered = 0
@@ -152,9 +195,9 @@ def deliver_partition(
             continue
         try:
             if cache is not None:
-                groups = cache.records(partition, batch, ranges)
+                groups = cache.records(partition, batch, ranges, max_decompressed)
             else:
-                wanted = batch.records(wanted=ranges.__contains__)
+                wanted = batch.records(wanted=ranges.__contains__, max_size=max_decompressed)
                 groups = [([r], ranges.delivery_count(r.offset) or 1) for r in wanted]
         except CorruptBatchError as error:
             broken.append((batch, str(error)))
@@ -182,14 +225,16 @@ def deliver_partition(
     delivered_offsets = {record.offset for record in result.records}
     corrupt_type = CORRUPT_BATCH_ACTIONS[corrupt_action]
     corrupt_offsets: dict[int, list[int]] = {}
+    broken_spans = _Spans(batch for batch, _ in broken)
+    good_spans = _Spans(good)
     for offset in ranges.offsets():
         if offset in delivered_offsets:
             continue
-        owner = next((i for i, (b, _) in enumerate(broken) if b.contains(offset)), None)
+        owner = broken_spans.find(offset)
         if owner is not None:
             result.acknowledgements[offset] = corrupt_type
             corrupt_offsets.setdefault(owner, []).append(offset)
-        elif any(batch.contains(offset) for batch in good):
+        elif good_spans.find(offset) is not None:
             result.acknowledgements[offset] = GAP
         else:
             result.acknowledgements[offset] = RELEASE
@@ -207,3 +252,24 @@ def deliver_partition(
             )
         )
     return result
+
+
+class _Spans:
+    """Which of some batches holds an offset: a bisect over their base offsets, not a scan."""
+
+    def __init__(self, batches) -> None:
+        spans = sorted(
+            (b.base_offset, _MAX_OFFSET if b.last_offset is None else b.last_offset, index)
+            for index, b in enumerate(batches)
+        )
+        self._bases = [base for base, _, _ in spans]
+        self._spans = spans
+
+    def find(self, offset: int) -> int | None:
+        """The index (in the order given) of a batch holding ``offset``, or None."""
+        position = bisect.bisect_right(self._bases, offset) - 1
+        if position >= 0:
+            _, last, index = self._spans[position]
+            if offset <= last:
+                return index
+        return None

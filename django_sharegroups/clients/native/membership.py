@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Sequence
 
+from ...kafka.backoff import Backoff, FailureEpisode
 from ...kafka.cluster import COORDINATOR_ERROR_CODES, Cluster
 from ...kafka.errors import BrokerError, KafkaError, error_for_code, error_name
 from ...kafka.protocol.messages.share_consumer import (
@@ -37,8 +38,6 @@ FENCED_MEMBER_EPOCH = 110
 
 #: Until the broker says otherwise (Kafka's default ``group.share.heartbeat.interval.ms``).
 DEFAULT_HEARTBEAT_INTERVAL = 5.0
-#: Longest wait between retries after a failed heartbeat.
-MAX_RETRY_BACKOFF = 1.0
 
 Assignment = frozenset[tuple[uuid.UUID, int]]
 
@@ -79,7 +78,11 @@ class Membership:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._failures = 0
+        config = cluster.config
+        #: Failed heartbeats wait retry.backoff.ms, doubling up to reconnect.backoff.max.ms
+        #: (a coordinator that is down is a reconnect, not a retry of one request).
+        self._backoff = Backoff(config.retry_backoff, config.reconnect_backoff_max)
+        self._episode = FailureEpisode(logger, f"{self._name}: heartbeat to {group_id!r}")
         self._refresh_coordinator = False
 
     # -- owner-thread API -------------------------------------------------------------------
@@ -156,7 +159,8 @@ class Membership:
             return self._retry_later(f"heartbeat failed: {error}")
         code = response.error_code
         if code == 0:
-            self._failures = 0
+            self._backoff.succeeded()
+            self._episode.succeeded()
             self.error = None
             self._accept(response, sent_topics=topics)
             return self.heartbeat_interval
@@ -220,10 +224,12 @@ class Membership:
             self._changed.notify_all()
 
     def _retry_later(self, reason: str, level: int = logging.WARNING) -> float:
-        self._failures += 1
+        """Back off (jittered, doubling); an outage is logged once per episode, while a
+        refusal that needs an operator (``level`` ERROR) is logged each time."""
         self._refresh_coordinator = True
-        delay = min(
-            MAX_RETRY_BACKOFF, self.cluster.config.retry_backoff * 2 ** (self._failures - 1)
-        )
-        logger.log(level, "%s: %s; retrying in %.2fs", self._name, reason, delay)
+        delay = self._backoff.failed()
+        if level > logging.WARNING:
+            logger.log(level, "%s: %s; retrying in %.2fs", self._name, reason, delay)
+        else:
+            self._episode.failed(reason, delay)
         return delay

@@ -1,12 +1,16 @@
 """``manage.py runshareconsumers``: run the declared share groups until SIGTERM/SIGINT."""
 
 import logging
+from argparse import ArgumentTypeError
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ...conf import get_settings
 from ...exceptions import ConfigurationError
+from ...runtime.process_identity import process_index
 from ...runtime.runner import ShareConsumerRunner
 from ...runtime.selection import select_share_groups
+from ...runtime.supervisor import supervise
 
 
 class Command(BaseCommand):
@@ -35,9 +39,22 @@ class Command(BaseCommand):
             action="store_true",
             help="With --demo --records N: exit once every record is settled.",
         )
+        parser.add_argument(
+            "--processes",
+            type=positive_int,
+            metavar="N",
+            help="Run N worker processes under a supervisor (default: SHAREGROUPS['PROCESSES']).",
+        )
+        parser.add_argument(
+            "--probe",
+            metavar="HOST:PORT",
+            help="Serve the supervisor's /live and /ready here (docs/deployment.md).",
+        )
 
     def handle(self, *args, **options):
         log_to_console(options["verbosity"])
+        if supervised(options):
+            return self.handle_supervised(options)
         try:
             groups = select_share_groups(options["group"], options["exclude_group"])
             runner = ShareConsumerRunner(groups)
@@ -57,6 +74,40 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Share consumers stopped with exit code {exit_code}{reason}", returncode=exit_code
             )
+
+    def handle_supervised(self, options) -> None:
+        """``--processes N`` (or a probe): the supervisor starts N children (docs/capacity.md)."""
+        if options["demo"]:
+            raise CommandError("--demo feeds an in-memory broker, which lives in one process.")
+        try:
+            groups = select_share_groups(options["group"], options["exclude_group"])
+            exit_code = supervise(
+                [group.name for group in groups],
+                options["processes"] or get_settings().processes,
+                probe=options["probe"],
+            )
+        except ConfigurationError as exc:
+            raise CommandError(str(exc)) from exc
+        if exit_code:
+            raise CommandError(
+                f"Supervisor stopped with exit code {exit_code}.", returncode=exit_code
+            )
+
+
+def positive_int(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise ArgumentTypeError(f"must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
+def supervised(options) -> bool:
+    """More than one process, or a probe: the supervisor runs (``--processes 1`` alone: not).
+    A supervised child runs this command too, unsupervised."""
+    if process_index() is not None:
+        return False
+    settings = get_settings()
+    processes = options["processes"] or settings.processes
+    return processes > 1 or bool(options["probe"] or settings.supervisor.probe)
 
 
 #: ``--verbosity`` → level of the ``django_sharegroups`` logger when the project set none.
