@@ -15,18 +15,38 @@ Declare share groups in an app's ``consumers.py``::
 and run them with ``python manage.py runshareconsumers``.
 """
 
-from .clients.base import AcknowledgeType
+from .clients.base import AcknowledgeType, ProduceError
 from .consumer import ShareGroupConsumer
+from .exceptions import (
+    CapabilityError,
+    ConfigurationError,
+    DeserializationError,
+    NotSupportedError,
+    ShareGroupsError,
+)
+from .kafka.errors import BrokerError, KafkaError
 from .messages import Message, Messages
+from .processing.acknowledgements import AcknowledgementError
 from .processing.delay_topic import DelayTopicConsumer, release_to_delay_topic
+from .processing.transactions import ConcurrentDeliveryError
 from .routing import share_group, topic
 
 __all__ = [
     "AcknowledgeType",
+    "AcknowledgementError",
+    "BrokerError",
+    "CapabilityError",
+    "ConcurrentDeliveryError",
+    "ConfigurationError",
     "DelayTopicConsumer",
+    "DeserializationError",
+    "KafkaError",
     "Message",
     "Messages",
+    "NotSupportedError",
+    "ProduceError",
     "ShareGroupConsumer",
+    "ShareGroupsError",
     "release_to_delay_topic",
     "share_group",
     "topic",

@@ -13,6 +13,7 @@ class ShareGroupsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from .broker_dlq.watcher import connect as connect_dlq_watcher
         from .instrumentation import events
         from .instrumentation.logging_listener import connect as connect_logging
         from .mirroring.listeners import connect as connect_mirroring
@@ -26,6 +27,8 @@ class ShareGroupsConfig(AppConfig):
         connect_logging(events)
         #: Mirrors runtime state into models (SHAREGROUPS["MIRROR"]); see docs/orm.md.
         self.mirror_listener = connect_mirroring(events)
+        #: Mirrors the broker-side DLQ topics into DeadLetter rows; see docs/dead-letters.md.
+        self.dlq_watcher = connect_dlq_watcher(events)
 
 
 def discover_consumers(registry) -> None:

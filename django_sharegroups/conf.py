@@ -13,6 +13,8 @@ from typing import Any
 
 from django.conf import settings as django_settings
 
+from .broker_dlq.settings import OFF as BROKER_DLQ_OFF
+from .broker_dlq.settings import BrokerDLQSettings
 from .mirroring.settings import MirrorSettings
 from .runtime.supervisor_settings import SupervisorSettings
 
@@ -36,6 +38,15 @@ DEFAULTS: dict[str, Any] = {
     "PROCESSED_RECORD_RETENTION": 7 * 24 * 3600,
     # State mirrored into models per kind ("off" | "sampled" | "full"); see docs/orm.md.
     "MIRROR": {},
+    # Port of the Prometheus /metrics endpoint runshareconsumers serves (None = none); needs
+    # the `metrics` extra. See docs/metrics.md.
+    "METRICS_PORT": None,
+    # Address that endpoint binds to: loopback unless you mean to expose it.
+    "METRICS_ADDRESS": "127.0.0.1",
+    # Seconds between runshareconsumers' summary lines (one per share group at INFO); 0 = none.
+    "SUMMARY_INTERVAL": 60.0,
+    # The broker-side DLQ of KIP-1191 ("auto", True, False or a dict); see docs/dead-letters.md.
+    "BROKER_DLQ": "auto",
     # Worker processes of ``runshareconsumers`` (``--processes``); more than 1 = a supervisor.
     "PROCESSES": 1,
     # Restarts and the health probe of the supervisor; see docs/deployment.md.
@@ -56,6 +67,11 @@ class ShareGroupsSettings:
     processed_record_retention: float = 7 * 24 * 3600.0
     #: Built by hand (tests), settings mirror nothing; ``get_settings()`` mirrors everything.
     mirror: MirrorSettings = field(default_factory=MirrorSettings)
+    metrics_port: int | None = None
+    metrics_address: str = "127.0.0.1"
+    summary_interval: float = 60.0
+    #: Built by hand, settings leave the broker DLQ alone; ``get_settings()`` uses "auto".
+    broker_dlq: BrokerDLQSettings = BROKER_DLQ_OFF
     processes: int = 1
     supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
 
@@ -96,6 +112,10 @@ def get_settings() -> ShareGroupsSettings:
         demo_records=merged["DEMO_RECORDS"],
         processed_record_retention=float(merged["PROCESSED_RECORD_RETENTION"]),
         mirror=MirrorSettings.from_setting(merged["MIRROR"]),
+        metrics_port=None if merged["METRICS_PORT"] is None else int(merged["METRICS_PORT"]),
+        metrics_address=str(merged["METRICS_ADDRESS"]),
+        summary_interval=float(merged["SUMMARY_INTERVAL"] or 0),
+        broker_dlq=BrokerDLQSettings.from_setting(merged["BROKER_DLQ"]),
         processes=int(merged["PROCESSES"]),
         supervisor=SupervisorSettings.from_setting(merged["SUPERVISOR"]),
     )

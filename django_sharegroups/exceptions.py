@@ -15,3 +15,7 @@ class CapabilityError(ConfigurationError):
 
 class NotSupportedError(ShareGroupsError):
     """An operation the selected client adapter cannot perform (e.g. RENEW on librdkafka)."""
+
+
+class DeserializationError(ShareGroupsError, ValueError):
+    """A record's payload, key or a header could not be decoded by the topic's deserializer."""

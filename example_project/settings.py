@@ -89,7 +89,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env("STATIC_ROOT")
 
-SHAREGROUPS = {
+SHAREGROUPS: dict[str, object] = {
     # Unset: "native" with Kafka 4.4 (else "confluent", logged), "memory" without Kafka.
     "CLIENT": env("SHAREGROUPS_CLIENT") or None,
     # librdkafka keys for every client; KAFKA_BOOTSTRAP_SERVERS fills in bootstrap.servers.

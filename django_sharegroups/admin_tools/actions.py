@@ -143,7 +143,7 @@ def alter_config(
     if validate_only:
         admin.alter_share_group_config(group_id, changes, validate_only=True)
         return config_values(admin.describe_share_group_config(group_id, include_all=True), names)
-    parameters = {"set": {k: v for k, v in changes.items() if v is not None}}
+    parameters: dict[str, Any] = {"set": {k: v for k, v in changes.items() if v is not None}}
     parameters["unset"] = [name for name in names if changes[name] is None]
     before = config_values(admin.describe_share_group_config(group_id, include_all=True), names)
     with audited(actor, Action.ALTER_CONFIG, group_id, parameters, before) as entry:

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TextIO
 
 from ..kafka import ShareGroupAdmin, SharePartitionOffsets
@@ -21,6 +23,7 @@ from .overview import (
 )
 from .tables import render_fields, render_table
 from .targets import parse_config_changes, parse_reset_target, parse_topics
+from .top import read_frame, render, rows
 
 Confirm = Callable[[str, str], bool]
 """``confirm(plan, question)``: show what is about to happen and ask; ``True`` to go ahead."""
@@ -191,7 +194,7 @@ def config(
     if not dry_run and not confirm(planned, f"Change these configs of {name!r}?"):
         raise Cancelled("Config change cancelled; nothing changed.")
     result = actions.alter_config(admin, name, changes, actor=actor, validate_only=dry_run)
-    rows = []
+    rows: list[tuple[str, Any, Any]] = []
     for key in sorted(changes):
         current = result.get(key) or {}
         if dry_run:
@@ -210,13 +213,149 @@ def config(
     return Report(data, f"{intro}\n\n{render_table(headers, rows)}")
 
 
+def top_frames(admin: ShareGroupAdmin, options: Mapping[str, Any]) -> Iterator[Report]:
+    """Frames ``--interval`` seconds apart, each with the rates since the one before (the
+    first read only sets the baseline)."""
+    if options["interval"] <= 0:
+        raise ValueError("--interval must be more than 0 seconds.")
+    names = options.get("names") or ()
+    previous = read_frame(admin, names)
+    while True:
+        time.sleep(options["interval"])
+        frame = read_frame(admin, names)
+        frame_rows = rows(frame, previous)
+        stamp = datetime.now().strftime("%H:%M:%S")
+        text = f"{stamp}  every {options['interval']:g} s\n\n{render(frame_rows)}"
+        yield Report({"partitions": frame_rows}, text)
+        previous = frame
+
+
+def top(admin: ShareGroupAdmin, options: Mapping[str, Any], **_: Any) -> Report:
+    """One frame (``--once``); the command refreshes it in place otherwise."""
+    return next(top_frames(admin, options))
+
+
+def audit(admin: ShareGroupAdmin, options: Mapping[str, Any], **_: Any) -> Report:
+    from .accounting import account, totals
+
+    accounts = account(admin, options["name"], from_offset=options.get("from_offset"))
+    rows = [
+        (
+            a.topic,
+            a.partition,
+            f"{a.first_offset}-{a.log_end_offset}",
+            a.spso,
+            a.accepted,
+            a.dead_lettered,
+            ", ".join(f"{reason} {count}" for reason, count in sorted(a.archived.items())),
+            len(a.unaccounted),
+            a.pending,
+            a.lag,
+            a.in_flight,
+        )
+        for a in accounts
+    ]
+    headers = ["topic", "partition", "offsets", "spso", "accepted", "dead-lettered"]
+    headers += ["archived (reason)", "unaccounted", "pending", "lag", "in flight"]
+    total = totals(accounts)
+    summary = render_fields(
+        [
+            ("Settled below the SPSO", total["settled"]),
+            ("Accepted (ProcessedRecord)", total["accepted"]),
+            ("Dead-lettered (DeadLetter)", total["dead_lettered"]),
+            (
+                "Archived with reason",
+                ", ".join(f"{r} {n}" for r, n in sorted(total["archived"].items())) or 0,
+            ),
+            ("Unaccounted (below the SPSO, no row)", total["unaccounted"]),
+            ("Pending (from the SPSO on, no row)", total["pending"]),
+            ("Not settled yet (lag)", total["lag"]),
+        ]
+    )
+    unaccounted = [
+        f"  {a.topic}[{a.partition}]: {', '.join(map(str, a.unaccounted[:20]))}"
+        + (" ..." if len(a.unaccounted) > 20 else "")
+        for a in accounts
+        if a.unaccounted
+    ]
+    text = f"{render_table(headers, rows)}\n\n{summary}"
+    if unaccounted:
+        text += "\n\nUnaccounted offsets:\n" + "\n".join(unaccounted)
+    data = {"group_id": options["name"], "partitions": [a.data() for a in accounts], **total}
+    return Report(data, text)
+
+
+def dead_letter_queue(
+    admin: ShareGroupAdmin,
+    options: Mapping[str, Any],
+    *,
+    actor: actions.Actor,
+    confirm: Confirm,
+) -> Report:
+    """Show or change the group's broker-side DLQ (KIP-1191) as named fields."""
+    from ..broker_dlq import settings as names
+    from ..broker_dlq.setup import dead_letter_queue_configs, set_dead_letter_queue
+    from ..conf import get_settings
+    from ..kafka.topics import broker_configs, topic_configs, topic_exists
+
+    name = options["name"]
+    topic, copy_record, off = options.get("topic"), options.get("copy_record"), options.get("off")
+    cluster = broker_configs(admin, [names.TOPIC_PREFIX, names.AUTO_CREATE])
+    prefix = cluster.get(names.TOPIC_PREFIX) or ""
+    if off or topic or copy_record is not None:
+        current = dead_letter_queue_configs(admin, name)
+        target = None if off else topic or current.get(names.TOPIC_NAME)
+        if not off and not target:
+            raise ValueError("The group has no DLQ topic yet: name one with --topic.")
+        plan = "switch the DLQ off" if off else f"DLQ topic {target}, copy record {copy_record}"
+        if not confirm(plan, f"Change the dead-letter queue of {name!r}?"):
+            raise Cancelled("DLQ change cancelled; nothing changed.")
+        set_dead_letter_queue(
+            admin, name, target, copy_record, prefix, get_settings(), actor, current
+        )
+    current = dead_letter_queue_configs(admin, name)
+    dlq_topic = current.get(names.TOPIC_NAME) or None
+    exists = dlq_topic is not None and topic_exists(admin, dlq_topic)
+    opted_in = (
+        exists
+        and dlq_topic is not None
+        and topic_configs(admin, dlq_topic, [names.TOPIC_ENABLE]).get(names.TOPIC_ENABLE) == "true"
+    )
+    data = {
+        "group_id": name,
+        "topic": dlq_topic,
+        "copy_record": current.get(names.COPY_RECORD) == "true",
+        "topic_exists": exists,
+        "topic_opted_in": opted_in,
+        "broker_topic_prefix": prefix,
+        "broker_auto_create": cluster.get(names.AUTO_CREATE) == "true",
+        "share_version": admin.finalized_features().get("share.version", 0),
+    }
+    text = render_fields(
+        [
+            ("Share group", name),
+            ("DLQ topic", dlq_topic or "(none: the broker DLQ is off)"),
+            ("Copy record", "yes" if data["copy_record"] else "no (headers only)"),
+            ("Topic exists", "yes" if exists else "no"),
+            (f"Topic has {names.TOPIC_ENABLE}", "yes" if opted_in else "no"),
+            ("Broker's required prefix", prefix or "(none)"),
+            ("Broker creates DLQ topics", "yes" if data["broker_auto_create"] else "no"),
+            ("share.version", data["share_version"]),
+        ]
+    )
+    return Report(data, text)
+
+
 SUBCOMMANDS: dict[str, Callable[..., Report]] = {
+    "top": top,
     "list": list_groups,
     "describe": describe,
     "offsets": offsets,
     "reset-offsets": reset_offsets,
     "delete": delete,
     "config": config,
+    "audit": audit,
+    "dlq": dead_letter_queue,
 }
 
 

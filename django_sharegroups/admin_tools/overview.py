@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..kafka import (
@@ -37,11 +37,11 @@ def format_host(client_host: str) -> str:
     return f"{name} ({address})" if address else name
 
 
-def format_assignment(assignment: dict[str, tuple[int, ...]] | object) -> str:
+def format_assignment(assignment: Mapping[str, Sequence[int]]) -> str:
     """``{"orders": (0, 1)}`` → ``"orders: 0, 1"`` (topics separated by ``"; "``)."""
     return "; ".join(
         f"{topic}: {', '.join(str(partition) for partition in partitions)}"
-        for topic, partitions in sorted(dict(assignment).items())
+        for topic, partitions in sorted(assignment.items())
     )
 
 

@@ -13,6 +13,7 @@ from ..kafka import (
     ShareGroupOffsetsReset,
     SharePartitionOffsets,
 )
+from ..kafka.hints import connection_hint
 from .overview import (
     ResetRow,
     ShareGroupOverview,
@@ -107,9 +108,9 @@ def configs_data(configs: Mapping[str, ConfigEntry]) -> dict[str, dict[str, Any]
 
 def config_values(
     configs: Mapping[str, ConfigEntry], names: Sequence[str]
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, dict[str, Any] | None]:
     """The value and source of each of ``names`` (``None`` for a name the broker lacks)."""
-    values: dict[str, dict[str, Any]] = {}
+    values: dict[str, dict[str, Any] | None] = {}
     for name in names:
         entry = configs.get(name)
         values[name] = {"value": entry.value, "source": entry.source} if entry is not None else None
@@ -136,12 +137,12 @@ def error_data(error: BaseException) -> dict[str, Any]:
             "message": error.broker_message,
             "detail": str(error),
             "from_broker": True,
-            "hint": ERROR_HINTS.get(error.name),
+            "hint": ERROR_HINTS.get(error.name) or connection_hint(error),
         }
     return {
         "error": type(error).__name__,
         "message": str(error),
         "detail": str(error),
         "from_broker": False,
-        "hint": None,
+        "hint": connection_hint(error),
     }

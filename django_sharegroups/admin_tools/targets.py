@@ -19,10 +19,12 @@ RESET_TARGET_HELP = (
 def parse_reset_target(text: str) -> ResetTarget:
     """``"earliest"``, ``"latest"``, an ISO datetime or ``"orders:0=42,orders:1=40"``."""
     value = text.strip()
-    if value in ("earliest", "latest"):
-        return value
+    if value == "earliest":
+        return "earliest"
+    if value == "latest":
+        return "latest"
     if "=" in value:
-        return parse_offsets(value)
+        return {(tp.topic, tp.partition): offset for tp, offset in parse_offsets(value).items()}
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:

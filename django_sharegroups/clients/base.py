@@ -8,12 +8,13 @@ runtime refuses, at startup, features an adapter cannot honour (``require``).
 from __future__ import annotations
 
 import enum
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..exceptions import CapabilityError
+from ..exceptions import CapabilityError, ShareGroupsError
 
 
 class AcknowledgeType(enum.Enum):
@@ -36,23 +37,57 @@ class Capability(enum.StrEnum):
     HOLD_ACROSS_POLLS = "hold_across_polls"
 
 
-@dataclass(frozen=True, slots=True)
 class ReceivedRecord:
     """One acquired record as the adapter hands it over: bytes, coordinates, delivery count.
 
     ``handle`` is whatever the adapter needs to acknowledge the record later (for example the
-    ``confluent_kafka.Message``); the runtime never looks inside it.
+    ``confluent_kafka.Message``); the runtime never looks inside it. ``coordinates`` (topic,
+    partition, offset) is built once here because the engine keys everything by it. A plain
+    ``__slots__`` class: one is built per record, and a frozen dataclass costs three times as
+    much to construct. Treat it as read-only; records compare by identity (each is one delivery).
     """
 
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes | None]] = ()
-    timestamp_ms: int | None = None
-    delivery_count: int = 1
-    handle: Any = field(default=None, compare=False, repr=False)
+    __slots__ = (
+        "topic",
+        "partition",
+        "offset",
+        "key",
+        "value",
+        "headers",
+        "timestamp_ms",
+        "delivery_count",
+        "handle",
+        "coordinates",
+    )
+
+    def __init__(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes | None]] = (),
+        timestamp_ms: int | None = None,
+        delivery_count: int = 1,
+        handle: Any = None,
+    ) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.key = key
+        self.value = value
+        self.headers = headers
+        self.timestamp_ms = timestamp_ms
+        self.delivery_count = delivery_count
+        self.handle = handle
+        self.coordinates: tuple[str, int, int] = (topic, partition, offset)
+
+    def __repr__(self) -> str:
+        return (
+            f"ReceivedRecord({self.topic}[{self.partition}]@{self.offset}, "
+            f"delivery_count={self.delivery_count})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +166,13 @@ class BufferedAcknowledgements:
     """
 
     _failures: list[AcknowledgementFailure]
+    _state_lock: threading.Lock | threading.RLock
+
+    def _check_open(self) -> None:
+        raise NotImplementedError
+
+    def _send_acknowledgements(self) -> None:
+        raise NotImplementedError
 
     def commit_sync(self, timeout: float) -> list[AcknowledgementFailure]:
         """Send pending acknowledgements; return every refusal not reported yet."""
@@ -149,7 +191,7 @@ class BufferedAcknowledgements:
         return failures
 
 
-class ProduceError(Exception):
+class ProduceError(ShareGroupsError):
     """The broker did not take a record (the message names the broker's error)."""
 
 

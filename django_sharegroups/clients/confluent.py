@@ -60,31 +60,39 @@ class ConfluentShareConsumer(ShareConsumerClient):
         self._consumer.subscribe(list(topics))
 
     def poll(self, max_records: int, timeout: float) -> list[ReceivedRecord]:
-        records = []
-        for message in self._consumer.poll(timeout):
+        records: list[ReceivedRecord] = []
+        append = records.append
+        # A polled message without error has its topic, partition and offset (typed Optional).
+        messages: Any = self._consumer.poll(timeout)
+        for message in messages:
             error = message.error()
             if error is not None:
-                if error.code() in _BENIGN_POLL_ERRORS:
-                    continue
-                if error.fatal():
-                    raise KafkaException(error)
-                logger.warning("Share consumer poll reported %s: %s", error.name(), error.str())
+                self._poll_error(error)
                 continue
-            _, timestamp = message.timestamp()
-            records.append(
+            timestamp = message.timestamp()[1]
+            append(
                 ReceivedRecord(
-                    topic=message.topic(),
-                    partition=message.partition(),
-                    offset=message.offset(),
-                    key=message.key(),
-                    value=message.value(),
-                    headers=tuple(message.headers() or ()),
-                    timestamp_ms=timestamp if timestamp > 0 else None,
-                    delivery_count=message.delivery_count() or 1,
-                    handle=message,
+                    message.topic(),
+                    message.partition(),
+                    message.offset(),
+                    message.key(),
+                    message.value(),
+                    message.headers() or (),
+                    timestamp if timestamp > 0 else None,
+                    message.delivery_count() or 1,
+                    message,
                 )
             )
         return records
+
+    @staticmethod
+    def _poll_error(error: KafkaError) -> None:
+        """Skip what only means "nothing more right now", raise fatal errors, log the rest."""
+        if error.code() in _BENIGN_POLL_ERRORS:
+            return
+        if error.fatal():
+            raise KafkaException(error)
+        logger.warning("Share consumer poll reported %s: %s", error.name(), error.str())
 
     def acknowledge(self, record: ReceivedRecord, ack_type: AcknowledgeType) -> None:
         try:
@@ -202,12 +210,16 @@ class ConfluentClientFactory(ShareConsumerClientFactory):
 
         with ShareGroupAdmin(self.config) as admin:
             level = admin.finalized_features().get("share.version", 0)
+            # ApiVersions is answered before authentication; Metadata is not, so a plaintext
+            # client on a SASL listener fails here instead of retrying forever.
+            admin.cluster.brokers()
         if level < 1:
             raise ConfigurationError(
                 "The Kafka cluster does not serve share groups (feature share.version is "
                 f"{level}); enable it: kafka-features.sh upgrade --feature share.version=1."
             )
-        admin_client = AdminClient({**self.config, "logger": librdkafka_logger})
+        admin_config: dict[str, Any] = {**self.config, "logger": librdkafka_logger}
+        admin_client = AdminClient(admin_config)
         listing = admin_client.list_consumer_groups(
             types={ConsumerGroupType.CLASSIC, ConsumerGroupType.CONSUMER}, request_timeout=30
         ).result()

@@ -12,6 +12,7 @@ typed exceptions of :mod:`.errors`, carrying the broker's error name and message
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -23,7 +24,9 @@ from .cluster import Cluster
 from .config import ConnectionConfig
 from .connection import WireObserver
 from .errors import (
+    LEADER_MOVED_ERROR_CODES,
     RETRIABLE_ERROR_CODES,
+    ErrorCode,
     ProtocolError,
     UnknownTopicOrPartitionError,
     error_for_code,
@@ -78,8 +81,6 @@ CONFIG_SOURCES = {
 
 _READ_UNCOMMITTED = 0
 _CONSUMER_REPLICA_ID = -1
-_LEADER_ERROR_CODES = frozenset({5, 6, 74, 75})
-"""LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER, FENCED/UNKNOWN_LEADER_EPOCH: stale metadata."""
 
 
 def _only(items: list[Struct], what: str) -> Struct:
@@ -143,8 +144,8 @@ class ShareGroupAdmin:
         listings: dict[str, ShareGroupListing] = {}
         for node_id in sorted(self.cluster.brokers()):
             response = self._retrying(
-                lambda node=node_id: self.cluster.request(
-                    LIST_GROUPS, body, node_id=node, minimum_version=5
+                functools.partial(
+                    self.cluster.request, LIST_GROUPS, body, node_id=node_id, minimum_version=5
                 ),
                 lambda response: (response.error_code, None),
             )
@@ -438,7 +439,7 @@ class ShareGroupAdmin:
                 for topic in response.topics:
                     for partition in topic.partitions:
                         tp = TopicPartition(topic.name, partition.partition_index)
-                        if partition.error_code in _LEADER_ERROR_CODES:
+                        if partition.error_code in LEADER_MOVED_ERROR_CODES:
                             stale = True
                             continue
                         raise_for_error_code(
@@ -449,7 +450,9 @@ class ShareGroupAdmin:
                         pending.discard(tp)
             if pending and stale:
                 if time.monotonic() >= deadline:
-                    raise error_for_code(6, context=f"no leader for {sorted(pending)}")
+                    raise error_for_code(
+                        ErrorCode.NOT_LEADER_OR_FOLLOWER, context=f"no leader for {sorted(pending)}"
+                    )
                 time.sleep(self.cluster.config.retry_backoff)
             elif pending:
                 raise UnknownTopicOrPartitionError(

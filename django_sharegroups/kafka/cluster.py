@@ -22,6 +22,7 @@ from .backoff import Backoff
 from .config import ConnectionConfig
 from .connection import BrokerConnection, WireObserver
 from .errors import (
+    COORDINATOR_ERROR_CODES,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
@@ -34,9 +35,6 @@ from .protocol.messages import FIND_COORDINATOR, METADATA
 from .protocol.messages.cluster import COORDINATOR_KEY_TYPE_GROUP
 
 logger = logging.getLogger(__name__)
-
-COORDINATOR_ERROR_CODES = frozenset({14, 15, 16})
-"""COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR: ask again."""
 
 
 @dataclass(frozen=True)

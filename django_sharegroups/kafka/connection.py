@@ -20,6 +20,7 @@ from typing import Any
 
 from .config import ConnectionConfig
 from .errors import (
+    ErrorCode,
     KafkaConnectionError,
     KafkaTimeoutError,
     ProtocolError,
@@ -28,7 +29,6 @@ from .errors import (
     raise_for_error_code,
 )
 from .protocol import Api, Struct, decode_response, encode_request, peek_correlation_id
-from .protocol.frames import UNSUPPORTED_VERSION
 from .protocol.messages import API_VERSIONS, SASL_AUTHENTICATE, SASL_HANDSHAKE
 from .sasl import sasl_exchange
 
@@ -161,7 +161,7 @@ class BrokerConnection:
                 api.name, api.key, f"the broker at {self.address} does not support this API"
             )
         lowest = max(api.versions.lowest, broker[0], minimum or 0)
-        highest = min(api.versions.highest, broker[1])
+        highest = min(api.versions.newest, broker[1])
         if lowest > highest:
             wanted = f"{minimum}+" if minimum is not None else str(api.versions)
             raise UnsupportedApiError(
@@ -266,9 +266,9 @@ class BrokerConnection:
             "client_software_name": "django-sharegroups",
             "client_software_version": _software_version(),
         }
-        version = API_VERSIONS.versions.highest
+        version = API_VERSIONS.versions.newest
         response = self._round_trip(API_VERSIONS, version, body, deadline)
-        if response.error_code == UNSUPPORTED_VERSION:
+        if response.error_code == ErrorCode.UNSUPPORTED_VERSION:
             broker_max = next(
                 (k.max_version for k in response.api_keys if k.api_key == API_VERSIONS.key), 0
             )

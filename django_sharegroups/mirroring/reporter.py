@@ -195,7 +195,7 @@ class MirrorReporter(threading.Thread):
         if not self._needs_process_row():
             return
         if self.process_pk is None:
-            groups = {listener.share_group.name for listener in self.listeners}
+            groups = sorted({listener.share_group.name for listener in self.listeners})
             self.process_pk = writers.register_process(groups, len(self.listeners), self.started_at)
             self.written["processes"] += 1
         if final:

@@ -53,7 +53,7 @@ class MirrorSettings:
                 f"Unknown SHAREGROUPS['MIRROR'] key(s): {', '.join(sorted(unknown))}. "
                 f"Known: {', '.join(sorted(known))}."
             )
-        mirror = replace(cls(**dict.fromkeys(KINDS, "full")), **value)
+        mirror = replace(cls(**dict.fromkeys(KINDS, "full")), **value)  # type: ignore[arg-type]
         mirror.validate()
         return mirror
 

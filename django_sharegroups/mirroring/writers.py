@@ -165,6 +165,7 @@ def upsert_dead_letters(events: Sequence[dict[str, Any]], payload_limit: int) ->
             "dlq_partition",
             "dlq_offset",
             "dead_lettered_at",
+            "source",  # a row the broker DLQ watcher wrote first becomes the client's
         ],
     )
     return len(rows)
@@ -178,7 +179,8 @@ def encode_headers(headers: Iterable[tuple[str, bytes | None]]) -> list[list[str
     ]
 
 
-def decode_headers(headers: Iterable[Sequence[str | None]]) -> list[tuple[str, bytes | None]]:
+def decode_headers(headers: Iterable[Sequence[Any]]) -> list[tuple[str, bytes | None]]:
+    """The inverse of ``encode_headers``."""
     return [(name, None if value is None else base64.b64decode(value)) for name, value in headers]
 
 

@@ -15,7 +15,6 @@ Check ids (also listed in docs/routing.md):
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable
 
@@ -23,12 +22,11 @@ from django.core.checks import Error
 
 from ..clients import ADAPTERS
 from ..exceptions import ConfigurationError
+from ..kafka.names import GROUP_NAME_RULE, TOPIC_NAME_RULE, is_group_name, is_topic_name
+from ..messages import NAMED_DESERIALIZERS
 from .registry import RouteRegistry, registry
 from .share_group import PRIORITY_POLL_INTERVALS_MS, ShareGroup
 from .topic import ACKNOWLEDGEMENT_MODES, DESERIALIZATION_ERROR_POLICIES, JOBS_BUILDERS, Topic
-
-TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
-NAMED_DESERIALIZERS = ("json", "string", "raw")
 
 
 def check_routes(app_configs=None, routes: RouteRegistry | None = None, **kwargs) -> list[Error]:
@@ -81,9 +79,11 @@ def _group_label(group: ShareGroup) -> str:
 
 def _check_group(group: ShareGroup) -> Iterable[Error]:
     label = _group_label(group)
-    if not isinstance(group.name, str) or not group.name.strip():
+    if not is_group_name(group.name):
         yield Error(
-            f"{label}: the name must be a non-empty string.", id="sharegroups.E008", obj=group.name
+            f"{label}: a share group name is {GROUP_NAME_RULE}.",
+            id="sharegroups.E008",
+            obj=group.name,
         )
     if not group.topics:
         yield Error(
@@ -147,15 +147,28 @@ def _check_group_options(group: ShareGroup, label: str) -> Iterable[Error]:
         yield invalid("client", group.client, "one of " + ", ".join(ADAPTERS))
     if not isinstance(group.kafka, dict):
         yield invalid("kafka", group.kafka, "a dict of librdkafka settings")
+    dlq = group.dead_letter_queue
+    if not (
+        dlq is None
+        or isinstance(dlq, bool)
+        or (
+            isinstance(dlq, dict)
+            and set(dlq) <= {"topic", "copy_record"}
+            and isinstance(dlq.get("topic", ""), str)
+            and isinstance(dlq.get("copy_record", True), bool)
+        )
+    ):
+        yield invalid(
+            "dead_letter_queue",
+            dlq,
+            'True, False or {"topic": "dlq.<name>", "copy_record": bool} (the broker DLQ)',
+        )
 
 
 def _check_topic(route: Topic, label: str) -> Iterable[Error]:
     where = f"{label}, topic {route.name!r}"
-    if not isinstance(route.name, str) or not TOPIC_NAME.match(route.name):
-        yield Error(
-            f"{where}: a topic name is 1-249 characters of letters, digits, '.', '_' and '-'.",
-            id="sharegroups.E008",
-        )
+    if not is_topic_name(route.name):
+        yield Error(f"{where}: a topic name is {TOPIC_NAME_RULE}.", id="sharegroups.E008")
     yield from _check_consumer(route, where)
 
     def invalid(option: str, value, expected: str) -> Error:
@@ -178,7 +191,7 @@ def _check_topic(route: Topic, label: str) -> Iterable[Error]:
         )
     for option in ("deserializer", "key_deserializer", "headers_deserializer"):
         value = getattr(route, option)
-        if value not in NAMED_DESERIALIZERS and not callable(value):
+        if not callable(value) and not (isinstance(value, str) and value in NAMED_DESERIALIZERS):
             yield invalid(option, value, " | ".join(NAMED_DESERIALIZERS) + " or a callable")
     if route.acknowledgement is not None and route.acknowledgement not in ACKNOWLEDGEMENT_MODES:
         yield invalid("acknowledgement", route.acknowledgement, " | ".join(ACKNOWLEDGEMENT_MODES))
@@ -188,8 +201,7 @@ def _check_topic(route: Topic, label: str) -> Iterable[Error]:
     if dlq is not None and not (
         isinstance(dlq, dict)
         and set(dlq) <= {"topic", "max_retries"}
-        and isinstance(dlq.get("topic"), str)
-        and TOPIC_NAME.match(dlq["topic"])
+        and is_topic_name(dlq.get("topic"))
         and dlq["topic"] != route.name
         and _positive_int(dlq.get("max_retries", 1))
     ):
@@ -213,7 +225,11 @@ def _check_topic(route: Topic, label: str) -> Iterable[Error]:
             " | ".join(DESERIALIZATION_ERROR_POLICIES),
         )
     for option in route.options:
-        yield invalid(option, route.options[option], "no such topic option")
+        yield Error(
+            f"{where}: {option}={route.options[option]!r}: there is no topic option {option!r}.",
+            hint="Topic options are listed in docs/routing.md; check the spelling.",
+            id="sharegroups.E006",
+        )
 
 
 def _check_consumer(route: Topic, where: str) -> Iterable[Error]:

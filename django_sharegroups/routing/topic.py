@@ -8,8 +8,10 @@ from typing import Any
 
 from django.utils.module_loading import import_string
 
+from ..processing.jobs_builders import BUILDERS
+
 #: Jobs builders the engine knows by name; a callable is accepted too (``custom``).
-JOBS_BUILDERS = ("per_message", "per_batch", "per_partition", "per_key")
+JOBS_BUILDERS = tuple(BUILDERS)
 #: What happens to a record whose payload cannot be deserialized.
 DESERIALIZATION_ERROR_POLICIES = ("reject", "release")
 #: ``explicit``: the consumer marks each message. ``implicit``: return = ACCEPT all,

@@ -64,6 +64,7 @@ class ShareConsumerRunner:
         self._limits: dict[str, GroupLimits] = {}
         self._group_settings: dict[str, GroupSettings] = {}
         self._signals_received = 0
+        self.broker_dead_letter_topics: dict[str, str] = {}
 
     def _factory(self, name: str) -> ShareConsumerClientFactory:
         if name not in self.factories:
@@ -74,15 +75,21 @@ class ShareConsumerRunner:
         """Before consuming: the broker can serve the groups, every feature fits its adapter,
         and each group's lock duration and delivery limit are known."""
         by_factory: dict[int, list[str]] = {}
-        limits = {}
         for group in self.share_groups:
             factory = self._factory(group.client or self.settings.client)
             by_factory.setdefault(id(factory), []).append(group.name)
-            limits[group.name] = resolve_limits(group, factory)
-            check_capabilities(group, factory, limits[group.name])
-        for factory in self.factories.values():
+        for factory in self.factories.values():  # first: it names an unreachable broker
             if id(factory) in by_factory:
                 factory.preflight(by_factory[id(factory)])
+        limits = {}
+        for group in self.share_groups:
+            factory = self._factory(group.client or self.settings.client)
+            limits[group.name] = resolve_limits(group, factory)
+            check_capabilities(group, factory, limits[group.name])
+        from ..broker_dlq.setup import configure_broker_dlq
+
+        #: ``{share group: broker-side DLQ topic}``, mirrored by broker_dlq.watcher.
+        self.broker_dead_letter_topics = configure_broker_dlq(self.share_groups, self.settings)
         return limits
 
     def start(self) -> None:

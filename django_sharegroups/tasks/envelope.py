@@ -12,10 +12,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ..exceptions import ShareGroupsError
+
 FIELDS = ("id", "task", "args", "kwargs", "priority", "queue", "backend")
 
 
-class InvalidTaskRecord(ValueError):
+class InvalidTaskRecord(ShareGroupsError, ValueError):
     """A record on a task topic that is not a task this backend wrote."""
 
 

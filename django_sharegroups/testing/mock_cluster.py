@@ -17,11 +17,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from ..exceptions import ShareGroupsError
+
 _RD_KAFKA_PRODUCER = 0
 _AUTO_OFFSET_RESET = {"latest": 0, "earliest": 1}
 
 
-class MockClusterError(RuntimeError):
+class MockClusterError(ShareGroupsError, RuntimeError):
     """librdkafka refused a mock-cluster call (the message names the call and error)."""
 
 

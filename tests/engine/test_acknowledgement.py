@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 from django_sharegroups import ShareGroupConsumer
@@ -10,7 +11,15 @@ from django_sharegroups.clients.memory import ArchiveReason, RecordState
 from django_sharegroups.instrumentation import EventBus
 
 from ..helpers import wait_until
-from .conftest import declare, events_of, prepare, produce, recording_consumer, running
+from .conftest import (
+    Recording,
+    declare,
+    events_of,
+    prepare,
+    produce,
+    recording_consumer,
+    running,
+)
 
 
 def settled(broker, group, partitions=1):
@@ -136,3 +145,42 @@ def test_a_job_that_outlives_its_lock_calls_lock_expired_and_the_record_comes_ba
     assert [(e["record"], e["processed"]) for e in expired_events] == [("lapsed[0]@0", True)]
     # the late ACCEPT of the first delivery was refused by the broker, with Kafka's error name
     assert [f.error for e in failures for f in e["failures"]] == ["INVALID_RECORD_STATE"]
+
+
+def test_each_delivery_is_decoded_once_and_an_undecodable_one_never_reaches_consume(broker):
+    prepare(broker, "decoded-once")
+    broker.produce("decoded-once", b'{"n": 0}')
+    broker.produce("decoded-once", b"\xff not json")
+    broker.produce("decoded-once", b'{"n": 2}')
+    decoded, reads, lock = [], [], threading.Lock()
+
+    def counting(raw):
+        with lock:
+            decoded.append(raw)
+        return json.loads(raw)
+
+    class ReadsTwice(Recording):
+        seen: list = []
+
+        def consume(self, messages):
+            for message in messages:
+                reads.append((message.payload, message.payload))  # the second read is free
+            super().consume(messages)
+
+    bus = EventBus()
+    reported = events_of(bus, "record.undeserializable")
+    group = declare(
+        "decoded-once",
+        ReadsTwice,
+        topic_options={"deserializer": counting, "jobs_builder": "per_batch"},
+    )
+    group.topics[0].max_messages_per_job = 10
+    with running([group], broker, bus=bus):
+        assert wait_until(lambda: settled(broker, "decoded-once"), timeout=10)
+    assert sorted(m.payload["n"] for m in ReadsTwice.seen) == [0, 2]
+    assert sorted(first["n"] for first, second in reads if first == second) == [0, 2]
+    assert sorted(decoded) == sorted([b'{"n": 0}', b"\xff not json", b'{"n": 2}'])
+    assert [(e["record"], e["action"]) for e in reported] == [("decoded-once[0]@1", "REJECT")]
+    assert [(r.offset, r.reason) for r in broker.archived_records("decoded-once")] == [
+        (1, ArchiveReason.REJECTED)
+    ]

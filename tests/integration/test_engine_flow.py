@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
 import pytest
+from confluent_kafka import Producer
 
 from django_sharegroups import ShareGroupConsumer
 from django_sharegroups.instrumentation import events
+from django_sharegroups.kafka.admin import ShareGroupAdmin
 
 from ..helpers import declare, wait_until
 from .conftest import produce_json, running
@@ -140,3 +143,48 @@ def test_event_bus_reports_acks_per_type(kafka_bootstrap_servers, share_topic):
     finally:
         events.unsubscribe("acks.sent", capture)
     assert sorted(bus_acks, key=str) == [{"ACCEPT": 1}, {"REJECT": 1}]
+
+
+def test_an_undecodable_record_is_settled_per_policy_and_never_consumed(
+    kafka_bootstrap_servers, share_topic
+):
+    """Kafka 4.4, confluent adapter: the bad record is REJECTed before any consume sees it;
+    every good payload is decoded exactly once though the consumer reads it twice."""
+    name = share_topic()
+    producer = Producer({"bootstrap.servers": kafka_bootstrap_servers})
+    for value in (b'{"n": 0}', b"{not json", b'{"n": 2}'):
+        producer.produce(name, value)
+    assert producer.flush(30) == 0
+    lock = threading.Lock()
+    decoded, seen, reported = [], [], []
+
+    def counting(raw):
+        with lock:
+            decoded.append(raw)
+        return json.loads(raw)
+
+    class ReadsTwice(ShareGroupConsumer):
+        def consume(self, messages):
+            for message in messages:
+                with lock:
+                    seen.append((message.offset, message.payload, message.payload))
+                self.mark_accepted(message)
+
+    def report(event, payload):
+        if payload["share_group"] == name:
+            reported.append((payload["record"], payload["action"]))
+
+    events.subscribe("record.undeserializable", report)
+    try:
+        group = declare(name, ReadsTwice, topic_options={"deserializer": counting})
+        with running([group], kafka_bootstrap_servers):
+            assert wait_until(lambda: len(seen) == 2 and reported, timeout=60)
+            with ShareGroupAdmin({"bootstrap.servers": kafka_bootstrap_servers}) as admin:
+                assert wait_until(
+                    lambda: [p.lag for p in admin.share_group_offsets(name)] == [0], timeout=60
+                )
+    finally:
+        events.unsubscribe("record.undeserializable", report)
+    assert seen == [(0, {"n": 0}, {"n": 0}), (2, {"n": 2}, {"n": 2})]
+    assert reported == [(f"{name}[0]@1", "REJECT")]
+    assert sorted(decoded) == sorted([b'{"n": 0}', b"{not json", b'{"n": 2}'])

@@ -345,3 +345,17 @@ def test_without_migrated_tables_the_reporter_says_so_once_and_mirrors_nothing(m
     assert "run `manage.py migrate`" in warnings[0]
     assert "sharegroups_archivedrecord" in warnings[0].lower()
     assert ArchivedRecord.objects.count() == 0 and ConsumerProcess.objects.count() == 0
+
+
+def test_an_undeserializable_record_is_archived_with_the_decoders_error(broker, bus):
+    name = "undecodable"
+    prepare(broker, name)
+    broker.produce(name, b"{not json")
+    broker.produce(name, b'{"n": 1}')
+    group = declare(name, EffectConsumer, topic_options={"deserializer": "json"})
+    with running([group], broker, bus=bus, settings=mirror_settings()):
+        assert wait_until(lambda: settled(broker, name), 10)
+        assert wait_until(lambda: ArchivedRecord.objects.exclude(error="").exists(), 5)
+    row = ArchivedRecord.objects.get()
+    assert (row.offset, row.reason) == (0, "rejected")
+    assert "JSONDecodeError" in row.error or "Expecting" in row.error, row.error

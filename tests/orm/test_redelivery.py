@@ -89,9 +89,12 @@ def test_lock_expiry_redelivery_has_no_duplicate_effects(broker, idempotent):
     if idempotent:
         assert duplicates(name) == {}
         assert Effect.objects.filter(share_group=name).count() == 2
-        assert (
-            redelivered.count() == 2
-        )  # the redeliveries did the work; the lapsed jobs rolled back
+        if connection.vendor == "postgresql":
+            # The lapsed jobs hold their rows while they sleep; the redeliveries' inserts wait,
+            # the lapsed jobs' commits fail on the ProcessedRecord key, the redeliveries win.
+            assert redelivered.count() == 2
+        # On SQLite (BEGIN IMMEDIATE) whichever transaction starts first holds the database
+        # and wins; either way each record has one effect, recorded once.
         assert ProcessedRecord.objects.filter(share_group=name).count() == 2
     else:
         assert duplicates(name) == {(0, 0): 2, (0, 1): 2}

@@ -80,6 +80,9 @@ def test_duplicate_group_is_e004(routes):
         {"poll_interval": -1},
         {"priority": "urgent"},
         {"client": "kafka-python"},
+        {"dead_letter_queue": "dlq.orders"},
+        {"dead_letter_queue": {"topic": "dlq.orders", "max_retries": 3}},
+        {"dead_letter_queue": {"copy_record": "yes"}},
     ],
 )
 def test_invalid_group_options_are_e005(routes, options):
@@ -96,6 +99,7 @@ def test_invalid_group_options_are_e005(routes, options):
         {"max_messages_per_job": 0},
         {"jobs_builder": "per_message", "max_messages_per_job": 10},
         {"deserializer": "yaml"},
+        {"key_deserializer": ["json"]},
         {"on_deserialization_error": "ignore"},
         {"max_mesages_per_job": 10},
     ],
@@ -114,6 +118,29 @@ def test_group_without_topics_is_e007(routes):
 def test_bad_names_are_e008(routes):
     share_group("", topics=[topic("bad topic!", consumer=Good)], registry=routes)
     assert ids(routes) == ["sharegroups.E008", "sharegroups.E008"]
+
+
+@pytest.mark.parametrize("name", [" padded", "x" * 256, "tab\there"])
+def test_e008_says_what_a_valid_group_name_is(routes, name):
+    share_group(name, topics=[topic("t", consumer=Good)], registry=routes)
+    [error] = check_routes(routes=routes)
+    assert error.id == "sharegroups.E008"
+    assert "a share group name is a string of 1-255 characters" in error.msg
+
+
+@pytest.mark.parametrize("name", [".", "..", "x" * 250, "a/b", ""])
+def test_e008_applies_kafkas_topic_name_rule(routes, name):
+    share_group("g", topics=[topic(name, consumer=Good)], registry=routes)
+    [error] = check_routes(routes=routes)
+    assert error.id == "sharegroups.E008" and "not '.' or '..'" in error.msg
+
+
+def test_an_unknown_topic_option_is_named_as_such(routes):
+    share_group("g", topics=[topic("t", consumer=Good, max_mesages_per_job=10)], registry=routes)
+    [error] = check_routes(routes=routes)
+    assert error.id == "sharegroups.E006"
+    assert "there is no topic option 'max_mesages_per_job'" in error.msg
+    assert "expected" not in error.msg
 
 
 def test_every_mistake_is_reported_at_once(routes):

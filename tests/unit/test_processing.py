@@ -3,6 +3,7 @@
 import logging
 
 import pytest
+from django.db import connections
 
 from django_sharegroups import AcknowledgeType, ShareGroupConsumer, share_group, topic
 from django_sharegroups.clients.base import ReceivedRecord
@@ -12,6 +13,15 @@ from django_sharegroups.processing.acknowledgements import AcknowledgementError,
 from django_sharegroups.processing.executor import execute_job
 from django_sharegroups.processing.jobs_builders import BUILDERS
 from django_sharegroups.routing import RouteRegistry
+
+
+@pytest.fixture(autouse=True)
+def _no_connection_left_open(django_db_blocker):
+    """``execute_job`` runs Django's connection hygiene (``close_old_connections``) in this
+    thread; a connection left open by an earlier database test would make it ask the database
+    whether the connection is usable, which a test without the django_db mark may not."""
+    with django_db_blocker.unblock():
+        connections.close_all()
 
 
 def make_message(offset, partition=0, key=b"k", value=b'{"n": 1}', topic_name="t"):

@@ -14,7 +14,6 @@ pass ``timeout=0`` or a small value.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 import uuid
@@ -22,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from ...kafka.names import TOPIC_NAME_RULE, is_topic_name
 from ..base import AcknowledgementFailure, AcknowledgeType, ReceivedRecord
 from .clock import Clock, SystemClock
 from .config import AutoOffsetReset, BrokerConfig, ShareLimits
@@ -42,7 +42,6 @@ __all__ = ["MemoryBroker", "default_broker", "reset_default_broker"]
 
 logger = logging.getLogger(__name__)
 
-_LEGAL_TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 
 Headers = Mapping[str, bytes | str | None] | Sequence[tuple[str, bytes | str | None]]
 
@@ -276,6 +275,7 @@ class MemoryBroker:
             limits = self._limits(group_id)
             for topic, partition, offset, ack_type in acknowledgements:
                 share_partition = group.share_partitions.get((topic, partition)) if group else None
+                error: str | None
                 if share_partition is None:
                     known = self._partition_exists(topic, partition)
                     error = "INVALID_RECORD_STATE" if known else "UNKNOWN_TOPIC_OR_PARTITION"
@@ -546,14 +546,14 @@ class MemoryBroker:
                 stored = log.read(offset)
                 records.append(
                     ReceivedRecord(
-                        topic=topic,
-                        partition=partition,
-                        offset=offset,
-                        key=stored.key,
-                        value=stored.value,
-                        headers=stored.headers,
-                        timestamp_ms=stored.timestamp_ms,
-                        delivery_count=delivery_count,
+                        topic,
+                        partition,
+                        offset,
+                        stored.key,
+                        stored.value,
+                        stored.headers,
+                        stored.timestamp_ms,
+                        delivery_count,
                     )
                 )
             if len(records) >= max_records:
@@ -678,10 +678,9 @@ class MemoryBroker:
 
 
 def _check_topic_name(name: str) -> None:
-    if not isinstance(name, str) or not _LEGAL_TOPIC_NAME.match(name) or name in (".", ".."):
+    if not is_topic_name(name):
         raise BrokerError(
-            "INVALID_TOPIC_EXCEPTION",
-            f"{name!r} is not a legal topic name (1-249 of [a-zA-Z0-9._-]).",
+            "INVALID_TOPIC_EXCEPTION", f"{name!r} is not a legal topic name ({TOPIC_NAME_RULE})."
         )
 
 

@@ -81,7 +81,7 @@ class AutoOffsetReset:
 
     def __str__(self) -> str:
         if self.kind == "by_duration":
-            return f"by_duration:PT{self.duration_ms / 1000:g}S"
+            return f"by_duration:PT{(self.duration_ms or 0) / 1000:g}S"
         return self.kind
 
 

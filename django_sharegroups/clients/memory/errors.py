@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...exceptions import ShareGroupsError
+from ...kafka.errors import ErrorCode
 
 __all__ = ["BrokerError", "IllegalStateError"]
 
@@ -12,6 +13,8 @@ class BrokerError(ShareGroupsError):
 
     def __init__(self, error: str, message: str) -> None:
         super().__init__(f"{error}: {message}")
+        #: Kafka's code for the name (a name Kafka does not have is a bug here: KeyError).
+        self.code = ErrorCode[error].value
         self.error = error
         self.message = message
 

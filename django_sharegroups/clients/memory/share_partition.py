@@ -392,8 +392,9 @@ class SharePartition:
 
     def view(self) -> SharePartitionView:
         records = tuple(
-            self.record_view(offset)  # type: ignore[misc]
+            view
             for offset in range(self.start_offset, self.end_offset)
+            if (view := self.record_view(offset)) is not None
         )
         return SharePartitionView(
             self.group_id,

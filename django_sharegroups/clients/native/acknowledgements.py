@@ -98,18 +98,17 @@ def acknowledgement_batches(offsets: Offsets) -> list[dict]:
     """Offsets → AcknowledgementBatch entries: runs of consecutive offsets with one type each
     (one ``acknowledge_types`` entry covers the whole run)."""
     batches: list[dict] = []
-    first = last = kind = None
+    run: tuple[int, int, int] | None = None  # first offset, last offset, wire type
     for offset in sorted(offsets):
         wire_type = offsets[offset]
-        if first is not None and offset == last + 1 and wire_type == kind:
-            last = offset
+        if run is not None and offset == run[1] + 1 and wire_type == run[2]:
+            run = (run[0], offset, wire_type)
             continue
-        if first is not None:
-            batches.append(_batch(first, last, kind))
-        first = last = offset
-        kind = wire_type
-    if first is not None:
-        batches.append(_batch(first, last, kind))
+        if run is not None:
+            batches.append(_batch(*run))
+        run = (offset, offset, wire_type)
+    if run is not None:
+        batches.append(_batch(*run))
     return batches
 
 

@@ -20,6 +20,8 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+from ...exceptions import ShareGroupsError
+
 #: The compression codec ids of the batch attributes (bits 0-2).
 NONE, GZIP, SNAPPY, LZ4, ZSTD = 0, 1, 2, 3, 4
 CODEC_NAMES = {NONE: "none", GZIP: "gzip", SNAPPY: "snappy", LZ4: "lz4", ZSTD: "zstd"}
@@ -38,7 +40,7 @@ _FIRST_RATIO = 16
 _FIRST_BUFFER = 64 * 1024
 
 
-class DecompressionError(Exception):
+class DecompressionError(ShareGroupsError):
     """The batch's compressed payload cannot be decompressed (or its codec is unknown)."""
 
 

@@ -23,7 +23,14 @@ from ...instrumentation.bus import events
 from ...kafka.backoff import Backoff, FailureEpisode
 from ...kafka.cluster import Cluster
 from ...kafka.config import ConnectionConfig
-from ...kafka.errors import BrokerError, KafkaError, error_for_code, error_name
+from ...kafka.errors import (
+    LEADER_MOVED_ERROR_CODES,
+    SHARE_SESSION_ERROR_CODES,
+    BrokerError,
+    KafkaError,
+    error_for_code,
+    error_name,
+)
 from ...kafka.protocol.messages.share_consumer import SHARE_ACKNOWLEDGE, SHARE_FETCH
 from ..base import (
     AcknowledgementFailure,
@@ -50,15 +57,11 @@ from .delivery import (
     deliver_partition,
 )
 from .membership import Membership
-from .sessions import SESSION_ERRORS, ShareSession
+from .sessions import ShareSession
 from .topics import TopicDirectory
 
 logger = logging.getLogger("django_sharegroups.clients.native")
 
-#: Partition errors after which the partition's leader must be looked up again.
-_LEADER_ERRORS = frozenset({3, 6, 74, 75, 100})
-"""UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH,
-UNKNOWN_LEADER_EPOCH, UNKNOWN_TOPIC_ID."""
 
 DEFAULT_MAX_BYTES = 52_428_800  # librdkafka's and Kafka's fetch.max.bytes
 #: Seconds ``close`` waits for the heartbeat thread before leaving the group without it.
@@ -473,7 +476,7 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                 self._failed(
                     partition, acknowledgements.get(partition, {}), error_name(data.error_code)
                 )
-                if data.error_code in _LEADER_ERRORS:
+                if data.error_code in LEADER_MOVED_ERROR_CODES:
                     self._topics.moved(partition, data.current_leader.leader_id)
 
     def _close_session(self, session: ShareSession) -> None:
@@ -516,7 +519,7 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
         api: str,
     ) -> None:
         code = response.error_code
-        if code in SESSION_ERRORS:
+        if code in SHARE_SESSION_ERROR_CODES:
             # The session is gone; its acquisitions are not: acknowledge via a new session.
             logger.info(
                 "%s: %s says %s; opening a new share session", self.group_id, api, error_name(code)
@@ -532,7 +535,7 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
         self, session: ShareSession, partition: TopicIdPartition, data, api
     ) -> None:
         code = data.error_code
-        if code in _LEADER_ERRORS:
+        if code in LEADER_MOVED_ERROR_CODES:
             logger.info(
                 "%s: %s for %s[%d] on node %d: %s; looking for its leader",
                 self.group_id,

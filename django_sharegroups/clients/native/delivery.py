@@ -199,8 +199,8 @@ def deliver_partition(
             else:
                 wanted = batch.records(wanted=ranges.__contains__, max_size=max_decompressed)
                 groups = [([r], ranges.delivery_count(r.offset) or 1) for r in wanted]
-        except CorruptBatchError as error:
-            broken.append((batch, str(error)))
+        except CorruptBatchError as corrupt:
+            broken.append((batch, str(corrupt)))
             continue
         good.append(batch)
         for records, count in groups:

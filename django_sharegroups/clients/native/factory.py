@@ -20,9 +20,9 @@ class NativeClientFactory(ConfluentClientFactory):
     """Creates ``native`` members; ``producer()``, ``share_group_config()`` and ``preflight()``
     are the confluent factory's."""
 
-    client_class = NativeShareConsumer
+    client_class = NativeShareConsumer  # type: ignore[assignment]  # shares the rest, not the type
 
-    def create(
+    def create(  # type: ignore[override]
         self, group_id: str, *, client_id: str, overrides: Mapping[str, Any] | None = None
     ) -> NativeShareConsumer:
         config = {**self.config, **(overrides or {}), "client.id": client_id}

@@ -23,8 +23,15 @@ import uuid
 from collections.abc import Sequence
 
 from ...kafka.backoff import Backoff, FailureEpisode
-from ...kafka.cluster import COORDINATOR_ERROR_CODES, Cluster
-from ...kafka.errors import BrokerError, KafkaError, error_for_code, error_name
+from ...kafka.cluster import Cluster
+from ...kafka.errors import (
+    COORDINATOR_ERROR_CODES,
+    BrokerError,
+    ErrorCode,
+    KafkaError,
+    error_for_code,
+    error_name,
+)
 from ...kafka.protocol.messages.share_consumer import (
     MEMBER_EPOCH_JOIN,
     MEMBER_EPOCH_LEAVE,
@@ -33,8 +40,6 @@ from ...kafka.protocol.messages.share_consumer import (
 
 logger = logging.getLogger("django_sharegroups.clients.native")
 
-UNKNOWN_MEMBER_ID = 25
-FENCED_MEMBER_EPOCH = 110
 
 #: Until the broker says otherwise (Kafka's default ``group.share.heartbeat.interval.ms``).
 DEFAULT_HEARTBEAT_INTERVAL = 5.0
@@ -167,7 +172,7 @@ class Membership:
         if code in COORDINATOR_ERROR_CODES:
             self._refresh_coordinator = True
             return self._retry_later(f"coordinator says {error_name(code)}")
-        if code in (UNKNOWN_MEMBER_ID, FENCED_MEMBER_EPOCH):
+        if code in (ErrorCode.UNKNOWN_MEMBER_ID, ErrorCode.FENCED_MEMBER_EPOCH):
             logger.info(
                 "%s: %s from the coordinator of %r; rejoining as %s",
                 self._name,

@@ -27,8 +27,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from ...exceptions import ShareGroupsError
 from .compression import CODEC_NAMES, DEFAULT_MAX_SIZE, DecompressionError, decompress
 
+_crc32c: Callable[[bytes | memoryview], int] | None
 try:
     from crc32c import crc32c as _crc32c
 except ImportError:  # pragma: no cover - the dependency is declared; this keeps imports working
@@ -58,7 +60,7 @@ _CONTROL = 0x20
 _MIN_RECORD_SIZE = 7
 
 
-class CorruptBatchError(Exception):
+class CorruptBatchError(ShareGroupsError):
     """A batch whose bytes cannot be trusted (CRC mismatch, bad framing, bad compression)."""
 
 
@@ -125,7 +127,7 @@ class RecordBatch:
         if self.is_control:
             return []
         try:
-            data = decompress(self.compression, self.payload, max_size)
+            data = decompress(self.compression, self.payload or b"", max_size)
         except DecompressionError as error:
             raise CorruptBatchError(f"batch at offset {self.base_offset}: {error}") from None
         if self.record_count * _MIN_RECORD_SIZE > len(data):
@@ -156,7 +158,7 @@ class RecordBatch:
     def _compiled_records(self, data: bytes, wanted: Callable[[int], bool] | None) -> list[Record]:
         """The records read by aiokafka's compiled reader, from an uncompressed copy of the batch
         (decompression stays here, under its size cap; the CRC was checked on the original)."""
-        header = bytearray(self.header)
+        header = bytearray(self.header or b"")  # set whenever this is called
         struct.pack_into(">i", header, 8, BATCH_HEADER_SIZE - _LENGTH_OFFSET + len(data))
         struct.pack_into(">h", header, _CRC_START, self.attributes & ~_COMPRESSION_MASK)
         records: list[Record] = []
@@ -321,7 +323,7 @@ def _parse_records(
     size = len(data)
     if count * _MIN_RECORD_SIZE > size:
         raise ValueError(f"{count} records cannot fit in {size} bytes")
-    records = []
+    records: list[Record] = []
     append = records.append
     make = tuple.__new__
     position = 0

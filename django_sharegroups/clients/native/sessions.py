@@ -26,9 +26,6 @@ from .acknowledgements import Offsets, TopicIdPartition, acknowledgement_batches
 
 _MAX_EPOCH = 2**31 - 1
 
-#: Broker errors meaning "this session is gone or out of step: open a new one".
-SESSION_ERRORS = frozenset({122, 123})  # SHARE_SESSION_NOT_FOUND, INVALID_SHARE_SESSION_EPOCH
-
 
 class ShareSession:
     """The share session of one member with one broker."""

@@ -133,7 +133,7 @@ def _write_struct(
                 continue
             tagged_writer = Writer()
             _write_value(tagged_writer, field, version, flexible, field_value, field_path)
-            tagged[field.tag] = tagged_writer.getvalue()
+            tagged[field.tag] = tagged_writer.getvalue()  # type: ignore[index]  # tagged: has one
             continue
         _write_value(writer, field, version, flexible, field_value, field_path)
     if flexible:
@@ -246,7 +246,7 @@ def _read_struct(
             values[field.name] = _default(field, version)
         elif field.is_tagged_in(version):
             values[field.name] = _default(field, version)
-            tagged_fields[field.tag] = field
+            tagged_fields[field.tag] = field  # type: ignore[index]  # tagged: has one
         else:
             values[field.name] = _read_value(
                 reader, field, version, flexible, f"{path}.{field.name}"
@@ -264,13 +264,13 @@ def _read_struct(
             previous_tag = tag
             size = reader.unsigned_varint()
             data = reader.take(size)
-            field = tagged_fields.get(tag)
-            if field is None:
+            known = tagged_fields.get(tag)
+            if known is None:
                 unknown[tag] = bytes(data)
                 continue
             field_reader = Reader(data)
-            field_path = f"{path}.{field.name}"
-            values[field.name] = _read_value(field_reader, field, version, flexible, field_path)
+            field_path = f"{path}.{known.name}"
+            values[known.name] = _read_value(field_reader, known, version, flexible, field_path)
             if field_reader.remaining:
                 raise ProtocolError(f"{field_path}: {field_reader.remaining} bytes left in tag")
         if unknown:

@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ProtocolError
+from ..errors import ErrorCode, ProtocolError
 from .codec import Struct, decode, decode_from, encode
 from .messages import REQUEST_HEADER, RESPONSE_HEADER
 from .primitives import Reader
 from .schema import API_VERSIONS_KEY, Api
-
-UNSUPPORTED_VERSION = 35
 
 
 def encode_request(
@@ -62,7 +60,11 @@ def decode_response(api: Api, version: int, frame: bytes) -> tuple[int, Struct]:
     reader = Reader(frame)
     header = decode_from(reader, RESPONSE_HEADER, api.response_header_version(version))
     body = bytes(frame[reader.position :])
-    if api.key == API_VERSIONS_KEY and version > 0 and _error_code(body) == UNSUPPORTED_VERSION:
+    if (
+        api.key == API_VERSIONS_KEY
+        and version > 0
+        and _error_code(body) == ErrorCode.UNSUPPORTED_VERSION
+    ):
         # A broker that does not speak our ApiVersions version answers in version 0, listing
         # the versions it does speak, so that the client can retry with one of them.
         version = 0

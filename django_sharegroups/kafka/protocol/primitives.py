@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 import uuid
+from typing import Any
 
 from ..errors import ProtocolError
 
@@ -45,7 +46,7 @@ class Reader:
         self.position += size
         return chunk
 
-    def _unpack(self, layout: struct.Struct) -> int | float:
+    def _unpack(self, layout: struct.Struct) -> Any:
         return layout.unpack(self.take(layout.size))[0]
 
     def int8(self) -> int:

@@ -26,6 +26,13 @@ class VersionRange:
             return cls(int(lowest), int(highest))
         return cls(int(text), int(text))
 
+    @property
+    def newest(self) -> int:
+        """The highest version of a closed range (an API's own range always is)."""
+        if self.highest is None:
+            raise ValueError(f"versions {self} have no highest version")
+        return self.highest
+
     def __contains__(self, version: object) -> bool:
         if not isinstance(version, int):
             return False

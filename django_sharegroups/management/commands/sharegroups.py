@@ -1,5 +1,6 @@
 """``manage.py sharegroups``: list, describe and administer the cluster's share groups."""
 
+import argparse
 import json
 import sys
 
@@ -48,6 +49,19 @@ class Command(BaseCommand):
             metavar="STATE",
             help="Only groups in this state (Empty, Stable, Dead); repeatable.",
         )
+        top = add(
+            "top",
+            "Groups and partitions with SPSO, lag, rates, in-flight and archived counts, "
+            "refreshed in place (Ctrl-C ends).",
+            named=False,
+        )
+        top.add_argument("names", nargs="*", metavar="NAME", help="Only these share groups.")
+        top.add_argument(
+            "--interval", type=float, default=2.0, help="Seconds between frames (default 2)."
+        )
+        top.add_argument(
+            "--once", action="store_true", help="Print one frame (rates over one interval)."
+        )
         add("describe", "State, epochs, members and their assignments, offsets and lag.")
         add("offsets", "Per partition: start offset (SPSO), log end offset, lag.")
         reset = add(
@@ -84,10 +98,40 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="Let the broker validate, change nothing."
         )
 
+        audit = add(
+            "audit",
+            "After an incident: per partition, records settled by the broker (below the SPSO) "
+            "as accepted, dead-lettered, archived with a reason, or unaccounted.",
+        )
+        audit.add_argument(
+            "--from-offset",
+            type=int,
+            metavar="OFFSET",
+            help="Start every partition here instead of at its log start offset.",
+        )
+
+        dlq = add(
+            "dlq",
+            "Show the group's broker-side dead-letter queue (KIP-1191), or change it.",
+            dangerous=True,
+        )
+        dlq.add_argument(
+            "--topic", metavar="TOPIC", help="DLQ topic (created when missing; broker prefix)."
+        )
+        dlq.add_argument(
+            "--copy-record",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="Copy key and value into the DLQ record (replay needs them).",
+        )
+        dlq.add_argument("--off", action="store_true", help="Switch the group's broker DLQ off.")
+
     def handle(self, *args, **options):
         confirm = cli.terminal_confirmation(sys.stdin, sys.stdout, options.get("interactive", True))
         try:
             with open_admin() as admin:
+                if options["subcommand"] == "top" and not options["once"]:
+                    return self.refresh(admin, options)
                 report = cli.run(admin, options, actor=Actor.os_user(), confirm=confirm)
         except DatabaseError as error:
             raise CommandError(
@@ -98,7 +142,21 @@ class Command(BaseCommand):
                 self.stdout.write(json.dumps(serialize.error_data(error), indent=2))
             hint = serialize.error_data(error)["hint"]
             raise CommandError(f"{error}\n{hint}" if hint else str(error)) from error
+        self.write(report, options)
+
+    def write(self, report: cli.Report, options) -> None:
         if options["json"]:
             self.stdout.write(json.dumps(report.data, indent=2))
         else:
             self.stdout.write(report.text)
+
+    def refresh(self, admin, options) -> None:
+        """``top``: redraw every interval (JSON: one document per frame) until Ctrl-C."""
+        try:
+            for report in cli.top_frames(admin, options):
+                if not options["json"] and self.stdout.isatty():
+                    self.stdout.write("\x1b[H\x1b[2J", ending="")
+                self.write(report, options)
+                self.stdout.flush()
+        except KeyboardInterrupt:
+            pass

@@ -1,0 +1,102 @@
+"""Messages: each part decoded at most once, raw parts never, the JSON fast path exact."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from django_sharegroups import DeserializationError, ShareGroupsError
+from django_sharegroups.clients.base import ReceivedRecord
+from django_sharegroups.messages import (
+    Deserializers,
+    Message,
+    json_deserializer,
+    raw_deserializer,
+)
+
+
+class Counting:
+    """A deserializer that counts its calls (and fails on ``fail``)."""
+
+    def __init__(self, decode=json_deserializer, fail: bytes | None = None) -> None:
+        self.decode, self.fail, self.calls = decode, fail, []
+
+    def __call__(self, raw):
+        self.calls.append(raw)
+        if raw == self.fail:
+            raise ValueError("cannot decode")
+        return self.decode(raw)
+
+
+def record(value=b'{"n": 1}', key=b"k", headers=(("h", b"1"), ("h", b"2"))) -> ReceivedRecord:
+    return ReceivedRecord("t", 1, 7, key, value, list(headers))
+
+
+def test_each_part_is_decoded_once_however_often_it_is_read():
+    payload, key, headers = Counting(), Counting(), Counting()
+    message = Deserializers(payload, key, headers).message(record(key=b'"k"'))
+    for _ in range(3):
+        assert (message.payload, message.key, message.headers) == ({"n": 1}, "k", {"h": 2})
+    assert (payload.calls, key.calls, headers.calls) == ([b'{"n": 1}'], [b'"k"'], [b"1", b"2"])
+
+
+def test_raw_parts_are_the_record_bytes_and_never_decoded(monkeypatch):
+    message = Deserializers(raw_deserializer).message(record())
+    assert (message.payload, message.key) == (b'{"n": 1}', b"k")
+    assert message.headers == {"h": b"2"}  # built on first access, last value wins
+    assert message.raw_headers == [("h", b"1"), ("h", b"2")]
+    assert message.coordinates == ("t", 1, 7) == (message.topic, message.partition, message.offset)
+
+
+@pytest.mark.parametrize("part", ["payload", "key", "headers"])
+def test_an_undecodable_part_is_named_with_the_coordinates(part):
+    decoders = {part: Counting(fail=b"bad")}
+    bad = record(**{"value" if part == "payload" else part: b"bad"} if part != "headers" else {})
+    if part == "headers":
+        bad = record(headers=[("h", b"bad")])
+    with pytest.raises(DeserializationError, match=rf"t\[1\]@7 {part}: ValueError") as raised:
+        Deserializers(**decoders).message(bad)
+    assert isinstance(raised.value, ShareGroupsError) and isinstance(raised.value, ValueError)
+
+
+def test_a_null_key_decoded_from_json_stays_none():
+    message = Message.deserialize(record(key=b"null"), Deserializers(key=json_deserializer))
+    assert message.key is None and message.raw_key == b"null"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"n": 1, "s": "x\\u00e9\\n", "l": [1, 2.5, true, null]}',
+        b"  [1, 2]\n",  # surrounding whitespace
+        b'\xef\xbb\xbf{"bom": 1}',  # UTF-8 byte order mark
+        '{"utf16": 1}'.encode("utf-16"),
+        b'"\\ud800"',  # a lone surrogate escape
+        b"123456789012345678901234567890",
+        b"NaN",
+        b'"caf\xc3\xa9"',
+        b"",
+        b"{not json",
+        b'{"a": 1} trailing',
+        b"\xff\xfe\xfa",
+        b"[" * 100_000,  # too deep for the scanner
+    ],
+)
+def test_the_json_fast_path_reads_exactly_what_json_loads_reads(raw):
+    try:
+        expected = json.loads(raw)
+    except (ValueError, RecursionError) as error:
+        with pytest.raises(type(error)):
+            json_deserializer(raw)
+        return
+    got = json_deserializer(raw)
+    if isinstance(expected, float) and math.isnan(expected):
+        assert math.isnan(got)
+    else:
+        assert got == expected and type(got) is type(expected)
+
+
+def test_tombstones_stay_none():
+    assert Message.deserialize(record(value=None), json_deserializer).payload is None
