@@ -29,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     "SHUTDOWN_TIMEOUT": 30.0,
     # Seconds one poll waits for records before the loop checks for shutdown again.
     "POLL_TIMEOUT": 0.5,
+    # Seconds a share group may have no live instance (its listeners keep dying or its polls
+    # keep failing) before runshareconsumers gives up and exits with code 3.
+    "GROUP_DOWN_TIMEOUT": 60.0,
     # Dotted path of the sample-record callable used by ``runshareconsumers --demo``.
     "DEMO_RECORDS": None,
     # Seconds a ProcessedRecord row of an idempotent consumer is kept (`sharegroups_cleanup`).
@@ -59,6 +62,7 @@ class ShareGroupsSettings:
     kafka: dict[str, Any] = field(default_factory=dict)
     shutdown_timeout: float = 30.0
     poll_timeout: float = 0.5
+    group_down_timeout: float = 60.0
     demo_records: str | None = None
     processed_record_retention: float = 7 * 24 * 3600.0
     #: Built by hand (tests), settings mirror nothing; ``get_settings()`` mirrors everything.
@@ -104,6 +108,7 @@ def get_settings() -> ShareGroupsSettings:
         kafka=kafka,
         shutdown_timeout=float(merged["SHUTDOWN_TIMEOUT"]),
         poll_timeout=float(merged["POLL_TIMEOUT"]),
+        group_down_timeout=float(merged["GROUP_DOWN_TIMEOUT"]),
         demo_records=merged["DEMO_RECORDS"],
         processed_record_retention=float(merged["PROCESSED_RECORD_RETENTION"]),
         mirror=MirrorSettings.from_setting(merged["MIRROR"]),

@@ -319,7 +319,16 @@ def test_records_dead_lettered_before_process_started_are_not_lost(mode):
     bus.publish("dlq.dispatched", **dlq_event(1))  # the first listener is already consuming
     bus.publish("record.archived", **archived_event(1))
     bus.publish("process.started", runner=FakeRunner(MirrorSettings.from_setting(mode)))
-    bus.publish("process.shutdown", clean=True, still_running=[], listeners=0, exit_code=0)
+    bus.publish(
+        "process.shutdown",
+        clean=True,
+        still_running=[],
+        listeners=0,
+        restarts=0,
+        failed=[],
+        group_down=None,
+        exit_code=0,
+    )
     expected = 1 if mode == "full" else 0
     assert (DeadLetter.objects.count(), ArchivedRecord.objects.count()) == (expected, expected)
     assert listener._early is None  # nothing is kept once the runner is known

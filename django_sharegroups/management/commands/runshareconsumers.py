@@ -93,8 +93,9 @@ class Command(BaseCommand):
             hint = connection_hint(exc)
             raise CommandError(f"{exc}. {hint}" if hint else str(exc)) from exc
         if exit_code:
+            reason = f": {runner.group_down}" if runner.group_down is not None else "."
             raise CommandError(
-                f"Share consumers stopped with exit code {exit_code}.", returncode=exit_code
+                f"Share consumers stopped with exit code {exit_code}{reason}", returncode=exit_code
             )
 
     def handle_supervised(self, options) -> None:
