@@ -13,8 +13,9 @@ class ShareGroupsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from .broker_dlq.watcher import connect as connect_dlq_watcher
         from .instrumentation import events
-        from .instrumentation.logging_listener import log_event
+        from .instrumentation.logging_listener import connect as connect_logging
         from .mirroring.listeners import connect as connect_mirroring
         from .routing import registry
         from .routing.checks import check_routes
@@ -23,9 +24,11 @@ class ShareGroupsConfig(AppConfig):
         discover_consumers(registry)
         declare_task_queues(registry)  # share groups of the TASKS backends (docs/tasks.md)
         checks.register(check_routes, "sharegroups")
-        events.subscribe("*", log_event)
+        connect_logging(events)
         #: Mirrors runtime state into models (SHAREGROUPS["MIRROR"]); see docs/orm.md.
         self.mirror_listener = connect_mirroring(events)
+        #: Mirrors the broker-side DLQ topics into DeadLetter rows; see docs/dead-letters.md.
+        self.dlq_watcher = connect_dlq_watcher(events)
 
 
 def discover_consumers(registry) -> None:

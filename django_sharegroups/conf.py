@@ -13,6 +13,8 @@ from typing import Any
 
 from django.conf import settings as django_settings
 
+from .broker_dlq.settings import OFF as BROKER_DLQ_OFF
+from .broker_dlq.settings import BrokerDLQSettings
 from .mirroring.settings import MirrorSettings
 from .runtime.supervisor_settings import SupervisorSettings
 
@@ -27,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     "SHUTDOWN_TIMEOUT": 30.0,
     # Seconds one poll waits for records before the loop checks for shutdown again.
     "POLL_TIMEOUT": 0.5,
+    # Seconds a share group may have no live instance (its listeners keep dying or its polls
+    # keep failing) before runshareconsumers gives up and exits with code 3.
+    "GROUP_DOWN_TIMEOUT": 60.0,
     # Dotted path of the sample-record callable used by ``runshareconsumers --demo``.
     "DEMO_RECORDS": None,
     # Seconds a ProcessedRecord row of an idempotent consumer is kept (`sharegroups_cleanup`).
@@ -40,6 +45,8 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_ADDRESS": "127.0.0.1",
     # Seconds between runshareconsumers' summary lines (one per share group at INFO); 0 = none.
     "SUMMARY_INTERVAL": 60.0,
+    # The broker-side DLQ of KIP-1191 ("auto", True, False or a dict); see docs/dead-letters.md.
+    "BROKER_DLQ": "auto",
     # Worker processes of ``runshareconsumers`` (``--processes``); more than 1 = a supervisor.
     "PROCESSES": 1,
     # Restarts and the health probe of the supervisor; see docs/deployment.md.
@@ -55,6 +62,7 @@ class ShareGroupsSettings:
     kafka: dict[str, Any] = field(default_factory=dict)
     shutdown_timeout: float = 30.0
     poll_timeout: float = 0.5
+    group_down_timeout: float = 60.0
     demo_records: str | None = None
     processed_record_retention: float = 7 * 24 * 3600.0
     #: Built by hand (tests), settings mirror nothing; ``get_settings()`` mirrors everything.
@@ -62,6 +70,8 @@ class ShareGroupsSettings:
     metrics_port: int | None = None
     metrics_address: str = "127.0.0.1"
     summary_interval: float = 60.0
+    #: Built by hand, settings leave the broker DLQ alone; ``get_settings()`` uses "auto".
+    broker_dlq: BrokerDLQSettings = BROKER_DLQ_OFF
     processes: int = 1
     supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
 
@@ -98,12 +108,14 @@ def get_settings() -> ShareGroupsSettings:
         kafka=kafka,
         shutdown_timeout=float(merged["SHUTDOWN_TIMEOUT"]),
         poll_timeout=float(merged["POLL_TIMEOUT"]),
+        group_down_timeout=float(merged["GROUP_DOWN_TIMEOUT"]),
         demo_records=merged["DEMO_RECORDS"],
         processed_record_retention=float(merged["PROCESSED_RECORD_RETENTION"]),
         mirror=MirrorSettings.from_setting(merged["MIRROR"]),
         metrics_port=None if merged["METRICS_PORT"] is None else int(merged["METRICS_PORT"]),
         metrics_address=str(merged["METRICS_ADDRESS"]),
         summary_interval=float(merged["SUMMARY_INTERVAL"] or 0),
+        broker_dlq=BrokerDLQSettings.from_setting(merged["BROKER_DLQ"]),
         processes=int(merged["PROCESSES"]),
         supervisor=SupervisorSettings.from_setting(merged["SUPERVISOR"]),
     )

@@ -19,11 +19,16 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from django_sharegroups.clients.memory import MemoryBroker
+from django_sharegroups.instrumentation import EventBus
 from django_sharegroups.testing.mock_cluster import MockCluster
 from tests.services import kafka as kafka_service
 from tests.services import require_or_skip
 
 __all__ = ["require_or_skip"]  # re-exported for tests that check services themselves
+
+#: Publishing an event that is not in instrumentation/catalog.py (or with another payload)
+#: fails the test that does it.
+EventBus.strict = True
 
 SERVICE_MARKERS = {"kafka": "kafka_bootstrap_servers", "postgres": "postgres_database_url"}
 

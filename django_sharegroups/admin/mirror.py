@@ -97,7 +97,9 @@ class LeaseAdmin(MirroredAdmin):
         return lease.process is None or lease.process.last_heartbeat < stale_before()
 
 
-@admin.action(description="Replay selected dead letters to their origin topic")
+@admin.action(
+    description="Replay selected dead letters to their origin topic", permissions=["change"]
+)
 def replay_dead_letters(modeladmin, request: HttpRequest, queryset: QuerySet) -> None:
     try:
         outcome = replay(queryset.order_by("topic", "partition", "offset"))
@@ -112,7 +114,9 @@ def replay_dead_letters(modeladmin, request: HttpRequest, queryset: QuerySet) ->
         modeladmin.message_user(
             request,
             f"Skipped {len(outcome.skipped)} record(s) whose payload was cut at the mirror's "
-            "size limit (MIRROR['payload_limit']); replay them from the DLQ topic instead.",
+            "size limit (MIRROR['payload_limit']) or not copied by the broker DLQ "
+            "(errors.deadletterqueue.copy.record.enable=false); replay them from the DLQ or "
+            "origin topic instead.",
             messages.WARNING,
         )
     for row, error in outcome.failed:
@@ -129,11 +133,12 @@ class DeadLetterAdmin(MirroredAdmin):
         "offset",
         "delivery_count",
         "error_class",
+        "source",
         "dlq",
         "dead_lettered_at",
         "replayed",
     )
-    list_filter = ("share_group", "topic", "error_class", "dlq_topic", "replayed_at")
+    list_filter = ("share_group", "topic", "source", "error_class", "dlq_topic", "replayed_at")
     search_fields = (*ORIGIN_SEARCH, "error_class", "error_message", "dlq_topic")
     date_hierarchy = "dead_lettered_at"
     exclude = ("key", "payload")

@@ -25,7 +25,8 @@ REPLAY_HEADER = "sharegroups.replayed-from"
 @dataclass
 class ReplayOutcome:
     replayed: list = field(default_factory=list)
-    #: Rows that cannot be replayed faithfully (payload cut at the mirror's size limit).
+    #: Rows that cannot be replayed faithfully: payload cut at the mirror's size limit, or a
+    #: broker DLQ record without a copy (``errors.deadletterqueue.copy.record.enable=false``).
     skipped: list = field(default_factory=list)
     #: ``(row, error message)`` for rows the broker did not take.
     failed: list = field(default_factory=list)
@@ -48,7 +49,7 @@ def replay(dead_letters: Iterable, producer: RecordProducer | None = None) -> Re
     producer = producer or build_producer()
     try:
         for row in dead_letters:
-            if row.payload_truncated:
+            if row.payload_truncated or (row.payload is None and row.source == "broker"):
                 outcome.skipped.append(row)
                 continue
             headers = [*decode_headers(row.headers), replay_header(row)]

@@ -304,6 +304,7 @@ class ShareGroupModelAdmin(admin.ModelAdmin):
             {"entry": entry, "source": config_source_label(entry.source)}
             for entry in (overview.configs or {}).values()
         ]
+        context["dead_letter_queue"] = dead_letter_queue_fields(overview.configs or {})
         context["related"] = self._related_links(request, group_id)
         return self._render(request, "detail.html", context)
 
@@ -416,6 +417,18 @@ class ShareGroupModelAdmin(admin.ModelAdmin):
                 continue
             links.append({"label": label, "url": url})
         return links
+
+
+def dead_letter_queue_fields(configs: dict[str, ConfigEntry]) -> dict[str, Any] | None:
+    """The broker-side DLQ (KIP-1191) as named fields; None when the broker has no such
+    configs (before Kafka 4.4)."""
+    from ..broker_dlq.settings import COPY_RECORD, TOPIC_NAME
+
+    topic = configs.get(TOPIC_NAME)
+    if topic is None:
+        return None
+    copy = configs.get(COPY_RECORD)
+    return {"topic": topic.value or None, "copy_record": copy is not None and copy.value == "true"}
 
 
 def _plain(documentation: str | None) -> str:

@@ -235,6 +235,117 @@ def top(admin: ShareGroupAdmin, options: Mapping[str, Any], **_: Any) -> Report:
     return next(top_frames(admin, options))
 
 
+def audit(admin: ShareGroupAdmin, options: Mapping[str, Any], **_: Any) -> Report:
+    from .accounting import account, totals
+
+    accounts = account(admin, options["name"], from_offset=options.get("from_offset"))
+    rows = [
+        (
+            a.topic,
+            a.partition,
+            f"{a.first_offset}-{a.log_end_offset}",
+            a.spso,
+            a.accepted,
+            a.dead_lettered,
+            ", ".join(f"{reason} {count}" for reason, count in sorted(a.archived.items())),
+            len(a.unaccounted),
+            a.pending,
+            a.lag,
+            a.in_flight,
+        )
+        for a in accounts
+    ]
+    headers = ["topic", "partition", "offsets", "spso", "accepted", "dead-lettered"]
+    headers += ["archived (reason)", "unaccounted", "pending", "lag", "in flight"]
+    total = totals(accounts)
+    summary = render_fields(
+        [
+            ("Settled below the SPSO", total["settled"]),
+            ("Accepted (ProcessedRecord)", total["accepted"]),
+            ("Dead-lettered (DeadLetter)", total["dead_lettered"]),
+            (
+                "Archived with reason",
+                ", ".join(f"{r} {n}" for r, n in sorted(total["archived"].items())) or 0,
+            ),
+            ("Unaccounted (below the SPSO, no row)", total["unaccounted"]),
+            ("Pending (from the SPSO on, no row)", total["pending"]),
+            ("Not settled yet (lag)", total["lag"]),
+        ]
+    )
+    unaccounted = [
+        f"  {a.topic}[{a.partition}]: {', '.join(map(str, a.unaccounted[:20]))}"
+        + (" ..." if len(a.unaccounted) > 20 else "")
+        for a in accounts
+        if a.unaccounted
+    ]
+    text = f"{render_table(headers, rows)}\n\n{summary}"
+    if unaccounted:
+        text += "\n\nUnaccounted offsets:\n" + "\n".join(unaccounted)
+    data = {"group_id": options["name"], "partitions": [a.data() for a in accounts], **total}
+    return Report(data, text)
+
+
+def dead_letter_queue(
+    admin: ShareGroupAdmin,
+    options: Mapping[str, Any],
+    *,
+    actor: actions.Actor,
+    confirm: Confirm,
+) -> Report:
+    """Show or change the group's broker-side DLQ (KIP-1191) as named fields."""
+    from ..broker_dlq import settings as names
+    from ..broker_dlq.setup import dead_letter_queue_configs, set_dead_letter_queue
+    from ..conf import get_settings
+    from ..kafka.topics import broker_configs, topic_configs, topic_exists
+
+    name = options["name"]
+    topic, copy_record, off = options.get("topic"), options.get("copy_record"), options.get("off")
+    cluster = broker_configs(admin, [names.TOPIC_PREFIX, names.AUTO_CREATE])
+    prefix = cluster.get(names.TOPIC_PREFIX) or ""
+    if off or topic or copy_record is not None:
+        current = dead_letter_queue_configs(admin, name)
+        target = None if off else topic or current.get(names.TOPIC_NAME)
+        if not off and not target:
+            raise ValueError("The group has no DLQ topic yet: name one with --topic.")
+        plan = "switch the DLQ off" if off else f"DLQ topic {target}, copy record {copy_record}"
+        if not confirm(plan, f"Change the dead-letter queue of {name!r}?"):
+            raise Cancelled("DLQ change cancelled; nothing changed.")
+        set_dead_letter_queue(
+            admin, name, target, copy_record, prefix, get_settings(), actor, current
+        )
+    current = dead_letter_queue_configs(admin, name)
+    dlq_topic = current.get(names.TOPIC_NAME) or None
+    exists = dlq_topic is not None and topic_exists(admin, dlq_topic)
+    opted_in = (
+        exists
+        and dlq_topic is not None
+        and topic_configs(admin, dlq_topic, [names.TOPIC_ENABLE]).get(names.TOPIC_ENABLE) == "true"
+    )
+    data = {
+        "group_id": name,
+        "topic": dlq_topic,
+        "copy_record": current.get(names.COPY_RECORD) == "true",
+        "topic_exists": exists,
+        "topic_opted_in": opted_in,
+        "broker_topic_prefix": prefix,
+        "broker_auto_create": cluster.get(names.AUTO_CREATE) == "true",
+        "share_version": admin.finalized_features().get("share.version", 0),
+    }
+    text = render_fields(
+        [
+            ("Share group", name),
+            ("DLQ topic", dlq_topic or "(none: the broker DLQ is off)"),
+            ("Copy record", "yes" if data["copy_record"] else "no (headers only)"),
+            ("Topic exists", "yes" if exists else "no"),
+            (f"Topic has {names.TOPIC_ENABLE}", "yes" if opted_in else "no"),
+            ("Broker's required prefix", prefix or "(none)"),
+            ("Broker creates DLQ topics", "yes" if data["broker_auto_create"] else "no"),
+            ("share.version", data["share_version"]),
+        ]
+    )
+    return Report(data, text)
+
+
 SUBCOMMANDS: dict[str, Callable[..., Report]] = {
     "top": top,
     "list": list_groups,
@@ -243,6 +354,8 @@ SUBCOMMANDS: dict[str, Callable[..., Report]] = {
     "reset-offsets": reset_offsets,
     "delete": delete,
     "config": config,
+    "audit": audit,
+    "dlq": dead_letter_queue,
 }
 
 

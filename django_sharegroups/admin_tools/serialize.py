@@ -13,6 +13,7 @@ from ..kafka import (
     ShareGroupOffsetsReset,
     SharePartitionOffsets,
 )
+from ..kafka.hints import connection_hint
 from .overview import (
     ResetRow,
     ShareGroupOverview,
@@ -136,12 +137,12 @@ def error_data(error: BaseException) -> dict[str, Any]:
             "message": error.broker_message,
             "detail": str(error),
             "from_broker": True,
-            "hint": ERROR_HINTS.get(error.name),
+            "hint": ERROR_HINTS.get(error.name) or connection_hint(error),
         }
     return {
         "error": type(error).__name__,
         "message": str(error),
         "detail": str(error),
         "from_broker": False,
-        "hint": None,
+        "hint": connection_hint(error),
     }

@@ -210,6 +210,9 @@ class ConfluentClientFactory(ShareConsumerClientFactory):
 
         with ShareGroupAdmin(self.config) as admin:
             level = admin.finalized_features().get("share.version", 0)
+            # ApiVersions is answered before authentication; Metadata is not, so a plaintext
+            # client on a SASL listener fails here instead of retrying forever.
+            admin.cluster.brokers()
         if level < 1:
             raise ConfigurationError(
                 "The Kafka cluster does not serve share groups (feature share.version is "

@@ -1,7 +1,10 @@
 """A small event bus: the runtime publishes named events, listeners subscribe with callables.
 
-A listener that raises is isolated (logged, the others still run), so monitoring code can never
-break consumption.
+Event names and payloads are registered in :mod:`.catalog`. A listener that raises is isolated
+(logged, the others still run), so monitoring code can never break consumption. The hot path
+asks :meth:`EventBus.wants` before it builds a payload, so events nobody listens to cost
+nothing. A strict bus (the test suite turns ``EventBus.strict`` on) refuses names and payloads
+the catalog does not have.
 """
 
 from __future__ import annotations
@@ -9,52 +12,34 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
+
+from ..exceptions import ShareGroupsError
+from .catalog import EVENTS
 
 logger = logging.getLogger("django_sharegroups.instrumentation")
 
 Listener = Callable[[str, dict[str, Any]], None]
 
-#: Event names published by the runtime; docs/events.md lists their payloads.
-EVENTS = (
-    "consumer.started",
-    "consumer.stopped",
-    "consumer.error",
-    "poll",
-    "throttled",
-    "records.filtered",
-    "record.undeserializable",
-    "job.started",
-    "job.finished",
-    "job.errored",
-    "job.unacknowledged",
-    "lock.expired",
-    "acks.sent",
-    "acks.failed",
-    "batch.corrupt",
-    "process.started",
-    "process.quiet",
-    "process.shutdown",
-    "supervisor.started",
-    "supervisor.child_started",
-    "supervisor.child_ready",
-    "supervisor.child_exited",
-    "supervisor.child_restarting",
-    "supervisor.gave_up",
-    "supervisor.stopping",
-    "supervisor.rolling_restart",
-    "supervisor.rolling_restart_finished",
-    "supervisor.stopped",
-)
+__all__ = ["EVENTS", "EventBus", "UnknownEventError", "events"]
+
+
+class UnknownEventError(ShareGroupsError):
+    """An event name or payload that is not in the catalog (raised by strict buses only)."""
 
 
 class EventBus:
+    #: Check every publish against the catalog (on in the test suite).
+    strict: ClassVar[bool] = False
+
     def __init__(self) -> None:
         self._listeners: dict[str, list[Listener]] = {}
         self._lock = threading.Lock()
 
     def subscribe(self, event: str, listener: Listener) -> None:
         """Call ``listener(event, payload)`` for ``event`` (``"*"`` = every event)."""
+        if self.strict and event != "*" and event not in EVENTS:
+            raise UnknownEventError(f"No event {event!r}; see docs/events.md.")
         with self._lock:
             self._listeners.setdefault(event, []).append(listener)
 
@@ -62,13 +47,36 @@ class EventBus:
         with self._lock:
             self._listeners.get(event, []).remove(listener)
 
+    def wants(self, event: str) -> bool:
+        """Whether anything listens to ``event`` (so its payload is worth building). A
+        listener with an ``active()`` method (e.g. DEBUG log lines) counts only while active."""
+        for listeners in (self._listeners.get(event), self._listeners.get("*")):
+            for listener in listeners or ():
+                active = getattr(listener, "active", None)
+                if active is None or active():
+                    return True
+        return False
+
     def publish(self, event: str, **payload: Any) -> None:
+        if self.strict:
+            _check(event, payload)
         listeners = self._listeners.get(event, []) + self._listeners.get("*", [])
         for listener in listeners:
             try:
                 listener(event, payload)
             except Exception:
                 logger.exception("Event listener %r failed on %s", listener, event)
+
+
+def _check(event: str, payload: dict[str, Any]) -> None:
+    shape = EVENTS.get(event)
+    if shape is None:
+        raise UnknownEventError(f"Event {event!r} is not registered in instrumentation/catalog.py")
+    expected = set(shape.__annotations__)
+    if set(payload) != expected:
+        raise UnknownEventError(
+            f"Event {event!r} payload has {sorted(payload)}, the catalog says {sorted(expected)}"
+        )
 
 
 #: The process-wide bus.

@@ -1,13 +1,17 @@
 """The default listener: turns runtime events into log lines (logger ``django_sharegroups``).
 
-Configure it with Django's ``LOGGING`` like any logger; events without a line of their own
-are logged at DEBUG.
+Configure it with Django's ``LOGGING`` like any logger. Events logged at DEBUG (per record or
+per poll) count as read only while the logger is enabled for DEBUG, so on the hot path their
+payloads are not built otherwise.
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+
+from .bus import EventBus
+from .catalog import EVENTS
 
 logger = logging.getLogger("django_sharegroups")
 
@@ -34,9 +38,14 @@ MESSAGES: dict[str, tuple[int, str]] = {
     ),
     "acks.failed": (logging.ERROR, "{share_group}: broker refused acknowledgements: {failures}"),
     "lock.expired": (
-        logging.WARNING,
+        logging.DEBUG,
         "{share_group}: the lock of {record} ran out before its acknowledgement "
         "(processed: {processed})",
+    ),
+    "locks.expired": (
+        logging.WARNING,
+        "{share_group}: locks ran out before the acknowledgement of {not_started} record(s) "
+        "not started and {processed} processed, e.g. {records} (details at DEBUG)",
     ),
     "release.clamped": (
         logging.WARNING,
@@ -60,6 +69,25 @@ MESSAGES: dict[str, tuple[int, str]] = {
         logging.INFO,
         "{share_group}: broker archives {topic}[{partition}]@{offset} ({reason}, "
         "delivery {delivery_count})",
+    ),
+    "records.failed": (
+        logging.ERROR,
+        "{share_group}: {stage} raised on {records}: {error}; {action}",
+    ),
+    "consumer.failed": (logging.ERROR, "{share_group}: {client_id} died: {error}"),
+    "consumer.restarted": (
+        logging.WARNING,
+        "{share_group}: instance {index} restarted (attempt {attempt}) after: {cause}",
+    ),
+    "group.down": (
+        logging.ERROR,
+        "{share_group}: no live instance for {seconds:.0f} s ({cause}); giving up",
+    ),
+    "acquisition.exceeded": (
+        logging.WARNING,
+        "{share_group}: asked for {asked} record(s), the '{client}' adapter acquired "
+        "{received}; records that cannot start before their lock lapses are not processed "
+        "(set max.poll.records in the group's kafka options, or use the 'native' adapter)",
     ),
     "consumer.started": (logging.INFO, "{share_group}: {client_id} started"),
     "consumer.stopped": (logging.INFO, "{share_group}: {client_id} stopped"),
@@ -91,12 +119,58 @@ MESSAGES: dict[str, tuple[int, str]] = {
 }
 
 
+#: Events with a line of their own outside MESSAGES, and its level.
+SPECIAL: dict[str, int] = {
+    "job.errored": logging.ERROR,
+    "consumer.error": logging.ERROR,
+    "acquisition.sized": logging.INFO,
+    "process.started": logging.INFO,
+    "process.shutdown": logging.INFO,
+    "supervisor.child_exited": logging.INFO,
+}
+
+
+class DebugLines:
+    """``log_event`` for events logged at DEBUG: it counts as a listener only while the
+    logger is enabled for DEBUG, so their payloads are not built otherwise."""
+
+    def active(self) -> bool:
+        return logger.isEnabledFor(logging.DEBUG)
+
+    def __call__(self, event: str, payload: dict[str, Any]) -> None:
+        if self.active():
+            log_event(event, payload)
+
+
+def connect(bus: EventBus) -> None:
+    """Subscribe :func:`log_event`: to events with a line at INFO or above always, to the
+    others through :class:`DebugLines`."""
+    levels = {**{event: level for event, (level, _) in MESSAGES.items()}, **SPECIAL}
+    debug_lines = DebugLines()
+    for event in EVENTS:
+        if levels.get(event, logging.DEBUG) > logging.DEBUG:
+            bus.subscribe(event, log_event)
+        else:
+            bus.subscribe(event, debug_lines)
+
+
 def log_event(event: str, payload: dict[str, Any]) -> None:
     if event == "job.errored":
         _error(payload)
     elif event == "consumer.error":
         logger.error(
             "%s: %s", payload["share_group"], payload["error"], exc_info=payload.get("exception")
+        )
+    elif event == "acquisition.sized":
+        pace = payload["ms_per_record"]
+        logger.info(
+            "%s: polls ask for up to %d record(s) (%s, lock %d ms, %d worker(s)%s)",
+            payload["share_group"],
+            payload["records"],
+            "no job timed yet" if pace is None else f"{pace:g} ms per record",
+            payload["lock_ms"],
+            payload["workers"],
+            ", renewing held records" if payload["renewing"] else "",
         )
     elif event == "process.started":
         logger.info("Started %d share-consumer instance(s)", len(payload["runner"].listeners))
@@ -115,6 +189,6 @@ def log_event(event: str, payload: dict[str, Any]) -> None:
     elif event in MESSAGES:
         level, template = MESSAGES[event]
         if logger.isEnabledFor(level):
-            logger.log(level, template.format(**payload))
+            logger.log(level, template.format(**payload), exc_info=payload.get("exception"))
     elif logger.isEnabledFor(logging.DEBUG):
         logger.debug("%s %s", event, payload)

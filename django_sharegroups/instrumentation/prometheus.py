@@ -59,18 +59,19 @@ class CountsCollector(Collector):
             name = f"sharegroups_{metric.name}"
             samples = sorted(by_metric.get(metric.name, []))
             if metric.histogram:
-                family: Metric = HistogramMetricFamily(name, metric.doc, labels=metric.labels)
+                histogram = HistogramMetricFamily(name, metric.doc, labels=metric.labels)
                 for labels, counts in samples:
                     cumulative, buckets = 0, []
                     for bound, count in zip([*metric.buckets, float("inf")], counts, strict=False):
                         cumulative += count
                         buckets.append((floatToGoString(bound), cumulative))
-                    family.add_metric(list(labels), buckets, counts[-1])
+                    histogram.add_metric(list(labels), buckets, counts[-1])
+                yield histogram
             else:
-                family = CounterMetricFamily(name, metric.doc, labels=metric.labels)
+                counter = CounterMetricFamily(name, metric.doc, labels=metric.labels)
                 for labels, value in samples:
-                    family.add_metric(list(labels), value)
-            yield family
+                    counter.add_metric(list(labels), value)
+                yield counter
 
 
 #: Listener states: a thread that never joined, one consuming, one stopping, one gone.

@@ -34,6 +34,8 @@ class MirrorListener:
         self.reporter: MirrorReporter | None = None
         self._early: BoundedQueue | None = None
         self._lock = threading.Lock()
+        #: The last ``record.archived`` payload per publishing thread (see record_undeserializable).
+        self._last_archived = threading.local()
 
     def subscriptions(self) -> dict[str, Any]:
         return {
@@ -43,6 +45,7 @@ class MirrorListener:
             "process.shutdown": self.process_shutdown,
             "record.archived": self.record_archived,
             "dlq.dispatched": self.dlq_dispatched,
+            "record.undeserializable": self.record_undeserializable,
         }
 
     def process_started(self, event: str, payload: dict[str, Any]) -> None:
@@ -82,7 +85,19 @@ class MirrorListener:
             reporter.stop(timeout=FINAL_FLUSH_TIMEOUT)
 
     def record_archived(self, event: str, payload: dict[str, Any]) -> None:
+        self._last_archived.payload = payload
         self._record("archived", payload)
+
+    def record_undeserializable(self, event: str, payload: dict[str, Any]) -> None:
+        """The listener archives an undeserializable record first and then names the decoder's
+        error in this event (same thread): mirror the archived row again, with that error."""
+        archived = getattr(self._last_archived, "payload", None)
+        self._last_archived.payload = None
+        if archived is None or archived.get("error") or not payload.get("error"):
+            return
+        where = f"{archived['topic']}[{archived['partition']}]@{archived['offset']}"
+        if archived["share_group"] == payload["share_group"] and where == payload["record"]:
+            self._record("archived", {**archived, "error": payload["error"]})
 
     def dlq_dispatched(self, event: str, payload: dict[str, Any]) -> None:
         self._record("dead_letters", payload)

@@ -165,6 +165,7 @@ def upsert_dead_letters(events: Sequence[dict[str, Any]], payload_limit: int) ->
             "dlq_partition",
             "dlq_offset",
             "dead_lettered_at",
+            "source",  # a row the broker DLQ watcher wrote first becomes the client's
         ],
     )
     return len(rows)

@@ -23,6 +23,7 @@ class ShareGroupAuditEntry(models.Model):
     class Source(models.TextChoices):
         ADMIN = "admin", "Django admin"
         CLI = "cli", "manage.py sharegroups"
+        RUNTIME = "runtime", "manage.py runshareconsumers"
 
     class Outcome(models.TextChoices):
         STARTED = "started", "started (no outcome recorded)"

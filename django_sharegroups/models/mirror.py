@@ -77,7 +77,12 @@ class Lease(RecordOrigin):
 
 
 class DeadLetter(RecordOrigin):
-    """A record the DLQ handler produced to a dead-letter topic, kept for inspection/replay."""
+    """A dead-lettered record, kept for inspection and replay: produced by the client-side DLQ
+    handler, or written by the broker to the group's DLQ topic (KIP-1191) and mirrored."""
+
+    class Source(models.TextChoices):
+        CLIENT = "client", "client-side DLQ"
+        BROKER = "broker", "broker-side DLQ"
 
     key = models.BinaryField(null=True, blank=True)
     #: ``[[name, base64 value or null], ...]`` in record order (headers may repeat).
@@ -94,6 +99,7 @@ class DeadLetter(RecordOrigin):
     dead_lettered_at = models.DateTimeField(db_index=True)
     replayed_at = models.DateTimeField(null=True, blank=True)
     replay_count = models.PositiveIntegerField(default=0)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.CLIENT)
 
     class Meta:
         ordering = ["-dead_lettered_at"]

@@ -6,8 +6,15 @@ import time
 from collections.abc import Callable, Iterable
 
 from ..clients.base import AcknowledgeType
-from ..exceptions import ShareGroupsError
+from ..exceptions import NotSupportedError, ShareGroupsError
 from ..messages import Message
+
+#: The one error ``extend_lock`` raises where the client adapter cannot RENEW.
+RENEW_NOT_SUPPORTED = (
+    "extend_lock() needs RENEW (KIP-1222), which the {adapter} client adapter cannot send "
+    "(librdkafka has none yet); use the 'native' adapter, or keep jobs shorter than the "
+    "acquisition lock."
+)
 
 
 class AcknowledgementError(ShareGroupsError):
@@ -33,8 +40,15 @@ class JobAcknowledgements:
         self.dead_letters: dict[tuple[str, int, int], BaseException | str | None] = {}
         #: Records whose lease ran out before they were acknowledged.
         self.lapsed: set[tuple[str, int, int]] = set()
+        #: How many of them ran out before ``consume`` could start (they were not processed).
+        self.lapsed_before_start = 0
         #: Set by the runtime: how ``extend_lock`` reaches the client (None = cannot RENEW).
         self.on_renew: Callable[[Message], None] | None = None
+        #: Named in the error when it cannot RENEW (e.g. "'confluent'").
+        self.adapter = "this"
+        #: Records ``consume`` was called with (lapsed ones are not) and how long it took.
+        self.started = 0
+        self.seconds = 0.0
 
     def mark(self, message: Message, ack_type: AcknowledgeType, delay: int | None = None) -> None:
         key = message.coordinates
@@ -51,7 +65,9 @@ class JobAcknowledgements:
         self._types[key] = ack_type
         self.marked_at[key] = time.time()
 
-    def revoke_accepts(self, keep: set[tuple[str, int, int]] = frozenset()) -> list[Message]:
+    def revoke_accepts(
+        self, keep: set[tuple[str, int, int]] | frozenset[tuple[str, int, int]] = frozenset()
+    ) -> list[Message]:
         """After a rollback the job's ACCEPTs must not reach the broker: turn them into
         RELEASEs (except ``keep``); REJECTs and releases stand. Returns the revoked ones."""
         revoked = []
@@ -67,17 +83,12 @@ class JobAcknowledgements:
         self.dead_letters[message.coordinates] = error
 
     def renew(self, message: Message) -> None:
-        from ..exceptions import NotSupportedError
-
         if message.coordinates not in self._messages:
             raise AcknowledgementError(f"{message!r} is not part of the job being processed.")
         if message.coordinates in self._types:
             raise AcknowledgementError(f"{message!r} is already acknowledged; nothing to renew.")
         if self.on_renew is None:
-            raise NotSupportedError(
-                "extend_lock() needs RENEW, which this client adapter cannot send; use the "
-                "'memory' or 'native' adapter, or keep jobs shorter than the lock."
-            )
+            raise NotSupportedError(RENEW_NOT_SUPPORTED.format(adapter=self.adapter))
         self.on_renew(message)
 
     def mark_all_unacknowledged(self, ack_type: AcknowledgeType) -> list[Message]:

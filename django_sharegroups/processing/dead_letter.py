@@ -32,7 +32,9 @@ def dead_letter_headers(
         "error-message": error_message[:4096],
         "dead-lettered-at": str(int(time.time() * 1000)),
     }
-    headers = [(HEADER_PREFIX + name, value.encode()) for name, value in origin.items()]
+    headers: list[tuple[str, bytes | None]] = [
+        (HEADER_PREFIX + name, value.encode()) for name, value in origin.items()
+    ]
     headers.append((HEADER_PREFIX + "key", message.raw_key))
     return [*message.raw_headers, *headers]
 

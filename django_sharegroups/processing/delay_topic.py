@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from ..consumer import ShareGroupConsumer
-from ..messages import Message
+from ..messages import Message, Messages
 
 DELIVER_AT = "sharegroups.delay.deliver-at"
 ORIGIN_TOPIC = "sharegroups.delay.origin-topic"
@@ -46,10 +46,10 @@ class DelayTopicConsumer(ShareGroupConsumer):
 
     max_hold_ms = 10_000
 
-    def consume(self, messages) -> None:
+    def consume(self, messages: Messages) -> None:
         for message in messages:
             headers = dict(message.raw_headers)
-            due_ms = int(headers[DELIVER_AT])
+            due_ms = int(headers[DELIVER_AT] or 0)
             wait = due_ms / 1000 - time.time()
             if 0 < wait <= self.max_hold_ms / 1000:
                 time.sleep(wait)
@@ -62,7 +62,7 @@ class DelayTopicConsumer(ShareGroupConsumer):
                     headers=list(message.raw_headers),
                 )
             else:
-                origin = headers[ORIGIN_TOPIC].decode()
+                origin = (headers[ORIGIN_TOPIC] or b"").decode()
                 kept = [(k, v) for k, v in message.raw_headers if k not in _DELAY_HEADERS]
                 self.produce(origin, message.raw_payload, key=message.raw_key, headers=kept)
             self.mark_accepted(message)

@@ -9,6 +9,8 @@ member already.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime
 
 from django.db import close_old_connections
@@ -37,28 +39,36 @@ def execute_job(
     leases: LeaseTracker | None = None,
     polled_at: datetime | None = None,
     partition_scoped: bool = False,
-    on_renew=None,
+    on_renew: Callable[[Message], None] | None = None,
+    adapter: str | None = None,
 ) -> JobAcknowledgements:
     acknowledgements = JobAcknowledgements(messages)
     acknowledgements.on_renew = on_renew
+    if adapter is not None:
+        acknowledgements.adapter = f"'{adapter}'"
     name = type(consumer).__name__
     group = consumer.share_group.name
     live = messages
     if leases is not None:
-        lapsed = [m for m in messages if _lapsed(leases, m)]
-        for message in lapsed:
-            acknowledgements.mark(message, AcknowledgeType.RELEASE)
-            acknowledgements.lapsed.add(message.coordinates)
-            _lock_expired(consumer, message, bus, started=False)
-        live = [m for m in messages if m.coordinates not in acknowledgements.lapsed]
+        now = time.time()
+        lapsed = [m for m in messages if leases.lapsed(m.coordinates, now)]
+        if lapsed:
+            for message in lapsed:
+                acknowledgements.mark(message, AcknowledgeType.RELEASE)
+                acknowledgements.lapsed.add(message.coordinates)
+                _lock_expired(consumer, message, bus, started=False)
+            acknowledgements.lapsed_before_start = len(lapsed)
+            live = [m for m in messages if m.coordinates not in acknowledgements.lapsed]
     if not live:
         return acknowledgements
     metadata = build_metadata(
         live, consumer.topic.name, polled_at or datetime.now().astimezone(), partition_scoped
     )
     consumer._acknowledgements = acknowledgements
+    started = time.perf_counter()
     close_old_connections()
-    bus.publish("job.started", share_group=group, consumer=name, size=len(live))
+    if bus.wants("job.started"):
+        bus.publish("job.started", share_group=group, consumer=name, size=len(live))
     try:
         batch = Messages(live, topic=consumer.topic.name, metadata=metadata)
         run_consume(consumer, batch, acknowledgements, implicit=implicit)  # atomic/idempotent
@@ -84,39 +94,40 @@ def execute_job(
                 bus.publish(
                     "job.unacknowledged", share_group=group, consumer=name, records=describe(left)
                 )
-        bus.publish(
-            "job.finished",
-            share_group=group,
-            consumer=name,
-            size=len(live),
-            acknowledgements=acknowledgements.counts(),
-        )
+        if bus.wants("job.finished"):
+            bus.publish(
+                "job.finished",
+                share_group=group,
+                consumer=name,
+                size=len(live),
+                acknowledgements=acknowledgements.counts(),
+            )
     finally:
         consumer._acknowledgements = None
         close_old_connections()
+        acknowledgements.started = len(live)
+        acknowledgements.seconds = time.perf_counter() - started
     if leases is not None:
+        marked_at = acknowledgements.marked_at
         for message in live:
-            lease = leases.get(message.coordinates)
-            acked_at = acknowledgements.marked_at.get(message.coordinates)
-            if lease is not None and lease.lapsed(acked_at):
-                acknowledgements.lapsed.add(message.coordinates)
+            key = message.coordinates
+            if leases.lapsed(key, marked_at.get(key)):
+                acknowledgements.lapsed.add(key)
                 _lock_expired(consumer, message, bus, started=True)
     return acknowledgements
 
 
-def _lapsed(leases: LeaseTracker, message: Message) -> bool:
-    lease = leases.get(message.coordinates)
-    return lease is not None and lease.lapsed()
-
-
-def _lock_expired(consumer: ShareGroupConsumer, message: Message, bus: EventBus, started: bool):
-    bus.publish(
-        "lock.expired",
-        share_group=consumer.share_group.name,
-        consumer=type(consumer).__name__,
-        record=describe([message]),
-        processed=started,
-    )
+def _lock_expired(
+    consumer: ShareGroupConsumer, message: Message, bus: EventBus, started: bool
+) -> None:
+    if bus.wants("lock.expired"):
+        bus.publish(
+            "lock.expired",
+            share_group=consumer.share_group.name,
+            consumer=type(consumer).__name__,
+            record=describe([message]),
+            processed=started,
+        )
     try:
         consumer.lock_expired(message)
     except Exception as exc:

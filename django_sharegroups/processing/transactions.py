@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
@@ -176,5 +177,5 @@ def _committed_elsewhere(
         return set()
 
 
-def _processed_model():
+def _processed_model() -> type[Any]:
     return apps.get_model("django_sharegroups", "ProcessedRecord")

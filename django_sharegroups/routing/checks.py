@@ -147,6 +147,22 @@ def _check_group_options(group: ShareGroup, label: str) -> Iterable[Error]:
         yield invalid("client", group.client, "one of " + ", ".join(ADAPTERS))
     if not isinstance(group.kafka, dict):
         yield invalid("kafka", group.kafka, "a dict of librdkafka settings")
+    dlq = group.dead_letter_queue
+    if not (
+        dlq is None
+        or isinstance(dlq, bool)
+        or (
+            isinstance(dlq, dict)
+            and set(dlq) <= {"topic", "copy_record"}
+            and isinstance(dlq.get("topic", ""), str)
+            and isinstance(dlq.get("copy_record", True), bool)
+        )
+    ):
+        yield invalid(
+            "dead_letter_queue",
+            dlq,
+            'True, False or {"topic": "dlq.<name>", "copy_record": bool} (the broker DLQ)',
+        )
 
 
 def _check_topic(route: Topic, label: str) -> Iterable[Error]:

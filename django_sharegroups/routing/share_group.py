@@ -28,6 +28,8 @@ class ShareGroup:
     record_lock_duration_ms: Any = None
     delivery_count_limit: Any = None
     max_delayed_releases: Any = 1000
+    #: The broker-side DLQ (KIP-1191): None = SHAREGROUPS["BROKER_DLQ"], False, True or a dict.
+    dead_letter_queue: Any = None
     #: Where it was declared ("myapp.consumers"), so check messages can point at it.
     declared_in: str | None = None
 
@@ -63,6 +65,7 @@ def share_group(
     record_lock_duration_ms: int | None = None,
     delivery_count_limit: int | None = None,
     max_delayed_releases: int = 1000,
+    dead_letter_queue: dict[str, Any] | bool | None = None,
     registry=None,
 ) -> ShareGroup:
     """Declare a share group and register it (in the project-wide registry by default).
@@ -77,6 +80,8 @@ def share_group(
     ``delivery_count_limit`` likewise ``share.delivery.count.limit`` (both are read from the
     broker at startup when possible). ``max_delayed_releases`` bounds the records one instance
     holds for delayed release; beyond it a delayed release becomes an immediate one.
+    ``dead_letter_queue={"topic": "dlq.orders", "copy_record": True}`` (or True / False)
+    configures the group's broker-side DLQ at startup; None follows SHAREGROUPS["BROKER_DLQ"].
     """
     group = ShareGroup(
         name=name,
@@ -91,6 +96,7 @@ def share_group(
         record_lock_duration_ms=record_lock_duration_ms,
         delivery_count_limit=delivery_count_limit,
         max_delayed_releases=max_delayed_releases,
+        dead_letter_queue=dead_letter_queue,
         declared_in=(registry or default_registry).current_module,
     )
     (registry or default_registry).register(group)

@@ -14,13 +14,16 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.module_loading import import_string
 
 from ..clients.memory import MemoryBroker, default_broker
 from ..exceptions import ConfigurationError
 from ..routing import ShareGroup
+
+if TYPE_CHECKING:
+    from .runner import ShareConsumerRunner
 
 logger = logging.getLogger("django_sharegroups.demo")
 
@@ -120,7 +123,9 @@ class DemoFeeder(threading.Thread):
                 return
 
 
-def start_demo(runner, *, records: int | None = None, exit_when_done: bool = False) -> DemoFeeder:
+def start_demo(
+    runner: ShareConsumerRunner, *, records: int | None = None, exit_when_done: bool = False
+) -> DemoFeeder:
     """Start feeding the runner's groups; they must all run on the ``memory`` adapter."""
     settings = runner.settings
     not_memory = [g.name for g in runner.share_groups if (g.client or settings.client) != "memory"]

@@ -35,7 +35,8 @@ class ProbeServer:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/"
+        shown = host.decode() if isinstance(host, bytes) else host
+        return f"http://{shown}:{port}/"
 
     def start(self) -> None:
         self.thread.start()

@@ -9,27 +9,34 @@ orchestrators that drain a process before they stop it) until SIGTERM/SIGINT.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
 import time
 from collections.abc import Sequence
+from types import FrameType
 
 from ..clients import build_client_factory
 from ..clients.base import ShareConsumerClientFactory
 from ..conf import ShareGroupsSettings, get_settings
 from ..instrumentation import EventBus, events
 from ..routing import ShareGroup
+from ..routing.settings import GroupSettings
 from .listener import ShareGroupListener
 from .preflight import GroupLimits, check_capabilities, resolve_limits
+from .supervision import GroupDown, ListenerSupervisor
 
 logger = logging.getLogger("django_sharegroups.runtime")
 
 EXIT_OK = 0
 #: Listeners did not stop within the shutdown timeout, or a second signal forced the exit.
 EXIT_FORCED = 2
-#: A listener could not start or died.
+#: A listener could not start, or one had died and was not running again at the end.
 EXIT_FAILED = 1
+#: A share group had no live instance for ``GROUP_DOWN_TIMEOUT`` seconds (listeners kept
+#: dying, or its polls kept failing); the log names the group and the cause.
+EXIT_GROUP_DOWN = 3
 
 
 class ShareConsumerRunner:
@@ -51,7 +58,13 @@ class ShareConsumerRunner:
         self.stop_event = threading.Event()
         self.exit_event = threading.Event()
         self.listeners: list[ShareGroupListener] = []
+        self.supervisor: ListenerSupervisor | None = None
+        #: Set when a group stayed without a live instance too long (the process gives up).
+        self.group_down: GroupDown | None = None
+        self._limits: dict[str, GroupLimits] = {}
+        self._group_settings: dict[str, GroupSettings] = {}
         self._signals_received = 0
+        self.broker_dead_letter_topics: dict[str, str] = {}
 
     def _factory(self, name: str) -> ShareConsumerClientFactory:
         if name not in self.factories:
@@ -62,40 +75,67 @@ class ShareConsumerRunner:
         """Before consuming: the broker can serve the groups, every feature fits its adapter,
         and each group's lock duration and delivery limit are known."""
         by_factory: dict[int, list[str]] = {}
-        limits = {}
         for group in self.share_groups:
             factory = self._factory(group.client or self.settings.client)
             by_factory.setdefault(id(factory), []).append(group.name)
-            limits[group.name] = resolve_limits(group, factory)
-            check_capabilities(group, factory, limits[group.name])
-        for factory in self.factories.values():
+        for factory in self.factories.values():  # first: it names an unreachable broker
             if id(factory) in by_factory:
                 factory.preflight(by_factory[id(factory)])
+        limits = {}
+        for group in self.share_groups:
+            factory = self._factory(group.client or self.settings.client)
+            limits[group.name] = resolve_limits(group, factory)
+            check_capabilities(group, factory, limits[group.name])
+        from ..broker_dlq.setup import configure_broker_dlq
+
+        #: ``{share group: broker-side DLQ topic}``, mirrored by broker_dlq.watcher.
+        self.broker_dead_letter_topics = configure_broker_dlq(self.share_groups, self.settings)
         return limits
 
     def start(self) -> None:
         """Check, start every listener and wait until each has joined or failed to."""
-        limits = self.preflight()
+        self._limits = self.preflight()
         for group in self.share_groups:
-            factory = self._factory(group.client or self.settings.client)
+            self._group_settings[group.name] = settings = GroupSettings.build(group)
             for index in range(group.concurrency):
-                self.listeners.append(
-                    ShareGroupListener(
-                        group,
-                        index,
-                        factory,
-                        stop_event=self.stop_event,
-                        bus=self.bus,
-                        poll_timeout=self.settings.poll_timeout,
-                        commit_timeout=min(self.settings.shutdown_timeout, 30.0),
-                        limits=limits[group.name],
-                    )
-                )
+                self.listeners.append(self._listener(settings, index))
         for listener in self.listeners:
             listener.start()
         for listener in self.listeners:
             listener.started_consuming.wait()
+        self.supervisor = ListenerSupervisor(
+            self.listeners,
+            lambda dead: self._listener(dead.share_group, dead.index),
+            bus=self.bus,
+            stop_event=self.stop_event,
+            group_down_timeout=self.settings.group_down_timeout,
+            on_group_down=self._on_group_down,
+        )
+        self.supervisor.start()
         self.bus.publish("process.started", runner=self)
+        # Everything built so far (routes, modules, clients) lives as long as the process:
+        # keep it out of the collector's generations, so collections stay short.
+        gc.freeze()
+
+    def _listener(self, settings: GroupSettings, index: int) -> ShareGroupListener:
+        return ShareGroupListener(
+            settings,
+            index,
+            self._factory(settings.route.client or self.settings.client),
+            stop_event=self.stop_event,
+            bus=self.bus,
+            poll_timeout=self.settings.poll_timeout,
+            commit_timeout=min(self.settings.shutdown_timeout, 30.0),
+            limits=self._limits[settings.name],
+        )
+
+    def _on_group_down(self, down: GroupDown) -> None:
+        self.group_down = down
+        logger.error("Giving up: %s", down)
+        self.bus.publish(
+            "group.down", share_group=down.share_group, seconds=down.seconds, cause=down.cause
+        )
+        self.stop()
 
     def stop(self) -> None:
         """Ask every listener to stop after its current job, then end the process."""
@@ -104,6 +144,8 @@ class ShareConsumerRunner:
 
     def quiet(self) -> None:
         """Stop polling and finish the running jobs, but keep the process up."""
+        for listener in self.listeners:
+            listener.quiet_requested = True
         self.stop_event.set()
         self.bus.publish("process.quiet", listeners=len(self.listeners))
 
@@ -130,20 +172,26 @@ class ShareConsumerRunner:
         failed = [listener for listener in self.listeners if listener.startup_error]
         if failed:
             self.stop()
-        while not self.exit_event.is_set():
-            if not self.stop_event.is_set() and not any(
-                listener.is_alive() for listener in self.listeners
-            ):
-                break
-            self.exit_event.wait(0.5)
+        self.exit_event.wait()
         return self.shutdown(EXIT_FAILED if failed else EXIT_OK)
 
     def shutdown(self, exit_code: int = EXIT_OK) -> int:
+        """Stop and report. ``clean`` is True only when every listener stopped in time and none
+        died on the way; the exit code is non-zero when one was not running at the end."""
         self.stop()
-        clean = self.join(self.settings.shutdown_timeout)
+        if self.supervisor is not None:
+            self.supervisor.stop()
+        joined = self.join(self.settings.shutdown_timeout)
         still_running = self.running_jobs()
-        if not clean:
+        deaths = self.supervisor.deaths if self.supervisor is not None else 0
+        failed = [listener.name for listener in self.listeners if listener.failure is not None]
+        clean = joined and not deaths and not failed
+        if self.group_down is not None:
+            exit_code = EXIT_GROUP_DOWN
+        elif not joined:
             exit_code = EXIT_FORCED
+        elif failed and exit_code == EXIT_OK:
+            exit_code = EXIT_FAILED
         for factory in self.factories.values():
             try:
                 factory.close()
@@ -154,6 +202,9 @@ class ShareConsumerRunner:
             clean=clean,
             still_running=still_running,
             listeners=len(self.listeners),
+            restarts=self.supervisor.restarts if self.supervisor is not None else 0,
+            failed=failed,
+            group_down=str(self.group_down) if self.group_down is not None else None,
             exit_code=exit_code,
         )
         return exit_code
@@ -165,11 +216,11 @@ class ShareConsumerRunner:
             signal.signal(signum, self._on_signal)
         signal.signal(signal.SIGTSTP, self._on_quiet_signal)
 
-    def _on_quiet_signal(self, signum, frame) -> None:
+    def _on_quiet_signal(self, signum: int, frame: FrameType | None) -> None:
         logger.info("SIGTSTP received: quiet mode, no more polling; the process stays up")
         self.quiet()
 
-    def _on_signal(self, signum, frame) -> None:
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._signals_received += 1
         if self._signals_received == 1:
             logger.info("%s received: stopping after the running jobs", signal.Signals(signum).name)

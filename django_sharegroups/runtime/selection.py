@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..exceptions import ConfigurationError
-from ..routing import ShareGroup, registry
+from ..routing import RouteRegistry, ShareGroup, registry
 
 
 def select_share_groups(
-    include: Sequence[str] = (), exclude: Sequence[str] = (), routes=registry
+    include: Sequence[str] = (), exclude: Sequence[str] = (), routes: RouteRegistry = registry
 ) -> list[ShareGroup]:
     declared = {group.name: group for group in routes.groups}
     unknown = sorted((set(include) | set(exclude)) - set(declared))

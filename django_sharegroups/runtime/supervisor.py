@@ -265,6 +265,8 @@ class Supervisor:
         )
 
     def _read_status(self, child: Child) -> None:
+        if child.status_fd is None:
+            return
         try:
             data = os.read(child.status_fd, 4096)
         except BlockingIOError:
@@ -423,7 +425,8 @@ class Supervisor:
                 if stop:
                     child.state = "draining"
                 child.process.send_signal(signum)
-                sent.append(child.pid)
+                if child.pid is not None:
+                    sent.append(child.pid)
         return sent
 
     # -- rolling restart -----------------------------------------------------------------------

@@ -16,6 +16,8 @@ from typing import Any
 
 from django.db import connections
 
+from .jobs import shutdown_consumers
+
 logger = logging.getLogger("django_sharegroups.runtime")
 
 _STOP = object()
@@ -26,6 +28,24 @@ class JobResult:
     job: Any
     #: The job's acknowledgements, or None when it was not started (the pool was stopping).
     acknowledgements: Any
+
+
+@dataclass
+class WorkerFailure:
+    """A worker thread was hit by something no job may raise (``SystemExit``, ...): the
+    listener fails with it and the runner restarts it."""
+
+    job: Any
+    error: BaseException
+
+
+class RenewRequest:
+    """``extend_lock`` from a running job, for the owner thread to send."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: Any) -> None:
+        self.record = record
 
 
 class WorkerPool:
@@ -44,7 +64,7 @@ class WorkerPool:
         self.stop_event = stop_event
         self.in_flight = 0
         self._jobs: queue.Queue = queue.Queue()
-        self._results: queue.Queue[JobResult] = queue.Queue()
+        self._results: queue.Queue[Any] = queue.Queue()
         self._threads = [
             threading.Thread(target=self._work, name=f"{name}:worker{i}", daemon=True)
             for i in range(size)
@@ -83,7 +103,7 @@ class WorkerPool:
                 return items
 
     def _count(self, items: list) -> list:
-        self.in_flight -= sum(1 for item in items if isinstance(item, JobResult))
+        self.in_flight -= sum(1 for item in items if isinstance(item, JobResult | WorkerFailure))
         return items
 
     def close(self) -> None:
@@ -102,11 +122,10 @@ class WorkerPool:
                 if self.stop_event.is_set():
                     self._results.put(JobResult(job, None))
                     continue
-                self._results.put(JobResult(job, self.run_job(job, state)))
-        finally:
-            for consumer in state.values():
                 try:
-                    consumer.shutdown()
-                except Exception:  # never let one consumer's hook stop the others'
-                    logger.exception("%r.shutdown() failed", consumer)
+                    self._results.put(JobResult(job, self.run_job(job, state)))
+                except BaseException as exc:  # noqa: BLE001 - handed to the listener
+                    self._results.put(WorkerFailure(job, exc))
+        finally:
+            shutdown_consumers(state, threading.current_thread().name)
             connections.close_all()

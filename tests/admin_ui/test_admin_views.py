@@ -69,6 +69,8 @@ def test_the_detail_page_shows_members_partitions_lag_and_configs(
         assert expected in page
     assert "/127.0.0.1" not in page
     assert 'id="reset-offsets-link"' in page  # a superuser may do everything
+    assert response.context["dead_letter_queue"] == {"topic": None, "copy_record": False}
+    assert 'id="dead-letter-queue"' in page and "off: archived records are not kept" in page
     related = {link["label"]: link["url"] for link in response.context["related"]}
     assert related["Audit log"].endswith(f"?share_group={group.name}")
     assert related["Leases (records in flight)"].endswith(f"?share_group={group.name}")

@@ -186,3 +186,34 @@ def test_a_staff_user_without_the_permission_cannot_reset(
         f"{live_server.url}/admin/django_sharegroups/sharegroup/reset/{consumed_group.name}/"
     )
     assert response.status == 403
+
+
+def test_a_view_only_user_is_not_offered_replay_or_purge(browser, live_server, staff_user) -> None:
+    from django.utils import timezone
+
+    from django_sharegroups.models import DeadLetter
+
+    DeadLetter.objects.create(
+        share_group="orders",
+        topic="orders",
+        partition=0,
+        offset=1,
+        delivery_count=5,
+        dlq_topic="dlq.orders",
+        dead_lettered_at=timezone.now(),
+    )
+    staff_user("dead-letter-viewer", "view_deadletter")
+    staff_user("dead-letter-operator", "view_deadletter", "change_deadletter")
+    changelist = f"{live_server.url}/admin/django_sharegroups/deadletter/"
+
+    viewer = log_in(browser, live_server, "dead-letter-viewer")
+    viewer.goto(changelist)
+    viewer.wait_for_selector("#result_list")
+    assert viewer.locator("select[name=action]").count() == 0
+    assert "Replay selected" not in viewer.content()
+
+    operator = log_in(browser, live_server, "dead-letter-operator")
+    operator.goto(changelist)
+    options = operator.locator("select[name=action] option").all_inner_texts()
+    assert any(text.startswith("Replay") for text in options), options
+    assert not any(text.startswith("Purge") for text in options), options

@@ -8,6 +8,7 @@ from itertools import pairwise
 
 from django_sharegroups import ShareGroupConsumer
 from django_sharegroups.instrumentation import EventBus
+from django_sharegroups.processing.acquisition import MAX_RECORDS_PER_POLL_RENEWING
 
 from ..helpers import poll_stamps, wait_until
 from .conftest import declare, events_of, prepare, produce, recording_consumer, running
@@ -41,11 +42,12 @@ def test_worker_pool_runs_jobs_in_parallel_and_accepts_each_record_once(broker):
     assert sum(broker.share_group_offsets("pool")[("pool", p)].lag for p in range(3)) == 0
 
 
-def test_polls_ask_only_for_free_worker_capacity(broker):
+def test_polls_start_at_free_worker_capacity_and_grow_while_jobs_are_fast(broker):
     prepare(broker, "capacity")
-    produce(broker, "capacity", ({"n": i} for i in range(60)))
+    produce(broker, "capacity", ({"n": i} for i in range(600)))
     bus = EventBus()
     polls = events_of(bus, "poll")
+    sized = events_of(bus, "acquisition.sized")
     seen = recording_consumer()
     group = declare(
         "capacity",
@@ -54,9 +56,12 @@ def test_polls_ask_only_for_free_worker_capacity(broker):
         topic_options={"jobs_builder": "per_batch", "max_messages_per_job": 5},
     )
     with running([group], broker, bus=bus):
-        assert wait_until(lambda: len(seen.seen) >= 60, timeout=30)
-    assert all(p["records"] <= p["asked"] <= 15 for p in polls)
-    assert max(p["records"] for p in polls) > 5  # several jobs per poll when workers are free
+        assert wait_until(lambda: len(seen.seen) >= 600, timeout=30)
+    assert polls[0]["asked"] <= 15  # one job per free worker before any job was timed
+    assert all(p["records"] <= p["asked"] <= MAX_RECORDS_PER_POLL_RENEWING for p in polls)
+    assert max(p["asked"] for p in polls) > 15  # fast jobs: polls cover several jobs per worker
+    assert sized[0]["records"] == 15 and sized[0]["ms_per_record"] is None
+    assert len(sized) >= 2  # reported again once the allowance grew a lot
 
 
 def test_per_key_jobs_never_mix_keys_and_per_partition_jobs_carry_partition_metadata(broker):

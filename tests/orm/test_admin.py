@@ -199,3 +199,59 @@ def test_replay_reaches_real_kafka(kafka_bootstrap_servers, kafka_topic):
         assert headers["trace-id"] == b"abc"
     finally:
         consumer.close()
+
+
+@pytest.fixture
+def staff_with(client, django_user_model):
+    """``staff_with(*codenames)``: a logged-in staff client with exactly these permissions."""
+
+    def login(*codenames: str):
+        from django.contrib.auth.models import Permission
+
+        user = django_user_model.objects.create_user(
+            "staff-" + "-".join(codenames), password="pw", is_staff=True
+        )
+        user.user_permissions.set(
+            Permission.objects.filter(
+                content_type__app_label="django_sharegroups", codename__in=codenames
+            )
+        )
+        client.force_login(user)
+        return client
+
+    return login
+
+
+def offered_actions(client, model: str) -> set[str]:
+    response = client.get(changelist(model))
+    assert response.status_code == 200
+    form = response.context["action_form"]  # None when no action is allowed
+    return {name for name, _ in form.fields["action"].choices if name} if form else set()
+
+
+@pytest.mark.parametrize(
+    ("codenames", "expected"),
+    [
+        (("view_deadletter",), set()),
+        (("view_deadletter", "change_deadletter"), {"replay_dead_letters"}),
+        (("view_deadletter", "delete_deadletter"), {"purge_expired", "delete_selected"}),
+    ],
+)
+def test_dead_letter_actions_follow_the_permissions(staff_with, codenames, expected):
+    DeadLetterFactory()
+    assert offered_actions(staff_with(*codenames), "deadletter") == expected
+
+
+def test_a_view_only_user_cannot_replay_or_purge_by_posting(staff_with, monkeypatch):
+    producer = FakeProducer()
+    monkeypatch.setattr(replay_module, "build_producer", lambda: producer)
+    old = DeadLetterFactory(dead_lettered_at=timezone.now() - timedelta(days=400))
+    client = staff_with("view_deadletter")
+    for action in ("replay_dead_letters", "purge_expired"):
+        response = client.post(
+            changelist("deadletter"), {"action": action, "_selected_action": [old.pk]}
+        )
+        assert response.status_code in (200, 302)
+    assert producer.produced == []
+    old.refresh_from_db()
+    assert old.replayed_at is None and old.replay_count == 0

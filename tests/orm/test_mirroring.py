@@ -306,7 +306,16 @@ def test_records_dead_lettered_before_process_started_are_not_lost(mode):
     bus.publish("dlq.dispatched", **dlq_event(1))  # the first listener is already consuming
     bus.publish("record.archived", **archived_event(1))
     bus.publish("process.started", runner=FakeRunner(MirrorSettings.from_setting(mode)))
-    bus.publish("process.shutdown", clean=True, still_running=[], listeners=0, exit_code=0)
+    bus.publish(
+        "process.shutdown",
+        clean=True,
+        still_running=[],
+        listeners=0,
+        restarts=0,
+        failed=[],
+        group_down=None,
+        exit_code=0,
+    )
     expected = 1 if mode == "full" else 0
     assert (DeadLetter.objects.count(), ArchivedRecord.objects.count()) == (expected, expected)
     assert listener._early is None  # nothing is kept once the runner is known
@@ -332,3 +341,17 @@ def test_without_migrated_tables_the_reporter_says_so_once_and_mirrors_nothing(m
     assert "run `manage.py migrate`" in warnings[0]
     assert "sharegroups_archivedrecord" in warnings[0].lower()
     assert ArchivedRecord.objects.count() == 0 and ConsumerProcess.objects.count() == 0
+
+
+def test_an_undeserializable_record_is_archived_with_the_decoders_error(broker, bus):
+    name = "undecodable"
+    prepare(broker, name)
+    broker.produce(name, b"{not json")
+    broker.produce(name, b'{"n": 1}')
+    group = declare(name, EffectConsumer, topic_options={"deserializer": "json"})
+    with running([group], broker, bus=bus, settings=mirror_settings()):
+        assert wait_until(lambda: settled(broker, name), 10)
+        assert wait_until(lambda: ArchivedRecord.objects.exclude(error="").exists(), 5)
+    row = ArchivedRecord.objects.get()
+    assert (row.offset, row.reason) == (0, "rejected")
+    assert "JSONDecodeError" in row.error or "Expecting" in row.error, row.error

@@ -225,6 +225,9 @@ def _kafka_uuid() -> str:
 class KafkaBroker:
     """One broker+controller JVM whose config, data and logs live in ``directory``."""
 
+    #: Appended to JVM_OPTIONS (a later -Xmx wins), e.g. smaller heaps for cluster nodes.
+    extra_jvm_options: tuple[str, ...] = ()
+
     def __init__(self, port: int = DEFAULT_PORT, directory: Path | str | None = None) -> None:
         self.port = port
         self.controller_port = port + 1
@@ -357,7 +360,7 @@ class KafkaBroker:
                 command = java_command(
                     "kafka.Kafka",
                     str(self.config_file),
-                    options=JVM_OPTIONS + self._logging_options(),
+                    options=JVM_OPTIONS + list(self.extra_jvm_options) + self._logging_options(),
                 )
                 with open(self.logs_dir / "stdout.log", "ab") as output:
                     process = subprocess.Popen(
@@ -422,6 +425,152 @@ class KafkaBroker:
 
     def features(self) -> dict[str, int]:
         return finalized_features(self.bootstrap_servers)
+
+
+# A three-node cluster (KRaft combined mode, three voters) for failover tests: every topic is
+# replicated three times with min ISR 2, so one node can die without losing an acknowledged write.
+CLUSTER_PROPERTIES = """\
+process.roles=broker,controller
+node.id={node_id}
+controller.quorum.voters={voters}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs={data_dir}
+num.partitions=3
+default.replication.factor=3
+min.insync.replicas=2
+unclean.leader.election.enable=false
+auto.create.topics.enable=false
+delete.topic.enable=true
+offsets.topic.replication.factor=3
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+transaction.state.log.num.partitions=3
+share.coordinator.state.topic.replication.factor=3
+share.coordinator.state.topic.min.isr=2
+share.coordinator.state.topic.num.partitions=3
+group.initial.rebalance.delay.ms=0
+group.share.min.record.lock.duration.ms=1000
+group.share.min.session.timeout.ms=6000
+group.share.session.timeout.ms=10000
+group.share.min.heartbeat.interval.ms=500
+group.share.heartbeat.interval.ms=500
+group.share.min.assignment.interval.ms=100
+group.share.assignment.interval.ms=100
+log.retention.hours=4
+log.segment.bytes=16777216
+num.network.threads=2
+num.io.threads=2
+"""
+
+
+class ClusterNode(KafkaBroker):
+    """One node of :class:`KafkaCluster`: broker on ``port``, controller on ``port + 1``."""
+
+    extra_jvm_options = ("-Xms128m", "-Xmx512m")
+
+    def __init__(self, node_id: int, port: int, voters: str, cluster_id: str, directory: Path):
+        super().__init__(port, directory)
+        self.node_id = node_id
+        self.voters = voters
+        self.cluster_id = cluster_id
+        # No SASL or TLS listeners on cluster nodes (port + 3 is the next node's controller).
+        self.sasl_port = self.ssl_port = self.sasl_ssl_port = port
+
+    def is_ready(self, timeout: float = 5.0) -> bool:
+        """Ready: this node serves metadata, knows itself and an elected controller."""
+        if not _port_open(self.port):
+            return False
+        from confluent_kafka import KafkaException
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "log_level": 0})
+        try:
+            metadata = admin.list_topics(timeout=timeout)
+        except KafkaException:
+            return False
+        return self.node_id in metadata.brokers and metadata.controller_id > 0
+
+    def _write_config(self) -> None:
+        for path in (self.data_dir, self.logs_dir):
+            path.mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(
+            CLUSTER_PROPERTIES.format(
+                node_id=self.node_id,
+                voters=self.voters,
+                port=self.port,
+                controller_port=self.controller_port,
+                data_dir=self.data_dir,
+            )
+        )
+        self.log4j_file.write_text(LOG4J2_PROPERTIES)
+
+    def _format_storage(self) -> None:
+        if (self.data_dir / "meta.properties").exists():
+            return
+        command = java_command(
+            "kafka.tools.StorageTool",
+            *("format", "--cluster-id", self.cluster_id, "--config", str(self.config_file)),
+            "--ignore-formatted",
+            options=self._logging_options(),
+        )
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"StorageTool format failed:\n{result.stdout}{result.stderr}")
+
+    def _ensure_scram_users(self) -> None:
+        """Cluster nodes have no SASL listener."""
+
+    def kill(self) -> None:
+        """SIGKILL: no controlled shutdown, leadership moves only when the cluster notices."""
+        pid = self.pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            self._wait_gone(pid, 30.0)
+            self.pid_file.unlink(missing_ok=True)
+
+
+class KafkaCluster:
+    """Three (or ``size``) KRaft nodes on ports ``port``, ``port + 2``, ... (controllers on the
+    odd ports after them), in ``directory``/node-N; the cluster id is kept in ``directory``."""
+
+    def __init__(self, port: int, size: int = 3, directory: Path | str | None = None) -> None:
+        self.directory = Path(directory or CACHE_DIR / "kafka" / f"cluster-{port}").resolve()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        id_file = self.directory / "cluster.id"
+        if not id_file.exists():
+            id_file.write_text(_kafka_uuid())
+        cluster_id = id_file.read_text().strip()
+        ports = [port + 2 * index for index in range(size)]
+        voters = ",".join(f"{n + 1}@127.0.0.1:{p + 1}" for n, p in enumerate(ports))
+        self.nodes = [
+            ClusterNode(n + 1, p, voters, cluster_id, self.directory / f"node-{n + 1}")
+            for n, p in enumerate(ports)
+        ]
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(node.bootstrap_servers for node in self.nodes)
+
+    def node(self, node_id: int) -> ClusterNode:
+        return next(node for node in self.nodes if node.node_id == node_id)
+
+    def start(self, timeout: float = READY_TIMEOUT) -> str:
+        """Start every node at once (a quorum needs a majority) and wait until all are ready."""
+        import concurrent.futures
+
+        with concurrent.futures.ThreadPoolExecutor(len(self.nodes)) as pool:
+            for future in [pool.submit(node.start, timeout) for node in self.nodes]:
+                future.result()
+        return self.bootstrap_servers
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
 
 
 def finalized_features(bootstrap_servers: str) -> dict[str, int]:
@@ -500,7 +649,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="broker port (+1: KRaft)")
     parser.add_argument("--dir", default=None, help="instance directory (config, data, logs)")
     parser.add_argument("--timeout", type=float, default=READY_TIMEOUT)
+    parser.add_argument(
+        "--nodes", type=int, default=1, help="3: a KRaft cluster (start/stop/status only)"
+    )
     args = parser.parse_args(argv)
+    if args.nodes > 1:
+        return cluster_main(args)
     broker = KafkaBroker(args.port, args.dir)
     if args.command == "fetch":
         print(ensure_jars())
@@ -520,6 +674,22 @@ def main(argv: list[str] | None = None) -> int:
         state = "ready" if ready else "starting" if pid else "stopped"
         print(f"{state} {broker.bootstrap_servers} pid={pid} dir={broker.directory}")
         return 0 if ready else 3
+    return 0
+
+
+def cluster_main(args: argparse.Namespace) -> int:
+    cluster = KafkaCluster(args.port, args.nodes, args.dir)
+    if args.command == "start":
+        print(cluster.start(args.timeout))
+    elif args.command == "stop":
+        cluster.stop()
+    elif args.command == "status":
+        for node in cluster.nodes:
+            pid = node.pid()
+            state = "ready" if pid and node.is_ready() else "starting" if pid else "stopped"
+            print(f"node {node.node_id}: {state} {node.bootstrap_servers} pid={pid}")
+    else:
+        raise SystemExit(f"{args.command} is for a single broker (leave out --nodes)")
     return 0
 
 

@@ -80,6 +80,9 @@ def test_duplicate_group_is_e004(routes):
         {"poll_interval": -1},
         {"priority": "urgent"},
         {"client": "kafka-python"},
+        {"dead_letter_queue": "dlq.orders"},
+        {"dead_letter_queue": {"topic": "dlq.orders", "max_retries": 3}},
+        {"dead_letter_queue": {"copy_record": "yes"}},
     ],
 )
 def test_invalid_group_options_are_e005(routes, options):

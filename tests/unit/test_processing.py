@@ -154,6 +154,6 @@ def test_a_failing_event_listener_does_not_break_publishing(caplog):
 
     bus.subscribe("poll", broken)
     bus.subscribe("poll", lambda event, payload: seen.append(payload))
-    bus.publish("poll", records=3)
-    assert seen == [{"records": 3}]
+    bus.publish("poll", share_group="g", records=3, asked=5)
+    assert seen == [{"share_group": "g", "records": 3, "asked": 5}]
     assert "listener bug" in caplog.text

@@ -11,6 +11,8 @@ from ...exceptions import ConfigurationError
 from ...instrumentation import events
 from ...instrumentation.counts import EventCounts
 from ...instrumentation.summary import SummaryLogger
+from ...kafka.errors import KafkaError
+from ...kafka.hints import connection_hint
 from ...runtime.process_identity import process_index
 from ...runtime.runner import ShareConsumerRunner
 from ...runtime.selection import select_share_groups
@@ -87,9 +89,13 @@ class Command(BaseCommand):
             exit_code = runner.run()
         except ConfigurationError as exc:
             raise CommandError(str(exc)) from exc
+        except KafkaError as exc:  # unreachable, TLS or SASL mismatch: found at preflight
+            hint = connection_hint(exc)
+            raise CommandError(f"{exc}. {hint}" if hint else str(exc)) from exc
         if exit_code:
+            reason = f": {runner.group_down}" if runner.group_down is not None else "."
             raise CommandError(
-                f"Share consumers stopped with exit code {exit_code}.", returncode=exit_code
+                f"Share consumers stopped with exit code {exit_code}{reason}", returncode=exit_code
             )
 
     def handle_supervised(self, options) -> None:

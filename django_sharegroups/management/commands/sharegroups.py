@@ -1,5 +1,6 @@
 """``manage.py sharegroups``: list, describe and administer the cluster's share groups."""
 
+import argparse
 import json
 import sys
 
@@ -96,6 +97,34 @@ class Command(BaseCommand):
         config.add_argument(
             "--dry-run", action="store_true", help="Let the broker validate, change nothing."
         )
+
+        audit = add(
+            "audit",
+            "After an incident: per partition, records settled by the broker (below the SPSO) "
+            "as accepted, dead-lettered, archived with a reason, or unaccounted.",
+        )
+        audit.add_argument(
+            "--from-offset",
+            type=int,
+            metavar="OFFSET",
+            help="Start every partition here instead of at its log start offset.",
+        )
+
+        dlq = add(
+            "dlq",
+            "Show the group's broker-side dead-letter queue (KIP-1191), or change it.",
+            dangerous=True,
+        )
+        dlq.add_argument(
+            "--topic", metavar="TOPIC", help="DLQ topic (created when missing; broker prefix)."
+        )
+        dlq.add_argument(
+            "--copy-record",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="Copy key and value into the DLQ record (replay needs them).",
+        )
+        dlq.add_argument("--off", action="store_true", help="Switch the group's broker DLQ off.")
 
     def handle(self, *args, **options):
         confirm = cli.terminal_confirmation(sys.stdin, sys.stdout, options.get("interactive", True))

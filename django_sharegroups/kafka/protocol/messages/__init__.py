@@ -17,6 +17,7 @@ from .share_offsets import (
     DELETE_SHARE_GROUP_OFFSETS,
     DESCRIBE_SHARE_GROUP_OFFSETS,
 )
+from .topics import CREATE_TOPICS
 
 APIS: tuple[Api, ...] = (
     LIST_OFFSETS,
@@ -42,9 +43,14 @@ API_BY_KEY: dict[int, Api] = {api.key: api for api in APIS}
 #: ``tests/native`` checks these against frames recorded from Kafka 4.4 instead.
 SHARE_CONSUMER_APIS: tuple[Api, ...] = (SHARE_GROUP_HEARTBEAT, SHARE_FETCH, SHARE_ACKNOWLEDGE)
 
+#: Topic administration for the broker-side DLQ; checked against a live Kafka 4.4 broker by
+#: ``tests/faults/test_broker_dlq.py`` (no recorded frames).
+TOPIC_APIS: tuple[Api, ...] = (CREATE_TOPICS,)
+
 __all__ = [
     "ALTER_SHARE_GROUP_OFFSETS",
     "APIS",
+    "CREATE_TOPICS",
     "API_BY_KEY",
     "API_VERSIONS",
     "DELETE_GROUPS",
@@ -65,4 +71,5 @@ __all__ = [
     "SHARE_FETCH",
     "SHARE_GROUP_DESCRIBE",
     "SHARE_GROUP_HEARTBEAT",
+    "TOPIC_APIS",
 ]

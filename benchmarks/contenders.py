@@ -1,0 +1,134 @@
+"""The hand-written contenders, each run in its own process like `runshareconsumers` is.
+
+``BENCH_RUN='{...}' python -m benchmarks.contenders`` with ``kind`` one of:
+
+- ``loop``: the reference — a ``confluent_kafka.ShareConsumer`` in explicit mode that ACCEPTs
+  every record it polls; what a user would write without this package;
+- ``native``: the package's native adapter polled directly (up to 500 records per poll), no
+  engine in between;
+- ``orm-loop``: ``loop`` doing, per record, the transaction an idempotent consumer does
+  (look up ProcessedRecord, write a Delivery row and a ProcessedRecord row).
+
+The rest of the spec is the one benchmarks/project/consumers.py reads; results go through the
+same :class:`~benchmarks.project.tally.Tally`. SIGTERM stops a contender cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterable
+
+from .project.tally import Tally
+
+POLL_RECORDS = 500
+
+
+def confluent_loop(run: dict, tally: Tally, stop: threading.Event, each: Callable | None = None):
+    """Poll, ACCEPT each record (after ``each(message)``), count; until done or stopped."""
+    from confluent_kafka import AcknowledgeType, ShareConsumer
+
+    consumer = ShareConsumer(
+        {
+            "bootstrap.servers": run["bootstrap"],
+            "group.id": run["group"],
+            "share.acknowledgement.mode": "explicit",
+        }
+    )
+    consumer.subscribe([run["topic"]])
+    accept = AcknowledgeType.ACCEPT
+    try:
+        while not (tally.done or stop.is_set()):
+            count, stamps = 0, []
+            messages = consumer.poll(0.5)
+            if messages:
+                tally.begin()
+            for message in messages:
+                if message.error() is not None:
+                    continue
+                if each is not None:
+                    each(message)
+                if tally.latency:
+                    stamp = json.loads(message.value()).get("ts")
+                    if stamp is not None:  # warm-up records have none
+                        stamps.append(stamp)
+                consumer.acknowledge(message, accept)
+                count += 1
+            if count:
+                tally.add(count, stamps)
+        consumer.commit_sync()
+    finally:
+        consumer.close()
+
+
+def native_loop(run: dict, tally: Tally, stop: threading.Event) -> None:
+    """The native adapter without the engine: poll, ACCEPT each, count."""
+    from django_sharegroups.clients.base import AcknowledgeType
+    from django_sharegroups.clients.native import NativeClientFactory
+
+    client = NativeClientFactory({"bootstrap.servers": run["bootstrap"]}).create(
+        run["group"], client_id="bench-native"
+    )
+    client.subscribe([run["topic"]])
+    accept = AcknowledgeType.ACCEPT
+    try:
+        while not (tally.done or stop.is_set()):
+            records = client.poll(POLL_RECORDS, 0.5)
+            if records:
+                tally.begin()
+            for record in records:
+                client.acknowledge(record, accept)
+            if records:
+                tally.add(len(records))
+        client.commit_sync(30)
+    finally:
+        client.close()
+
+
+def orm_each(group: str) -> Callable:
+    """The per-record transaction of an idempotent consumer, written by hand."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.project.settings")
+    django.setup()
+    from django.db import transaction
+    from django.utils import timezone
+
+    from django_sharegroups.models import ProcessedRecord
+
+    from .project.models import Delivery
+
+    def each(message) -> None:
+        origin = {"topic": message.topic(), "partition": message.partition()}
+        origin["offset"] = message.offset()
+        with transaction.atomic():
+            if ProcessedRecord.objects.filter(share_group=group, **origin).exists():
+                return
+            Delivery.objects.create(number=json.loads(message.value())["n"], **origin)
+            ProcessedRecord.objects.create(share_group=group, processed_at=timezone.now(), **origin)
+
+    return each
+
+
+def main(argv: Iterable[str] | None = None) -> None:
+    run = json.loads(os.environ["BENCH_RUN"])
+    tally = Tally(run["result"], run["target"], run["budget"], latency=run.get("latency", False))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        if run["kind"] == "loop":
+            confluent_loop(run, tally, stop)
+        elif run["kind"] == "native":
+            native_loop(run, tally, stop)
+        elif run["kind"] == "orm-loop":
+            confluent_loop(run, tally, stop, orm_each(run["group"]))
+        else:
+            raise SystemExit(f"unknown contender kind {run['kind']!r}")
+    finally:
+        tally.finish()
+
+
+if __name__ == "__main__":
+    main()

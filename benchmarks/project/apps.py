@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BenchmarkProjectConfig(AppConfig):
+    name = "benchmarks.project"
+    label = "benchmarks"

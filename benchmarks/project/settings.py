@@ -1,0 +1,32 @@
+"""Settings of the benchmark project: only what a consumer process needs, from the environment.
+
+``DATABASE_URL`` (the harness points it at a throwaway database) and ``KAFKA_BOOTSTRAP_SERVERS``
+as in any project; ``SHAREGROUPS_CLIENT`` picks the adapter (unset: the package's default).
+"""
+
+import os
+
+import environ
+
+env = environ.Env()
+
+SECRET_KEY = "benchmark-only"
+DEBUG = False
+USE_TZ = True
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django_sharegroups",
+    "benchmarks.project",
+]
+DATABASES = {"default": env.db("DATABASE_URL", default="sqlite:////tmp/sharegroups-bench.sqlite3")}
+# Persistent connections, as docs/orm.md recommends for consumer processes.
+DATABASES["default"]["CONN_MAX_AGE"] = 600
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+SHAREGROUPS = {"CLIENT": os.environ.get("SHAREGROUPS_CLIENT") or None}
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django_sharegroups": {"handlers": ["console"], "level": "WARNING"}},
+}

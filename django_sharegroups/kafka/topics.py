@@ -1,0 +1,96 @@
+"""Topic and broker look-ups the broker-side DLQ needs: does a topic exist, its configs, the
+cluster's DLQ rules, and creating the dead-letter topic. No Django here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .admin import CONFIG_SOURCES, ShareGroupAdmin
+from .errors import raise_for_error_code
+from .protocol.messages import CREATE_TOPICS, DESCRIBE_CONFIGS
+from .protocol.messages.configs import RESOURCE_TYPE_BROKER, RESOURCE_TYPE_TOPIC
+from .results import ConfigEntry
+
+TOPIC_ALREADY_EXISTS = 36
+#: Let the broker choose (``num.partitions`` / ``default.replication.factor``).
+BROKER_DEFAULT = -1
+
+
+def describe_configs(
+    admin: ShareGroupAdmin, resource_type: int, name: str, keys: list[str] | None = None
+) -> dict[str, ConfigEntry]:
+    response = admin.cluster.request(
+        DESCRIBE_CONFIGS,
+        {
+            "resources": [
+                {"resource_type": resource_type, "resource_name": name, "configuration_keys": keys}
+            ],
+            "include_synonyms": False,
+            "include_documentation": False,
+        },
+    )
+    result = response.results[0]
+    raise_for_error_code(result.error_code, result.error_message, context=f"configs of {name!r}")
+    return {
+        config.name: ConfigEntry(
+            name=config.name,
+            value=config.value,
+            source=CONFIG_SOURCES.get(config.config_source, "UNKNOWN"),
+            read_only=config.read_only,
+            sensitive=config.is_sensitive,
+            documentation=None,
+        )
+        for config in result.configs
+    }
+
+
+def topic_configs(admin: ShareGroupAdmin, topic: str, keys: list[str] | None = None) -> dict:
+    """``{name: value}`` of an existing topic's configs."""
+    entries = describe_configs(admin, RESOURCE_TYPE_TOPIC, topic, keys)
+    return {name: entry.value for name, entry in entries.items()}
+
+
+def broker_configs(admin: ShareGroupAdmin, keys: list[str]) -> dict[str, str | None]:
+    """``{name: value}`` of one broker's configs (cluster-wide settings such as the DLQ prefix)."""
+    node_id = min(admin.cluster.brokers())
+    entries = describe_configs(admin, RESOURCE_TYPE_BROKER, str(node_id), keys)
+    return {name: entry.value for name, entry in entries.items()}
+
+
+def topic_exists(admin: ShareGroupAdmin, topic: str) -> bool:
+    metadata = admin.cluster.metadata([topic]).topics.get(topic)
+    return metadata is not None and metadata.error_code == 0
+
+
+def create_topic(
+    admin: ShareGroupAdmin,
+    name: str,
+    *,
+    partitions: int = BROKER_DEFAULT,
+    replication_factor: int = BROKER_DEFAULT,
+    configs: Mapping[str, str] | None = None,
+    timeout_ms: int = 30_000,
+) -> bool:
+    """Create ``name``; False when it existed already (another process was first)."""
+    response = admin.cluster.request(
+        CREATE_TOPICS,
+        {
+            "topics": [
+                {
+                    "name": name,
+                    "num_partitions": partitions,
+                    "replication_factor": replication_factor,
+                    "assignments": [],
+                    "configs": [{"name": k, "value": v} for k, v in (configs or {}).items()],
+                }
+            ],
+            "timeout_ms": timeout_ms,
+            "validate_only": False,
+        },
+        idempotent=False,
+    )
+    result = response.topics[0]
+    if result.error_code == TOPIC_ALREADY_EXISTS:
+        return False
+    raise_for_error_code(result.error_code, result.error_message, context=f"creating {name!r}")
+    return True

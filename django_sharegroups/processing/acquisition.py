@@ -1,0 +1,125 @@
+"""How many records one poll asks for: sized by time, not by a fixed count.
+
+An instance asks for what its free workers can finish well within the acquisition lock:
+``free workers × (share × lock duration) / seconds per record``, where seconds per record is a
+running estimate over finished jobs. The estimate starts unknown (then a poll asks for one
+job per free worker, the seed's rule), follows slower jobs at once and faster ones gradually,
+and the allowance at most doubles from one poll to the next — small at first, growing quickly
+while jobs are fast, shrinking as soon as they slow down. A poll never asks for more than
+``MAX_RECORDS_PER_POLL`` (``MAX_RECORDS_PER_POLL_RENEWING`` when the adapter renews held
+records). ``max_messages_per_job`` sizes jobs only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..instrumentation import EventBus
+
+#: Part of the acquisition lock a poll's records should be finished in (without RENEW).
+LOCK_SHARE = 0.5
+#: With auto-renew waiting records are renewed, but a late renewal (a starved owner thread)
+#: would still let them lapse: the same share of the lock, only a larger bound per poll.
+LOCK_SHARE_RENEWING = LOCK_SHARE
+MAX_RECORDS_PER_POLL = 500
+MAX_RECORDS_PER_POLL_RENEWING = 2000
+#: Kafka's default ``share.record.lock.duration.ms``, when the lock is not known.
+DEFAULT_LOCK_MS = 30_000
+#: Weight of a sample faster than the estimate (slower samples are taken as they are).
+SPEED_UP_WEIGHT = 0.2
+#: A change of the allowance by this factor is reported (event + log line).
+REPORT_FACTOR = 4
+
+
+@dataclass(frozen=True, slots=True)
+class AcquisitionReport:
+    records: int
+    seconds_per_record: float | None
+    lock_ms: int
+    workers: int
+    renewing: bool
+
+
+class AcquisitionSizer:
+    """Owned by one listener thread; not thread-safe."""
+
+    __slots__ = (
+        "workers",
+        "max_messages_per_job",
+        "lock_ms",
+        "renewing",
+        "seconds_per_record",
+        "per_worker",
+        "_reported",
+    )
+
+    def __init__(
+        self, *, workers: int, max_messages_per_job: int, lock_ms: int | None, renewing: bool
+    ) -> None:
+        self.workers = workers
+        self.max_messages_per_job = max_messages_per_job
+        self.lock_ms = lock_ms or DEFAULT_LOCK_MS
+        self.renewing = renewing
+        self.seconds_per_record: float | None = None
+        #: Records one free worker may take per poll (at most doubles from poll to poll).
+        self.per_worker = max_messages_per_job
+        self._reported = 0
+
+    @property
+    def cap(self) -> int:
+        return MAX_RECORDS_PER_POLL_RENEWING if self.renewing else MAX_RECORDS_PER_POLL
+
+    @property
+    def allowance(self) -> int:
+        """Records a poll with every worker free would ask for now."""
+        return min(self.cap, self.workers * self.per_worker)
+
+    def records_for(self, free_workers: int) -> int:
+        """Records the next poll may ask for, with ``free_workers`` idle."""
+        if free_workers <= 0:
+            return 0
+        if self.seconds_per_record is None:
+            wanted = self.max_messages_per_job
+        else:
+            share = LOCK_SHARE_RENEWING if self.renewing else LOCK_SHARE
+            budget = self.lock_ms / 1000 * share
+            wanted = max(1, int(budget / max(self.seconds_per_record, 1e-6)))
+        self.per_worker = max(1, min(wanted, self.per_worker * 2, self.cap))
+        return min(self.cap, free_workers * self.per_worker)
+
+    def job_finished(self, records: int, seconds: float) -> None:
+        """Learn from a job that processed ``records`` in ``seconds`` (lapsed ones excluded)."""
+        if records <= 0:
+            return
+        sample = seconds / records
+        estimate = self.seconds_per_record
+        if estimate is None or sample >= estimate:
+            self.seconds_per_record = sample
+        else:
+            self.seconds_per_record = estimate + SPEED_UP_WEIGHT * (sample - estimate)
+
+    def report_due(self) -> AcquisitionReport | None:
+        """A report when the allowance changed a lot since the last one (or none was made)."""
+        last = self._reported
+        if last and last / REPORT_FACTOR < self.allowance < last * REPORT_FACTOR:
+            return None
+        self._reported = self.allowance
+        return AcquisitionReport(
+            self.allowance, self.seconds_per_record, self.lock_ms, self.workers, self.renewing
+        )
+
+    def publish_report(self, bus: EventBus, share_group: str) -> None:
+        """``acquisition.sized`` when a report is due (startup, large changes)."""
+        report = self.report_due()
+        if report is None or not bus.wants("acquisition.sized"):
+            return
+        pace = report.seconds_per_record
+        bus.publish(
+            "acquisition.sized",
+            share_group=share_group,
+            records=report.records,
+            ms_per_record=None if pace is None else round(pace * 1000, 3),
+            lock_ms=report.lock_ms,
+            workers=report.workers,
+            renewing=report.renewing,
+        )

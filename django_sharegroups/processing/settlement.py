@@ -1,0 +1,96 @@
+"""Settlement strategies: what becomes of each record of a finished job.
+
+A job's consumer marks records (ACCEPT, RELEASE with or without delay, REJECT, dead-letter);
+the topic's strategy — chosen once at startup from its options — turns those marks into
+settlements, and the listener's owner thread only applies them to the client. ``default``:
+acknowledge as marked, hold delayed releases. ``dead_letter``: the same, but a record that
+failed on its ``max_retries``-th delivery (or was dead-lettered by the consumer) goes to the
+DLQ topic first. Records whose lock lapsed are left to the broker in both.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from typing import Protocol
+
+from ..clients.base import AcknowledgeType
+from ..messages import Message
+from .acknowledgements import JobAcknowledgements
+
+
+class Action(enum.Enum):
+    ACKNOWLEDGE = "acknowledge"
+    #: Hold for a delayed release (``delay_ms``).
+    HOLD = "hold"
+    #: Copy to the DLQ topic, then REJECT (RELEASE if the DLQ does not take it).
+    DEAD_LETTER = "dead_letter"
+    #: The lock ran out first: acknowledge (the broker may refuse), report nothing archived.
+    LAPSED = "lapsed"
+
+
+class Settlement:
+    __slots__ = ("message", "ack_type", "action", "error", "delay_ms")
+
+    def __init__(
+        self,
+        message: Message,
+        ack_type: AcknowledgeType,
+        action: Action = Action.ACKNOWLEDGE,
+        error: BaseException | str | None = None,
+        delay_ms: int = 0,
+    ) -> None:
+        self.message = message
+        self.ack_type = ack_type
+        self.action = action
+        self.error = error
+        self.delay_ms = delay_ms
+
+    def __repr__(self) -> str:
+        return f"<Settlement {self.message!r} {self.action.value} {self.ack_type.name}>"
+
+
+class SettlementStrategy(Protocol):
+    def settle(self, acknowledgements: JobAcknowledgements) -> Iterator[Settlement]: ...
+
+
+class DefaultStrategy:
+    """Acknowledge as marked; hold delayed releases; leave lapsed records to the broker."""
+
+    def settle(self, acknowledgements: JobAcknowledgements) -> Iterator[Settlement]:
+        lapsed, delays, error = acknowledgements.lapsed, acknowledgements.delays, None
+        dead_letters = acknowledgements.dead_letters
+        for message, ack_type in acknowledgements.items():
+            key = message.coordinates
+            if key in lapsed:
+                yield Settlement(message, ack_type, Action.LAPSED)
+            elif key in delays:
+                yield Settlement(message, ack_type, Action.HOLD, delay_ms=delays[key])
+            else:
+                error = dead_letters.get(key) or acknowledgements.error
+                yield Settlement(message, ack_type, error=error)
+
+
+class DeadLetterStrategy:
+    """Like the default, but failed records at their retry limit go to ``topic`` first."""
+
+    def __init__(self, topic: str, max_retries: int) -> None:
+        self.topic = topic
+        self.max_retries = max_retries
+
+    def settle(self, acknowledgements: JobAcknowledgements) -> Iterator[Settlement]:
+        dead_letters = acknowledgements.dead_letters
+        for settlement in DefaultStrategy().settle(acknowledgements):
+            message = settlement.message
+            key = message.coordinates
+            if settlement.action is not Action.LAPSED and (
+                key in dead_letters
+                or (
+                    settlement.ack_type is AcknowledgeType.RELEASE
+                    and message.delivery_count >= self.max_retries
+                )
+            ):
+                error = dead_letters.get(key) or acknowledgements.error
+                yield Settlement(message, AcknowledgeType.REJECT, Action.DEAD_LETTER, error)
+            else:
+                yield settlement

@@ -1,0 +1,82 @@
+"""Running a job in the calling thread (the listener's, or a worker's), and ending its consumers.
+
+Each thread keeps its own consumer instance per topic (created on first use, shut down when
+the thread ends). A consumer class whose constructor raises settles the job like a failed
+``consume`` instead of killing the thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from ..clients.base import ShareConsumerClientFactory
+from ..consumer import ShareGroupConsumer
+from ..instrumentation import EventBus
+from ..messages import Message
+from ..processing.acknowledgements import JobAcknowledgements
+from ..processing.executor import describe, execute_job
+from ..processing.leases import LeaseTracker
+from ..routing.settings import GroupSettings
+from .intake import Job, RecordIntake
+
+logger = logging.getLogger("django_sharegroups.runtime")
+
+
+class JobRunner:
+    def __init__(
+        self,
+        share_group: GroupSettings,
+        factory: ShareConsumerClientFactory,
+        *,
+        bus: EventBus,
+        leases: LeaseTracker,
+        intake: RecordIntake,
+    ) -> None:
+        self.share_group = share_group
+        self.factory = factory
+        self.bus = bus
+        self.leases = leases
+        self.intake = intake
+        self.adapter = factory.client_class.name
+        #: How ``extend_lock`` reaches the owner thread (None: the adapter cannot RENEW).
+        self.on_renew: Callable[[Message], None] | None = None
+        #: Jobs running now by thread, for the shutdown report.
+        self.running: dict[int, str] = {}
+
+    def __call__(self, job: Job, consumers: dict[str, ShareGroupConsumer]) -> JobAcknowledgements:
+        topic = job.topic
+        consumer = consumers.get(topic.name)
+        if consumer is None:
+            try:
+                consumer = consumers[topic.name] = topic.consumer_class(
+                    self.share_group.route, topic.route, producer=self.factory.producer
+                )
+            except Exception as exc:  # settle the job like a failed consume()
+                return self.intake.fail(job, "creating the consumer", exc)
+        key = threading.get_ident()
+        self.running[key] = f"{type(consumer).__name__}({describe(job.messages)})"
+        try:
+            return execute_job(
+                consumer,
+                job.messages,
+                self.bus,
+                implicit=topic.implicit,
+                leases=self.leases,
+                polled_at=job.polled_at,
+                partition_scoped=topic.partition_scoped,
+                on_renew=self.on_renew,
+                adapter=self.adapter,
+            )
+        finally:
+            self.running.pop(key, None)
+
+
+def shutdown_consumers(consumers: dict[str, ShareGroupConsumer], owner: str) -> None:
+    """Call each consumer's ``shutdown()`` hook; one that raises never stops the others."""
+    for consumer in consumers.values():
+        try:
+            consumer.shutdown()
+        except Exception:
+            logger.exception("%s: %r.shutdown() failed", owner, consumer)

@@ -1,0 +1,92 @@
+"""One poll of a listener: how much to ask for, asking, and what the answer means.
+
+The size comes from the acquisition sizer within the group's throttle; what comes back is
+leased (one batch per poll) and reported (``poll``; ``acquisition.exceeded`` when an adapter
+without a strict record limit handed over more; ``consumer.error`` when the poll raised, after
+which it backs off and counts as failing until a poll works again).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+from ..clients.base import ReceivedRecord, ShareConsumerClient
+from ..instrumentation import EventBus
+from ..processing.acquisition import AcquisitionSizer
+from ..processing.leases import LeaseTracker
+from .throttle import Throttle
+
+#: Seconds to back off after a poll raised, so a broken connection doesn't spin the CPU.
+ERROR_BACKOFF = 1.0
+
+
+class Poller:
+    def __init__(
+        self,
+        share_group: str,
+        client: ShareConsumerClient,
+        *,
+        sizer: AcquisitionSizer,
+        throttle: Throttle,
+        leases: LeaseTracker,
+        bus: EventBus,
+        stop_event: threading.Event,
+        timeout: float,
+        declared_lock_ms: int | None,
+    ) -> None:
+        self.share_group = share_group
+        self.client = client
+        self.sizer = sizer
+        self.throttle = throttle
+        self.leases = leases
+        self.bus = bus
+        self.stop_event = stop_event
+        self.timeout = timeout
+        self.declared_lock_ms = declared_lock_ms
+        #: ``time.monotonic()`` of the first of a run of failed polls (None: polls work).
+        self.failing_since: float | None = None
+
+    def lock_ms(self) -> int | None:
+        """The acquisition lock: as the adapter last saw it, else as declared or configured."""
+        lock_ms = self.client.acquisition_lock_timeout_ms() or self.declared_lock_ms
+        if lock_ms:
+            self.sizer.lock_ms = lock_ms
+        return lock_ms
+
+    def poll(self, free_workers: int) -> tuple[list[ReceivedRecord], datetime] | None:
+        """Acquire records for ``free_workers``; None when nothing was asked or the poll
+        failed (after the backoff)."""
+        asked = self.throttle.bound(self.sizer.records_for(free_workers), self.stop_event)
+        if asked == 0:
+            return None
+        polled_at = datetime.now(tz=UTC)
+        try:
+            records = self.client.poll(asked, self.timeout)
+            self.failing_since = None
+        except Exception as exc:
+            self.failing_since = self.failing_since or time.monotonic()
+            self.bus.publish(
+                "consumer.error",
+                share_group=self.share_group,
+                error=f"poll failed: {exc}",
+                exception=exc,
+            )
+            self.stop_event.wait(ERROR_BACKOFF)
+            return None
+        received = len(records)
+        self.throttle.took(received)
+        if self.bus.wants("poll"):
+            self.bus.publish("poll", share_group=self.share_group, records=received, asked=asked)
+        if received > asked:
+            self.bus.publish(
+                "acquisition.exceeded",
+                share_group=self.share_group,
+                asked=asked,
+                received=received,
+                client=self.client.name,
+            )
+        if records:
+            self.leases.acquired(records, self.lock_ms(), polled_at.timestamp())
+        return records, polled_at

@@ -1,0 +1,207 @@
+"""The owner thread's side of acknowledgements: applies settlements to the client.
+
+Only the thread that owns the client calls this. It asks the topic's strategy (chosen once,
+see processing/settlement.py) what becomes of each record of a job and carries it out:
+acknowledge, hold for a delayed release, dead-letter, or leave a lapsed record to the broker.
+Each acknowledgement drops the lease and tells the poison observer; lapsed locks are summed
+up and reported once per poll.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from ..clients.base import (
+    AcknowledgeType,
+    ProduceError,
+    ReceivedRecord,
+    RecordProducer,
+    ShareConsumerClient,
+)
+from ..instrumentation import EventBus
+from ..messages import Message
+from ..processing import dead_letter
+from ..processing.acknowledgements import JobAcknowledgements
+from ..processing.delayed_release import DelayedReleases, latest_release
+from ..processing.executor import describe
+from ..processing.leases import LeaseTracker
+from ..processing.poison import PoisonObserver
+from ..processing.settlement import (
+    Action,
+    DeadLetterStrategy,
+    DefaultStrategy,
+    SettlementStrategy,
+)
+from ..routing.settings import TopicSettings
+from .intake import Job
+
+logger = logging.getLogger("django_sharegroups.runtime")
+
+
+def strategy_for(topic: TopicSettings) -> SettlementStrategy:
+    dlq = topic.dead_letter_queue
+    return DeadLetterStrategy(dlq.topic, dlq.max_retries) if dlq else DefaultStrategy()
+
+
+@dataclass(slots=True)
+class ExpiredLocks:
+    """Lapsed locks since the last report (one summary line per poll)."""
+
+    not_started: int = 0
+    processed: int = 0
+    examples: list[Message] = field(default_factory=list)
+
+
+class Settler:
+    def __init__(
+        self,
+        share_group: str,
+        topics: Mapping[str, TopicSettings],
+        client: ShareConsumerClient,
+        *,
+        leases: LeaseTracker,
+        delayed: DelayedReleases,
+        observer: PoisonObserver,
+        producer: Callable[[], RecordProducer],
+        bus: EventBus,
+        renews: bool,
+        lock_ms: Callable[[], int | None],
+    ) -> None:
+        self.share_group = share_group
+        self.strategies = {name: strategy_for(topic) for name, topic in topics.items()}
+        self.client = client
+        self.leases = leases
+        self.delayed = delayed
+        self.observer = observer
+        self.producer = producer
+        self.bus = bus
+        self.renews = renews
+        self.lock_ms = lock_ms
+        self.expired = ExpiredLocks()
+
+    def apply(self, job: Job, acknowledgements: JobAcknowledgements | None) -> None:
+        """Settle every record of ``job`` (None: it was not started — RELEASE them all)."""
+        if acknowledgements is None:
+            for message in job.messages:
+                self.acknowledge(message.record, AcknowledgeType.RELEASE)
+            return
+        counts: dict[str, int] | None = {} if self.bus.wants("acks.sent") else None
+        for settlement in self.strategies[job.topic.name].settle(acknowledgements):
+            message, ack_type, action = settlement.message, settlement.ack_type, settlement.action
+            if action is Action.LAPSED:
+                self.acknowledge(message.record, ack_type, observe=False)
+                self.observer.lapsed(message.record)
+                if len(self.expired.examples) < 3:
+                    self.expired.examples.append(message)
+                continue
+            if action is Action.HOLD:
+                self.hold(message, settlement.delay_ms)
+                name = "RELEASE_DELAYED"
+            elif action is Action.DEAD_LETTER:
+                name = self.dead_letter(message, job.topic, settlement.error).name
+            else:
+                self.acknowledge(message.record, ack_type, settlement.error)
+                name = ack_type.name
+            if counts is not None:
+                counts[name] = counts.get(name, 0) + 1
+        if acknowledgements.lapsed:
+            lapsed = len(acknowledgements.lapsed)
+            self.expired.not_started += acknowledgements.lapsed_before_start
+            self.expired.processed += lapsed - acknowledgements.lapsed_before_start
+        if counts is not None:
+            self.bus.publish("acks.sent", share_group=self.share_group, counts=counts)
+
+    def report_expired_locks(self) -> None:
+        expired = self.expired
+        if not expired.not_started and not expired.processed:
+            return
+        self.expired = ExpiredLocks()
+        if self.bus.wants("locks.expired"):
+            self.bus.publish(
+                "locks.expired",
+                share_group=self.share_group,
+                not_started=expired.not_started,
+                processed=expired.processed,
+                records=describe(expired.examples),
+            )
+
+    def acknowledge(
+        self,
+        record: ReceivedRecord,
+        ack_type: AcknowledgeType,
+        error: BaseException | str | None = None,
+        observe: bool = True,
+    ) -> None:
+        self.client.acknowledge(record, ack_type)
+        self.leases.settled((record.topic, record.partition, record.offset))
+        if observe and ack_type is not AcknowledgeType.ACCEPT:
+            self.observer.acknowledged(record, ack_type, error)
+
+    def renew(self, records: list[ReceivedRecord], lock_ms: int | None) -> int:
+        """RENEW the records still held (acknowledged ones are skipped); how many were."""
+        keys = [(r.topic, r.partition, r.offset) for r in records]
+        held = [(key, r) for key, r in zip(keys, records, strict=True) if self.leases.holds(key)]
+        for _, record in held:
+            self.client.acknowledge(record, AcknowledgeType.RENEW)
+        if held and lock_ms:
+            self.leases.renewed([key for key, _ in held], lock_ms, time.time())
+        if held and self.bus.wants("lock.renewed"):
+            for key, _ in held:
+                self.bus.publish(
+                    "lock.renewed", share_group=self.share_group, record="{}[{}]@{}".format(*key)
+                )
+        return len(held)
+
+    def release(self, message: Message) -> None:
+        self.acknowledge(message.record, AcknowledgeType.RELEASE)
+
+    def hold(self, message: Message, delay_ms: int) -> None:
+        now = time.time()
+        latest = None
+        if not self.renews:
+            latest = latest_release(self.leases.deadline(message.coordinates), self.lock_ms(), now)
+        if not self.delayed.hold(message, delay_ms, now, latest):
+            self.release(message)
+
+    def dead_letter(
+        self, message: Message, topic: TopicSettings, error: BaseException | str | None
+    ) -> AcknowledgeType:
+        """Copy to the DLQ and REJECT; if the DLQ does not take it, RELEASE (never lose it)."""
+        assert topic.dead_letter_queue is not None
+        dlq_topic = topic.dead_letter_queue.topic
+        try:
+            partition, offset = dead_letter.dispatch(
+                self.producer(), dlq_topic, message, self.share_group, error
+            )
+        except ProduceError as exc:
+            self.bus.publish(
+                "dlq.failed",
+                share_group=self.share_group,
+                record=describe([message]),
+                dlq_topic=dlq_topic,
+                error=str(exc),
+            )
+            self.release(message)
+            return AcknowledgeType.RELEASE
+        if self.bus.wants("dlq.dispatched"):
+            self.bus.publish(
+                "dlq.dispatched",
+                share_group=self.share_group,
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                key=message.raw_key,
+                headers=list(message.raw_headers),
+                payload=message.raw_payload,
+                delivery_count=message.delivery_count,
+                error_class=type(error).__qualname__ if isinstance(error, BaseException) else None,
+                error_message=str(error) if error is not None else None,
+                dlq_topic=dlq_topic,
+                dlq_partition=partition,
+                dlq_offset=offset,
+            )
+        self.acknowledge(message.record, AcknowledgeType.REJECT, error)
+        return AcknowledgeType.REJECT

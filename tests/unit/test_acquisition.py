@@ -1,0 +1,72 @@
+"""The acquisition sizer: polls sized by what free workers can finish within the lock."""
+
+from __future__ import annotations
+
+from django_sharegroups.processing.acquisition import (
+    LOCK_SHARE,
+    MAX_RECORDS_PER_POLL,
+    MAX_RECORDS_PER_POLL_RENEWING,
+    AcquisitionSizer,
+)
+
+
+def sizer(**options) -> AcquisitionSizer:
+    return AcquisitionSizer(
+        **{"workers": 4, "max_messages_per_job": 1, "lock_ms": 30_000, "renewing": False, **options}
+    )
+
+
+def test_it_starts_at_one_job_per_free_worker_and_doubles_while_jobs_are_fast():
+    acquisition = sizer(max_messages_per_job=5)
+    assert acquisition.records_for(4) == 20
+    acquisition.job_finished(5, 0.005)  # 1 ms per record: thousands would fit in the lock
+    asked = [acquisition.records_for(4) for _ in range(6)]
+    assert asked == [40, 80, 160, 320, MAX_RECORDS_PER_POLL, MAX_RECORDS_PER_POLL]
+
+
+def test_slow_jobs_shrink_the_next_poll_at_once_to_what_fits_in_the_lock():
+    acquisition = sizer()
+    acquisition.job_finished(1, 0.001)
+    for _ in range(10):
+        acquisition.records_for(4)
+    acquisition.job_finished(1, 3.0)  # 3 s per record, a 30 s lock: 5 per worker fit in 15 s
+    asked = acquisition.records_for(4)
+    assert asked == 4 * int(30 * LOCK_SHARE / 3.0)
+    # the records of a poll are finished within the lock share, so each starts in time
+    assert asked / 4 * 3.0 <= 30 * LOCK_SHARE
+
+
+def test_faster_samples_move_the_estimate_gradually_and_slower_ones_at_once():
+    acquisition = sizer()
+    acquisition.job_finished(1, 1.0)
+    acquisition.job_finished(1, 0.0)
+    assert 0.5 < acquisition.seconds_per_record < 1.0
+    acquisition.job_finished(2, 4.0)
+    assert acquisition.seconds_per_record == 2.0
+
+
+def test_jobs_longer_than_the_lock_still_get_one_record_per_free_worker():
+    acquisition = sizer(lock_ms=5000)
+    acquisition.job_finished(1, 60.0)
+    assert acquisition.records_for(3) == 3
+    assert acquisition.records_for(0) == 0
+
+
+def test_renewing_adapters_may_ask_for_more_per_poll():
+    acquisition = sizer(renewing=True)
+    acquisition.job_finished(1, 0.0001)
+    for _ in range(20):
+        asked = acquisition.records_for(4)
+    assert asked == MAX_RECORDS_PER_POLL_RENEWING
+
+
+def test_a_report_is_due_at_first_and_then_only_when_the_allowance_changed_a_lot():
+    acquisition = sizer()
+    first = acquisition.report_due()
+    assert first is not None and first.records == 4 and first.seconds_per_record is None
+    acquisition.job_finished(1, 0.001)
+    acquisition.records_for(4)  # 8: a factor 2 is not worth a line
+    assert acquisition.report_due() is None
+    acquisition.records_for(4)  # 16
+    report = acquisition.report_due()
+    assert report is not None and report.records == 16 and report.lock_ms == 30_000
