@@ -87,15 +87,16 @@ class FailingFactory(MemoryClientFactory):
         raise ConnectionError("GROUP_AUTHORIZATION_FAILED: simulated")
 
 
-def test_an_instance_that_cannot_start_publishes_consumer_error_and_the_exit_code_says_so(
+def test_an_instance_that_cannot_start_publishes_consumer_failed_and_the_exit_code_says_so(
     memory_broker,
 ):
     prepare(memory_broker, "refused")
     bus = EventBus()
-    errors, started = events_of(bus, "consumer.error"), events_of(bus, "consumer.started")
+    # the engine reports an instance that cannot start as consumer.failed (and exits 1)
+    errors, started = events_of(bus, "consumer.failed"), events_of(bus, "consumer.started")
     group = declare("refused", ShareGroupConsumer)
     factories = {"memory": FailingFactory(memory_broker)}
-    with running([group], memory_broker, bus=bus, factories=factories, expect_exit=0) as runner:
+    with running([group], memory_broker, bus=bus, factories=factories, expect_exit=1) as runner:
         assert [listener.startup_error is not None for listener in runner.listeners] == [True]
     assert started == []
     [error] = errors
