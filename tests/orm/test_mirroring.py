@@ -349,7 +349,7 @@ def test_an_undeserializable_record_is_archived_with_the_decoders_error(broker, 
     broker.produce(name, b"{not json")
     broker.produce(name, b'{"n": 1}')
     group = declare(name, EffectConsumer, topic_options={"deserializer": "json"})
-    with running([group], broker, bus=bus, settings=mirror_settings()):
+    with running([group], broker, bus=bus, **mirror_settings()):
         assert wait_until(lambda: settled(broker, name), 10)
         assert wait_until(lambda: ArchivedRecord.objects.exclude(error="").exists(), 5)
     row = ArchivedRecord.objects.get()
