@@ -26,11 +26,6 @@ def earliest(
     )
 
 
-def produce(manual_broker: MemoryBroker, count: int, topic: str = TOPIC, **kwargs: Any) -> None:
-    for index in range(count):
-        manual_broker.produce(topic, f"value-{index}".encode(), **kwargs)
-
-
 def offsets(records: Sequence[ReceivedRecord]) -> list[int]:
     return [record.offset for record in records]
 
