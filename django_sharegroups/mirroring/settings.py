@@ -9,10 +9,11 @@ mirror nothing unless they pass ``mirror=``.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import ConfigurationError
+from ..setting_sections import parse_section
 
 MODES = ("off", "sampled", "full")
 KINDS = ("processes", "leases", "dead_letters", "archived")
@@ -40,20 +41,13 @@ class MirrorSettings:
     @classmethod
     def from_setting(cls, value: dict[str, Any] | str | None) -> MirrorSettings:
         """Parse the setting: a dict (missing kinds are ``"full"``) or one mode for all kinds."""
-        if value is None:
-            value = {}
-        if isinstance(value, str):
-            value = dict.fromkeys(KINDS, value)
-        if not isinstance(value, dict):
-            raise ConfigurationError(f"SHAREGROUPS['MIRROR'] must be a dict, not {value!r}.")
-        known = {f.name for f in fields(cls)}
-        unknown = set(value) - known
-        if unknown:
-            raise ConfigurationError(
-                f"Unknown SHAREGROUPS['MIRROR'] key(s): {', '.join(sorted(unknown))}. "
-                f"Known: {', '.join(sorted(known))}."
-            )
-        mirror = replace(cls(**dict.fromkeys(KINDS, "full")), **value)  # type: ignore[arg-type]
+        mirror = parse_section(
+            cls,
+            "MIRROR",
+            value,
+            defaults=dict.fromkeys(KINDS, "full"),
+            shorthand=lambda word: dict.fromkeys(KINDS, word) if isinstance(word, str) else None,
+        )
         mirror.validate()
         return mirror
 
