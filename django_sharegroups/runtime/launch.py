@@ -4,7 +4,9 @@ supervisor of N such processes (``--processes N`` or a health probe; docs/capaci
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
 
 from ..conf import get_settings
 from ..exceptions import ConfigurationError
@@ -30,6 +32,12 @@ class Launch:
     demo: bool = False
     records: int | None = None
     exit_when_done: bool = False
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> Launch:
+        """From the command's parsed options (``--group`` is ``group``, a list; and so on)."""
+        plural = {"groups": "group", "exclude_groups": "exclude_group"}
+        return cls(**{f.name: options[plural.get(f.name, f.name)] for f in fields(cls)})
 
     def supervised(self) -> bool:
         """More than one process, or a probe: the supervisor runs (``--processes 1`` alone:

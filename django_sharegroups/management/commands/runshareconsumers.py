@@ -57,16 +57,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         log_to_console(options["verbosity"])
-        launch = Launch(
-            groups=options["group"],
-            exclude_groups=options["exclude_group"],
-            metrics_port=options["metrics_port"],
-            processes=options["processes"],
-            probe=options["probe"],
-            demo=options["demo"],
-            records=options["records"],
-            exit_when_done=options["exit_when_done"],
-        )
+        launch = Launch.from_options(options)
         try:
             if launch.supervised():
                 exit_code, who, why = run_supervised(launch), "Supervisor", "."
