@@ -1,0 +1,104 @@
+"""The per-minute rollup (ThroughputMinute): counted in memory, upserted once per interval.
+
+Consumer threads call :meth:`MinuteTally.add` once per acknowledgement batch (and per archive
+or DLQ copy, which are rare): a dict update under a lock nobody holds for long. The reporter
+thread :meth:`~MinuteTally.take` s the counts each interval and :func:`write` upserts the
+totals of every minute it touched with absolute values, so a retried write is harmless.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from django.apps import apps
+
+#: ``acks.sent`` count keys → ThroughputMinute columns (RELEASE_DELAYED is not an outcome yet).
+ACK_COLUMNS = {"ACCEPT": "accepted", "RELEASE": "released", "REJECT": "rejected"}
+COLUMNS = ("accepted", "released", "rejected", "archived", "dead_lettered")
+#: Minutes kept in memory after their last change (later counts for them are still added).
+OPEN_MINUTES = 3
+
+Slot = tuple[str, int]  # (share group, minute number since the epoch)
+
+
+class MinuteTally:
+    """Counts per (share group, minute) since the last :meth:`take`."""
+
+    def __init__(self, clock=time.time) -> None:
+        self._clock = clock
+        self._counts: dict[Slot, Counter[str]] = {}
+        self._lock = threading.Lock()
+
+    def add_acks(self, share_group: str, counts: Mapping[str, int]) -> None:
+        slot = (share_group, int(self._clock() // 60))
+        with self._lock:
+            tally = self._counts.get(slot)
+            if tally is None:
+                tally = self._counts[slot] = Counter()
+            for kind, n in counts.items():
+                column = ACK_COLUMNS.get(kind)
+                if column is not None:
+                    tally[column] += n
+
+    def add(self, share_group: str, column: str, n: int = 1) -> None:
+        slot = (share_group, int(self._clock() // 60))
+        with self._lock:
+            self._counts.setdefault(slot, Counter())[column] += n
+
+    def take(self) -> dict[Slot, Counter[str]]:
+        with self._lock:
+            taken, self._counts = self._counts, {}
+        return taken
+
+
+class MinuteTotals:
+    """The reporter's running totals of the minutes still open, and what to write next."""
+
+    def __init__(self) -> None:
+        self.reporter = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.totals: dict[Slot, Counter[str]] = {}
+        self.dirty: set[Slot] = set()
+
+    def merge(self, counts: dict[Slot, Counter[str]]) -> None:
+        for slot, tally in counts.items():
+            if not +tally:
+                continue
+            self.totals.setdefault(slot, Counter()).update(tally)
+            self.dirty.add(slot)
+
+    def written(self, now: float | None = None) -> None:
+        """The dirty minutes are in the database; forget minutes that closed long ago."""
+        self.dirty.clear()
+        current = int((time.time() if now is None else now) // 60)
+        for slot in [slot for slot in self.totals if slot[1] < current - OPEN_MINUTES]:
+            del self.totals[slot]
+
+
+def write(totals: MinuteTotals) -> int:
+    """Upsert the dirty minutes' totals; returns the rows written."""
+    if not totals.dirty:
+        return 0
+    model = apps.get_model("django_sharegroups", "ThroughputMinute")
+    rows = [
+        model(
+            share_group=group,
+            minute=datetime.fromtimestamp(minute * 60, tz=UTC),
+            reporter=totals.reporter,
+            **{column: totals.totals[(group, minute)][column] for column in COLUMNS},
+        )
+        for group, minute in sorted(totals.dirty)
+    ]
+    model.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["share_group", "minute", "reporter"],
+        update_fields=list(COLUMNS),
+    )
+    return len(rows)
