@@ -154,11 +154,13 @@ class LineChart(Chart):
                 TOP + self.plot_height / 2,
                 gettext("no data"),
             )
-        picks = sorted({0, len(self.labels) // 2, len(self.labels) - 1})
+        last = len(self.labels) - 1
+        picks = sorted({0, len(self.labels) // 2, last})
+        anchors = {0: "start", last: "end"} if last else {}
         return format_html_join(
             "",
-            '<text x="{}" y="{}" text-anchor="middle" font-size="10" fill="currentColor">{}</text>',
-            ((self.x(i), self.height - 8, self.labels[i]) for i in picks),
+            '<text x="{}" y="{}" text-anchor="{}" font-size="10" fill="currentColor">{}</text>',
+            ((self.x(i), self.height - 8, anchors.get(i, "middle"), self.labels[i]) for i in picks),
         )
 
 

@@ -136,9 +136,11 @@ class DashboardAdmin(admin.ModelAdmin):
         if not self._may(request, "consumerprocess"):
             return None
         max_age = timedelta(seconds=_stale_after())
+        now = timezone.now()
         return [
             {
                 "process": process,
+                "heartbeat_age": max(0.0, (now - process.last_heartbeat).total_seconds()),
                 "stale": process.is_stale(max_age),
                 "url": self._admin_url("consumerprocess", "change", process.pk),
             }
@@ -159,7 +161,15 @@ class DashboardAdmin(admin.ModelAdmin):
                 summaries = {s.group_id: s for s in summarize(client, client.list_share_groups())}
         except ADMIN_ERRORS as error:
             context["error"] = serialize.error_data(error)
-        names = sorted({*summaries, *by_group})
+        # Busy groups first, then groups with members, then the rest by name.
+        names = sorted(
+            {*summaries, *by_group},
+            key=lambda name: (
+                -sum(by_group.get(name, {}).values()),
+                -(getattr(summaries.get(name), "members", None) or 0),
+                name,
+            ),
+        )
         context.update(
             title=_("Share-group dashboards"),
             chart=throughput_chart(throughput, _("All share groups")),
@@ -209,7 +219,11 @@ class DashboardAdmin(admin.ModelAdmin):
             context["lag_chart"] = BarChart(
                 _("Lag per partition of %(name)s") % {"name": group_id},
                 description=_("Records not yet acknowledged, per topic and partition."),
-                items=[(f"{o.topic}[{o.partition}]", o.lag or 0) for o in overview.offsets],
+                items=[
+                    (partition_label(o, overview.offsets), o.lag or 0) for o in overview.offsets
+                ],
+                width=420,
+                height=180,
             ).render()
         since = context["now"] - timedelta(minutes=minutes)
         if self._may(request, "archivedrecord") and self._may(request, "deadletter"):
@@ -223,6 +237,8 @@ class DashboardAdmin(admin.ModelAdmin):
                 items=[
                     (str(r["delivery_count"]), r["archived"] + r["dead_lettered"]) for r in counts
                 ],
+                width=420,
+                height=180,
             ).render()
         if self._may(request, "lease"):
             context["lease_count"], context["leases"] = data.leases(group_id, context["now"])
@@ -238,6 +254,13 @@ class DashboardAdmin(admin.ModelAdmin):
                 for r in data.recent_dead_letters(group_id)
             ]
         return self._render(request, "group.html", context)
+
+
+def partition_label(entry: Any, offsets: list) -> str:
+    """``"3"`` when the group reads one topic, ``"orders[3]"`` when it reads several."""
+    if len({o.topic for o in offsets}) == 1:
+        return str(entry.partition)
+    return f"{entry.topic}[{entry.partition}]"
 
 
 def _stale_after() -> float:
