@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 
 from django.apps import apps
 
-#: ``acks.sent`` count keys → ThroughputMinute columns (RELEASE_DELAYED is not an outcome yet).
-ACK_COLUMNS = {"ACCEPT": "accepted", "RELEASE": "released", "REJECT": "rejected"}
 COLUMNS = ("accepted", "released", "rejected", "archived", "dead_lettered")
+#: ``acks.sent`` count keys → index in COLUMNS (RELEASE_DELAYED is not an outcome yet).
+ACK_INDEX = {"ACCEPT": 0, "RELEASE": 1, "REJECT": 2}
 #: Minutes kept in memory after their last change (later counts for them are still added).
 OPEN_MINUTES = 3
 
@@ -29,11 +29,12 @@ Slot = tuple[str, int]  # (share group, minute number since the epoch)
 
 
 class MinuteTally:
-    """Counts per (share group, minute) since the last :meth:`take`."""
+    """Counts per (share group, minute) since the last :meth:`take`, as lists in COLUMNS
+    order (plain lists: this runs once per acknowledgement batch)."""
 
     def __init__(self, clock=time.time) -> None:
         self._clock = clock
-        self._counts: dict[Slot, Counter[str]] = {}
+        self._counts: dict[Slot, list[int]] = {}
         self._lock = threading.Lock()
 
     def add_acks(self, share_group: str, counts: Mapping[str, int]) -> None:
@@ -41,18 +42,19 @@ class MinuteTally:
         with self._lock:
             tally = self._counts.get(slot)
             if tally is None:
-                tally = self._counts[slot] = Counter()
+                tally = self._counts[slot] = [0, 0, 0, 0, 0]
             for kind, n in counts.items():
-                column = ACK_COLUMNS.get(kind)
-                if column is not None:
-                    tally[column] += n
+                index = ACK_INDEX.get(kind)
+                if index is not None:
+                    tally[index] += n
 
     def add(self, share_group: str, column: str, n: int = 1) -> None:
         slot = (share_group, int(self._clock() // 60))
         with self._lock:
-            self._counts.setdefault(slot, Counter())[column] += n
+            tally = self._counts.setdefault(slot, [0, 0, 0, 0, 0])
+            tally[COLUMNS.index(column)] += n
 
-    def take(self) -> dict[Slot, Counter[str]]:
+    def take(self) -> dict[Slot, list[int]]:
         with self._lock:
             taken, self._counts = self._counts, {}
         return taken
@@ -66,11 +68,12 @@ class MinuteTotals:
         self.totals: dict[Slot, Counter[str]] = {}
         self.dirty: set[Slot] = set()
 
-    def merge(self, counts: dict[Slot, Counter[str]]) -> None:
+    def merge(self, counts: dict[Slot, list[int]]) -> None:
         for slot, tally in counts.items():
-            if not +tally:
+            if not any(tally):
                 continue
-            self.totals.setdefault(slot, Counter()).update(tally)
+            total = self.totals.setdefault(slot, Counter())
+            total.update({column: n for column, n in zip(COLUMNS, tally, strict=True) if n})
             self.dirty.add(slot)
 
     def written(self, now: float | None = None) -> None:

@@ -123,7 +123,7 @@ def test_two_reporters_write_their_own_rows_and_readers_sum_them():
 
 def test_closed_minutes_are_forgotten_by_the_reporter():
     totals = rollups.MinuteTotals()
-    totals.merge({("orders", MINUTE): Counter(accepted=1), ("orders", MINUTE + 5): Counter()})
+    totals.merge({("orders", MINUTE): [1, 0, 0, 0, 0], ("orders", MINUTE + 5): [0, 0, 0, 0, 0]})
     assert set(totals.totals) == {("orders", MINUTE)}  # an empty count is not a row
     totals.written(now=(MINUTE + rollups.OPEN_MINUTES) * 60.0)
     assert set(totals.totals) == {("orders", MINUTE)}
