@@ -1,9 +1,10 @@
 """The per-minute rollup (ThroughputMinute): counted in memory, upserted once per interval.
 
-Consumer threads call :meth:`MinuteTally.add` once per acknowledgement batch (and per archive
-or DLQ copy, which are rare): a dict update under a lock nobody holds for long. The reporter
-thread :meth:`~MinuteTally.take` s the counts each interval and :func:`write` upserts the
-totals of every minute it touched with absolute values, so a retried write is harmless.
+Consumer threads call :meth:`MinuteTally.add_acks` once per acknowledgement batch (``add``
+per archive or DLQ copy, which are rare): a dict update under a lock nobody holds for long.
+Each interval the reporter thread takes the counts (:meth:`MinuteTally.take`) and
+:func:`write` upserts the totals of every minute that changed with absolute values, so a
+retried write is harmless.
 """
 
 from __future__ import annotations
