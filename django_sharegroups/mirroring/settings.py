@@ -1,7 +1,9 @@
 """``SHAREGROUPS["MIRROR"]``: how much runtime state the reporter mirrors into models.
 
 Each kind is ``"off"``, ``"sampled"`` (a stable ``sample_rate`` share of the records, picked by
-hashing their coordinates so a lease does not flicker in and out) or ``"full"``. An unconfigured
+hashing their coordinates so a lease does not flicker in and out) or ``"full"``. ``rollups``
+(the per-minute counts behind the admin dashboards) is ``"off"`` or ``"full"``: counting every
+acknowledgement batch is cheap, so it is never sampled. An unconfigured
 project mirrors everything; settings built by hand (``ShareGroupsSettings(...)`` in tests)
 mirror nothing unless they pass ``mirror=``.
 """
@@ -19,12 +21,21 @@ MODES = ("off", "sampled", "full")
 KINDS = ("processes", "leases", "dead_letters", "archived")
 
 
+def _one_mode(word: Any) -> dict[str, Any] | None:
+    """``"off"``/``"sampled"``/``"full"`` for every kind; rollups are on unless it is "off"."""
+    if not isinstance(word, str):
+        return None
+    return {**dict.fromkeys(KINDS, word), "rollups": "off" if word == "off" else "full"}
+
+
 @dataclass(frozen=True)
 class MirrorSettings:
     processes: str = "off"
     leases: str = "off"
     dead_letters: str = "off"
     archived: str = "off"
+    #: Per-minute outcome counts per share group (ThroughputMinute): "off" or "full".
+    rollups: str = "off"
     #: Share of records mirrored by a ``"sampled"`` kind.
     sample_rate: float = 0.1
     #: Seconds between the reporter's batched writes (and process heartbeats).
@@ -37,6 +48,8 @@ class MirrorSettings:
     stale_after: float = 30.0
     #: Seconds ``sharegroups_cleanup`` keeps dead letters, archived records, stopped processes.
     retention: float = 30 * 24 * 3600.0
+    #: Seconds ``sharegroups_cleanup`` keeps the per-minute rollups.
+    rollup_retention: float = 7 * 24 * 3600.0
 
     @classmethod
     def from_setting(cls, value: dict[str, Any] | str | None) -> MirrorSettings:
@@ -45,8 +58,8 @@ class MirrorSettings:
             cls,
             "MIRROR",
             value,
-            defaults=dict.fromkeys(KINDS, "full"),
-            shorthand=lambda word: dict.fromkeys(KINDS, word) if isinstance(word, str) else None,
+            defaults={**dict.fromkeys(KINDS, "full"), "rollups": "full"},
+            shorthand=_one_mode,
         )
         mirror.validate()
         return mirror
@@ -58,6 +71,10 @@ class MirrorSettings:
                     f"SHAREGROUPS['MIRROR'][{kind!r}] is {getattr(self, kind)!r}; "
                     f"expected one of {', '.join(MODES)}."
                 )
+        if self.rollups not in ("off", "full"):
+            raise ConfigurationError(
+                f"SHAREGROUPS['MIRROR']['rollups'] is {self.rollups!r}; expected 'off' or 'full'."
+            )
         numbers = {
             "sample_rate": (0.0, 1.0),
             "interval": (0.01, None),
@@ -65,6 +82,7 @@ class MirrorSettings:
             "payload_limit": (0, None),
             "stale_after": (0.0, None),
             "retention": (0.0, None),
+            "rollup_retention": (0.0, None),
         }
         for name, (low, high) in numbers.items():
             value = getattr(self, name)
@@ -81,7 +99,7 @@ class MirrorSettings:
 
     @property
     def enabled(self) -> bool:
-        return any(self.mode(kind) != "off" for kind in KINDS)
+        return self.rollups != "off" or any(self.mode(kind) != "off" for kind in KINDS)
 
     def mode(self, kind: str) -> str:
         return getattr(self, kind)
