@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django_sharegroups.clients.base import AcknowledgeType, ReceivedRecord
 from django_sharegroups.clients.memory import MemoryBroker, MemoryShareConsumer
+
+#: ``member(group=GROUP, topics=(TOPIC,), client_id=None)``: the conftest's ``member`` fixture.
+MakeMember = Callable[..., MemoryShareConsumer]
 
 GROUP = "workers"
 TOPIC = "jobs"

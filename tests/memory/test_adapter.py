@@ -17,8 +17,7 @@ from django_sharegroups.clients.memory import (
 )
 
 from ..helpers import numbered, produce
-from .conftest import MakeMember
-from .helpers import ACCEPT, GROUP, RELEASE, TOPIC, earliest, offsets
+from .helpers import ACCEPT, GROUP, RELEASE, TOPIC, MakeMember, earliest, offsets
 
 
 def test_declares_what_it_can_do() -> None:

@@ -7,8 +7,7 @@ import pytest
 from django_sharegroups.clients.memory import BrokerError, MemoryBroker, RecordState
 
 from ..helpers import numbered, produce
-from .conftest import MakeMember
-from .helpers import ACCEPT, GROUP, TOPIC, earliest, offsets
+from .helpers import ACCEPT, GROUP, TOPIC, MakeMember, earliest, offsets
 
 
 def test_describe_lists_members_and_assignments(

@@ -16,8 +16,7 @@ from django_sharegroups.clients.memory import (
 )
 
 from ..helpers import numbered, produce
-from .conftest import MakeMember
-from .helpers import ACCEPT, GROUP, RELEASE, TOPIC, earliest
+from .helpers import ACCEPT, GROUP, RELEASE, TOPIC, MakeMember, earliest
 
 RECORDS = 10_000
 THREADS = 8

@@ -13,8 +13,7 @@ from django_sharegroups.clients.memory import (
 from django_sharegroups.exceptions import ConfigurationError
 
 from ..helpers import numbered, produce
-from .conftest import MakeMember
-from .helpers import GROUP, RELEASE, TOPIC, earliest
+from .helpers import GROUP, RELEASE, TOPIC, MakeMember, earliest
 
 
 def test_group_configs_default_to_kafkas(manual_broker: MemoryBroker) -> None:

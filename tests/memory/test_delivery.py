@@ -10,8 +10,18 @@ from django_sharegroups.clients.memory import (
 )
 
 from ..helpers import numbered, produce
-from .conftest import MakeMember
-from .helpers import ACCEPT, GROUP, REJECT, RELEASE, RENEW, TOPIC, ack_all, earliest, offsets
+from .helpers import (
+    ACCEPT,
+    GROUP,
+    REJECT,
+    RELEASE,
+    RENEW,
+    TOPIC,
+    MakeMember,
+    ack_all,
+    earliest,
+    offsets,
+)
 
 
 def state(manual_broker: MemoryBroker, offset: int):

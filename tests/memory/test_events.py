@@ -5,8 +5,7 @@ from __future__ import annotations
 from django_sharegroups.clients.memory import BrokerEvent, EventKind, ManualClock, MemoryBroker
 
 from ..helpers import numbered, produce
-from .conftest import MakeMember
-from .helpers import ACCEPT, GROUP, REJECT, RELEASE, TOPIC, earliest
+from .helpers import ACCEPT, GROUP, REJECT, RELEASE, TOPIC, MakeMember, earliest
 
 
 def test_listeners_see_every_state_change_in_order(

@@ -14,8 +14,7 @@ from django_sharegroups.clients.memory import (
 from django_sharegroups.clients.memory.assignment import assign_partitions
 
 from ..helpers import numbered, produce
-from .conftest import MakeMember
-from .helpers import ACCEPT, GROUP, REJECT, TOPIC, ack_all, earliest, offsets
+from .helpers import ACCEPT, GROUP, REJECT, TOPIC, MakeMember, ack_all, earliest, offsets
 
 
 def drain(consumers, max_records: int = 7) -> dict[str, list[tuple[int, int]]]:

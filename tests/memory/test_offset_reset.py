@@ -7,8 +7,7 @@ import pytest
 from django_sharegroups.clients.memory import BrokerError, ManualClock, MemoryBroker
 
 from ..helpers import numbered, produce
-from .conftest import MakeMember
-from .helpers import GROUP, TOPIC, earliest, offsets
+from .helpers import GROUP, TOPIC, MakeMember, earliest, offsets
 
 
 def test_latest_is_the_default_and_skips_earlier_records(
