@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from ..helpers import wait_assigned, wait_for
+from django_sharegroups.kafka import ShareGroupAdmin
+
+from ..helpers import assigned, wait_assigned, wait_for
 from .conftest import accepted, coordinates, produce_spread
 
 pytestmark = pytest.mark.kafka
@@ -77,12 +79,12 @@ def test_two_supervisors_standing_for_two_hosts_share_one_group(
 def test_a_killed_child_is_restarted_and_nothing_is_lost(
     kafka_bootstrap_servers, share_topic, supervised
 ):
-    total = 120
+    total, later = 120, 40
     # the killed child's records come back when their acquisition lock runs out
     name = share_topic(partitions=2, share_record_lock_duration_ms=3000)
     supervisor = supervised(name, 2, PROCESSES_JOB_SECONDS=0.05)
     victim = supervisor.wait_ready()["children"][0]["pid"]
-    wait_assigned(kafka_bootstrap_servers, name, 2)
+    members = {m.member_id for m in wait_assigned(kafka_bootstrap_servers, name, 2).members}
     produce_spread(kafka_bootstrap_servers, name, total, 2)
     wait_for(lambda: any(pid == victim for _, _, pid, _ in accepted(supervisor.log)), timeout=60)
 
@@ -99,6 +101,19 @@ def test_a_killed_child_is_restarted_and_nothing_is_lost(
         interval=0.5,
     )
     assert replaced["restarts"] == 1 and replaced["last_exit_code"] == -signal.SIGKILL
+    wait_for(lambda: len(coordinates(accepted(supervisor.log))) >= total, timeout=120)
+    # The survivor may have taken everything the victim left; once the broker has dropped the
+    # victim's member (session timeout) and given the replacement a partition, more records.
+    with ShareGroupAdmin({"bootstrap.servers": kafka_bootstrap_servers}) as admin:
+
+        def rejoined():
+            description = assigned(admin, name, 2)
+            current = description and {m.member_id for m in description.members}
+            return current and len(current & members) == 1
+
+        wait_for(rejoined, timeout=120, interval=0.5)
+    produce_spread(kafka_bootstrap_servers, name, later, 2)
+    total += later
     wait_for(lambda: len(coordinates(accepted(supervisor.log))) >= total, timeout=120)
     assert supervisor.stop() == 0, supervisor.output
 
