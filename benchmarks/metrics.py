@@ -109,7 +109,14 @@ def listener_cost(records_per_job: int, repeat: int = 5_000, pairs: int = 11) ->
     between a bus with them and one without."""
 
     def publish_job(bus: EventBus) -> None:
-        bus.publish("poll", share_group="g", records=records_per_job, asked=records_per_job)
+        bus.publish(
+            "poll",
+            share_group="g",
+            records=records_per_job,
+            asked=records_per_job,
+            seconds=0.002,
+            delivery_counts={1: records_per_job},
+        )
         bus.publish("job.started", share_group="g", consumer="C", size=records_per_job)
         bus.publish(
             "job.finished", share_group="g", consumer="C", size=records_per_job, acknowledgements={}
