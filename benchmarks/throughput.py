@@ -15,7 +15,11 @@ Parts:
 - ``scaling``: 20 ms I/O-bound jobs, concurrency × workers_per_consumer up to 32;
 - ``rss``: resident memory of `runshareconsumers` over 1,000,000 records;
 - ``orm``: an idempotent consumer on PostgreSQL against a loop doing the same transactions;
-- ``profile``: py-spy's top frames of `runshareconsumers` on a backlog (also ``--profile``).
+- ``profile``: py-spy's top frames of `runshareconsumers` on a backlog (also ``--profile``);
+- ``metrics``: per_batch with the Prometheus exporter on (``--metrics-port``, scraped every
+  second, summary lines and the broker-offsets reader at their defaults) vs off (no port, no
+  summary lines), with the loop, on a backlog: the exporter's cost in records/s and in CPU
+  time per record.
 
 Raw results go to docs/benchmarks-throughput.json (per part, so ``--only`` keeps the others) and
 the section ``throughput`` of docs/benchmarks.md is rendered from them; ``--quick`` leaves docs/
@@ -43,8 +47,8 @@ from .report import write_section
 RESULTS = ROOT / "docs" / "benchmarks-throughput.json"
 #: Where ``--quick`` writes its page (docs/ keeps the full run's numbers).
 QUICK_PAGE = Path(tempfile.gettempdir()) / "sharegroups-throughput-quick.md"
-PARTS = ("backlog", "live", "scaling", "rss", "orm", "profile")
-DEFAULT_PARTS = ("backlog", "live", "scaling", "rss", "orm")
+PARTS = ("backlog", "live", "scaling", "rss", "orm", "profile", "metrics")
+DEFAULT_PARTS = ("backlog", "live", "scaling", "rss", "orm", "metrics")
 
 LOOP = Contender("loop", "loop")
 BACKLOG = [
@@ -93,6 +97,7 @@ class Sizes:
         self.orm_budget = 5.0 if quick else 10.0
         self.profile_seconds = 5 if quick else 15
         self.profile_records = 50_000 if quick else 300_000
+        self.metrics_rounds = 1 if quick else 5
 
 
 def say(text: str) -> None:
@@ -330,6 +335,72 @@ def profile(bench: Bench, sizes: Sizes) -> dict | None:
     }
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Scraper(threading.Thread):
+    """Scrapes ``/metrics`` every ``interval`` s (as Prometheus would, more often than the usual
+    15-60 s), so the exporter's scrape-time work is part of what is measured."""
+
+    def __init__(self, port: int, interval: float = 1.0) -> None:
+        super().__init__(name="scraper", daemon=True)
+        self.url, self.interval = f"http://127.0.0.1:{port}/metrics", interval
+        self.stopped = threading.Event()
+        self.scrapes = 0
+
+    def run(self) -> None:
+        from urllib.request import urlopen
+
+        while not self.stopped.wait(self.interval):
+            try:
+                with urlopen(self.url, timeout=5) as answer:
+                    if b"sharegroups_records_received_total" in answer.read():
+                        self.scrapes += 1
+            except OSError:
+                pass  # between contenders nothing listens
+
+
+def metrics(bench: Bench, sizes: Sizes) -> dict:
+    topic = bench.topic(3)
+    say(f"producing {sizes.backlog:,} records to {topic}")
+    bench.produce_backlog(topic, sizes.backlog)
+    port = free_port()
+    route = {"consumer": "noop", "builder": "per_batch", "per_job": 500}
+    contenders = [
+        LOOP,
+        Contender("exporter off", "engine", None, {**route, "summary_interval": 0}),
+        Contender("exporter on", "engine", None, {**route, "args": ["--metrics-port", str(port)]}),
+    ]
+    scraper = Scraper(port)
+    scraper.start()
+    try:
+        rounds = alternate(
+            contenders,
+            sizes.metrics_rounds,
+            lambda c: bench.measure(c, topic, sizes.backlog, sizes.budget),
+        )
+    finally:
+        scraper.stopped.set()
+    return {
+        "records": sizes.backlog,
+        "budget": sizes.budget,
+        "scrapes": scraper.scrapes,
+        "contenders": {
+            "loop": LABELS["loop"],
+            "exporter off": "`runshareconsumers`, per_batch(500), default adapter "
+            f"({bench.default_adapter}), no metrics port, `SUMMARY_INTERVAL` 0",
+            "exporter on": "the same with `--metrics-port` (scraped every second), summary "
+            "lines and the broker-offsets reader at their defaults (60 s, 30 s)",
+        },
+        "rounds": rounds,
+    }
+
+
 RUNNERS = {
     "backlog": backlog,
     "live": live,
@@ -337,6 +408,7 @@ RUNNERS = {
     "rss": rss,
     "orm": orm,
     "profile": profile,
+    "metrics": metrics,
 }
 
 # -- the page -----------------------------------------------------------------------------------

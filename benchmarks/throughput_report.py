@@ -165,7 +165,26 @@ def goals(results: dict) -> list[Goal]:
         value = median(ratios(orm["rounds"], "idempotent consumer", "orm loop"))
         text = "idempotent ORM consumer ≥ 0.7× the hand-written ORM loop"
         found.append(Goal(11, text, fmt_ratio(value), verdict(value, 0.7)))
+    exporter = results.get("metrics")
+    if exporter:
+        value = median(ratios(exporter["rounds"], ON, OFF))
+        text = "the exporter costs ≤ 3 % throughput: per_batch on ≥ 0.97× off (records/s)"
+        found.append(Goal(15, text, fmt_ratio(value), verdict(value, 0.97)))
+        cost = median(exporter_cpu_costs(exporter["rounds"]))
+        text = "the exporter costs ≤ 3 %: CPU per record on ≤ 1.03× off"
+        measured = "—" if cost is None else f"{cost:+.1%}"
+        met = "not measured" if cost is None else "**met**" if cost <= 0.03 else "**not met**"
+        found.append(Goal(15, text, measured, met))
     return found
+
+
+ON, OFF = "exporter on", "exporter off"
+
+
+def exporter_cpu_costs(rounds: Sequence[dict]) -> list[float]:
+    """Per round: the process CPU per record with the exporter over without it, minus 1."""
+    pairs = ((cpu_per_record(r.get(ON)), cpu_per_record(r.get(OFF))) for r in rounds)
+    return [on / off - 1 for on, off in pairs if on and off]
 
 
 def _efficiencies(scaling: dict, config: dict) -> list[float]:
@@ -189,7 +208,7 @@ def render(results: dict, machine: str) -> str:
         "",
         f"Machine: {machine}",
         "",
-        "### Goals (issues 11 and 12)",
+        "### Goals (issues 11, 12 and 15)",
         "",
         _table(
             ("issue", "goal", "measured", "verdict"),
@@ -203,6 +222,7 @@ def render(results: dict, machine: str) -> str:
         ("rss", render_rss),
         ("orm", render_orm),
         ("profile", render_profile),
+        ("metrics", render_metrics),
     ):
         if results.get(key):
             parts += ["", section(results[key]), "", _stamp(results[key])]
@@ -376,6 +396,49 @@ def render_orm(part: dict) -> str:
         f"{part['records']:,} records; per record, both sides run one transaction that looks up "
         "a ProcessedRecord row, writes a Delivery row and a ProcessedRecord row, then ACCEPT. "
         f"Ratio (median per round): **{ratio}**.\n\n{table}"
+    )
+
+
+def render_metrics(part: dict) -> str:
+    rounds = part["rounds"]
+    rows = []
+    for name, label in part["contenders"].items():
+        outcomes = [r.get(name) for r in rounds]
+        cpus = [cpu_per_record(o) for o in outcomes]
+        rows.append(
+            (
+                f"{name}: {label}",
+                fmt_rate(median(rates(rounds, name))),
+                "1 (reference)" if name == REFERENCE else fmt_ratio(median(ratios(rounds, name))),
+                "—" if median(cpus) is None else f"{median(cpus):.2f}",
+                _runs(rates(rounds, name)),
+                ", ".join("—" if c is None else f"{c:.2f}" for c in cpus),
+            )
+        )
+    throughput = ratios(rounds, ON, OFF)
+    cpu = exporter_cpu_costs(rounds)
+    errors = sorted({f"{n}: {o['error']}" for r in rounds for n, o in r.items() if o["error"]})
+    note = f"\n\nFailed runs: {'; '.join(errors)}." if errors else ""
+    header = ("contender", "records/s", "ratio to loop", "CPU µs/record", "rounds (records/s)")
+    header += ("rounds (CPU µs/record)",)
+    on_off = median(throughput)
+    cost = median(cpu)
+    return (
+        f"### Metrics exporter on vs off: {part['records']:,} records, {_rounds(rounds)}\n\n"
+        "The backlog part's workload and timing (each run consumes until it has "
+        f"{part['records']:,} records or {part['budget']:.0f} s have passed since its first "
+        "record), for `per_batch` with and without the Prometheus exporter; /metrics was "
+        f"scraped every second while the exporter ran ({part['scrapes']} scrapes in all). "
+        "*Off* has no metrics listener at all (no port, summary lines off); *on* is what "
+        "`--metrics-port` adds: the event counts, the summary lines, the scrapes and the "
+        "broker-offsets reader.\n\n"
+        + _table(header, rows)
+        + f"\n\nOn / off, records/s per round: {', '.join(f'{r:.3f}' for r in throughput)} "
+        f"(median **{fmt_ratio(on_off)}**). CPU per record, on / off − 1 per round: "
+        f"{', '.join(f'{c:+.1%}' for c in cpu)} (median **"
+        + ("—" if cost is None else f"{cost:+.1%}")
+        + "**). The CPU time of the whole process per record is the steadier measure on a "
+        "shared machine: records/s moves with whatever else runs, CPU per record much less." + note
     )
 
 

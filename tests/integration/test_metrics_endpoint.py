@@ -27,10 +27,20 @@ pytestmark = pytest.mark.kafka
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(following: int = 0) -> int:
+    """A free port with ``following`` free ports after it (a supervisor's children serve on
+    those)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        try:
+            for after in range(1, following + 1):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port + after))
+        except OSError:
+            continue
+        return port
 
 
 def scrape(port: int) -> dict[tuple[str, tuple], float]:
@@ -60,7 +70,7 @@ def test_metrics_count_what_was_produced_accepted_and_rejected(
     for number in (0, 1):
         payloads = ({"n": n} for n in range(number * half, (number + 1) * half))
         produce_json(kafka_bootstrap_servers, name, payloads, partition=number)
-    port = free_port()
+    port = free_port(following=processes)
     process = subprocess.Popen(
         [
             *(sys.executable, "manage.py", "runshareconsumers", "--metrics-port", str(port)),
