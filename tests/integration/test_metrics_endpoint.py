@@ -7,6 +7,7 @@ add up to the same."""
 from __future__ import annotations
 
 import os
+import random
 import re
 import signal
 import socket
@@ -29,13 +30,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def free_port(following: int = 0) -> int:
     """A free port with ``following`` free ports after it (a supervisor's children serve on
-    those)."""
+    those), below the ephemeral range: there the supervisor's own outgoing connections (to
+    the broker, to its children) could take a child's port before the child binds it."""
     while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = random.randrange(21000, 32000)
         try:
-            for after in range(1, following + 1):
+            for after in range(following + 1):
                 with socket.socket() as s:
                     s.bind(("127.0.0.1", port + after))
         except OSError:
