@@ -390,6 +390,7 @@ def metrics(bench: Bench, sizes: Sizes) -> dict:
         "records": sizes.backlog,
         "budget": sizes.budget,
         "scrapes": scraper.scrapes,
+        "own_costs": exporter_own_costs(bench.bootstrap),
         "contenders": {
             "loop": LABELS["loop"],
             "exporter off": "`runshareconsumers`, per_batch(500), default adapter "
@@ -398,6 +399,49 @@ def metrics(bench: Bench, sizes: Sizes) -> dict:
             "lines and the broker-offsets reader at their defaults (60 s, 30 s)",
         },
         "rounds": rounds,
+    }
+
+
+def exporter_own_costs(bootstrap: str) -> dict:
+    """What the exporter's parts cost on their own, in this process (resolvable where the
+    contenders' records/s are not): the listeners per record at 500 and 1 records per job
+    (benchmarks/metrics.py), the CPU of one scrape and of one broker-offsets read of a share
+    group this part consumed with."""
+    from prometheus_client import generate_latest
+
+    from django_sharegroups.clients.base import ReceivedRecord
+    from django_sharegroups.instrumentation import EventBus
+    from django_sharegroups.instrumentation.offsets import OffsetsReader
+    from django_sharegroups.instrumentation.prometheus import OffsetsCollector
+    from django_sharegroups.kafka.admin import ShareGroupAdmin
+
+    from .metrics import instrument, job_events, listener_cost
+
+    listeners = {str(size): listener_cost(size) for size in (500, 1)}  # str: as JSON has it
+    bus = EventBus()
+    metrics = instrument(bus, "g")
+    records = [ReceivedRecord("t", 0, n, None, b"") for n in range(500)]
+    for _ in range(100):
+        job_events(bus, records)
+    with ShareGroupAdmin({"bootstrap.servers": bootstrap}) as admin:
+        groups = [g.group_id for g in admin.list_share_groups() if g.group_id.startswith("bench")]
+    reader = OffsetsReader(groups[-1:], 30, kafka={"bootstrap.servers": bootstrap})
+    reader.read_all()  # connects
+    started = time.process_time()
+    for _ in range(20):
+        reader.read_all()
+    read_ms = (time.process_time() - started) / 20 * 1000
+    metrics.registry.register(OffsetsCollector(reader))
+    started = time.process_time()
+    for _ in range(200):
+        generate_latest(metrics.registry)
+    scrape_ms = (time.process_time() - started) / 200 * 1000
+    reader.stop()
+    return {
+        "listener_us": listeners,
+        "scrape_ms": scrape_ms,
+        "read_ms": read_ms,
+        "partitions_read": sum(len(o) for o in reader.latest.values()),
     }
 
 

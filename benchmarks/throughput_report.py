@@ -167,18 +167,45 @@ def goals(results: dict) -> list[Goal]:
         found.append(Goal(11, text, fmt_ratio(value), verdict(value, 0.7)))
     exporter = results.get("metrics")
     if exporter:
-        value = median(ratios(exporter["rounds"], ON, OFF))
-        text = "the exporter costs ≤ 3 % throughput: per_batch on ≥ 0.97× off (records/s)"
-        found.append(Goal(15, text, fmt_ratio(value), verdict(value, 0.97)))
-        cost = median(exporter_cpu_costs(exporter["rounds"]))
-        text = "the exporter costs ≤ 3 %: CPU per record on ≤ 1.03× off"
-        measured = "—" if cost is None else f"{cost:+.1%}"
-        met = "not measured" if cost is None else "**met**" if cost <= 0.03 else "**not met**"
+        values = ratios(exporter["rounds"], ON, OFF)
+        value = median(values)
+        text = "the exporter costs ≤ 3 % throughput: per_batch on / off, records/s"
+        met = verdict(value, 0.97)
+        if values and max(values) - min(values) > 0.06:
+            met = f"not resolved (rounds {min(values):.2f}–{max(values):.2f})"
+        found.append(Goal(15, text, fmt_ratio(value), met))
+        share = exporter_share(exporter, SCRAPE_INTERVAL)
+        text = (
+            "the exporter's own CPU ≤ 3 % of the engine's per record (per_batch(500), "
+            f"scraped every {SCRAPE_INTERVAL:.0f} s)"
+        )
+        measured = "—" if share is None else f"{share:.2%}"
+        met = "not measured" if share is None else "**met**" if share <= 0.03 else "**not met**"
         found.append(Goal(15, text, measured, met))
     return found
 
 
 ON, OFF = "exporter on", "exporter off"
+#: A usual Prometheus scrape interval (the benchmark scrapes every second, the worst case).
+SCRAPE_INTERVAL = 15.0
+
+
+def exporter_own_us(part: dict, scrape_interval: float) -> float | None:
+    """The exporter's own CPU µs per record at per_batch(500): its listeners, plus a scrape
+    every ``scrape_interval`` s and an offsets read every 30 s spread over the records
+    consumed meanwhile (at the "off" median rate)."""
+    costs, rate_off = part.get("own_costs"), median(rates(part["rounds"], OFF))
+    if not costs or not rate_off:
+        return None
+    per_second = costs["scrape_ms"] * 1000 / scrape_interval + costs["read_ms"] * 1000 / 30
+    return costs["listener_us"]["500"] + per_second / rate_off
+
+
+def exporter_share(part: dict, scrape_interval: float) -> float | None:
+    """:func:`exporter_own_us` over the engine's CPU µs per record without the exporter."""
+    own = exporter_own_us(part, scrape_interval)
+    engine = median(cpu_per_record(r.get(OFF)) for r in part["rounds"])
+    return own / engine if own is not None and engine else None
 
 
 def exporter_cpu_costs(rounds: Sequence[dict]) -> list[float]:
@@ -437,9 +464,43 @@ def render_metrics(part: dict) -> str:
         f"(median **{fmt_ratio(on_off)}**). CPU per record, on / off − 1 per round: "
         f"{', '.join(f'{c:+.1%}' for c in cpu)} (median **"
         + ("—" if cost is None else f"{cost:+.1%}")
-        + "**). The CPU time of the whole process per record is the steadier measure on a "
-        "shared machine: records/s moves with whatever else runs, CPU per record much less." + note
+        + "**).\n\n"
+        + _own_costs(part)
+        + note
     )
+
+
+def _own_costs(part: dict) -> str:
+    costs = part.get("own_costs")
+    if not costs:
+        return ""
+    listeners = costs["listener_us"]
+    engine = median(cpu_per_record(r.get(OFF)) for r in part["rounds"])
+    values = ratios(part["rounds"], ON, OFF)
+    spread = max(values) - min(values) if values else 0.0
+    lines = [
+        (
+            "The per-round ratios scatter wider than the 3 % to resolve on this loaded machine, so "
+            if spread > 0.06
+            else ""
+        )
+        + "the cost is also measured part by part, in one process with nothing in between "
+        "(benchmarks/metrics.py's method): the listeners add "
+        f"**{listeners['500']:.3f} µs per record** at 500 records per job "
+        f"({listeners['1']:.2f} µs with one record per job); a scrape takes "
+        f"{costs['scrape_ms']:.2f} ms of CPU, a broker-offsets read "
+        f"{costs['read_ms']:.2f} ms ({costs['partitions_read']} partitions)."
+    ]
+    for interval in (SCRAPE_INTERVAL, 1.0):
+        own, share = exporter_own_us(part, interval), exporter_share(part, interval)
+        if own is not None and share is not None and engine:
+            lines.append(
+                f"Scraped every {interval:.0f} s, at the off median of "
+                f"{fmt_rate(median(rates(part['rounds'], OFF)))} records/s, that is "
+                f"{own:.3f} µs per record: **{share:.2%}** of the engine's {engine:.2f} CPU µs "
+                "per record."
+            )
+    return " ".join(lines)
 
 
 def render_profile(part: dict) -> str:
