@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime
+from operator import attrgetter
 
 from ..clients.base import ReceivedRecord, ShareConsumerClient
 from ..instrumentation import EventBus
@@ -101,10 +103,10 @@ class Poller:
         return records, polled_at
 
 
+_DELIVERY_COUNT = attrgetter("delivery_count")
+
+
 def delivery_counts(records: list[ReceivedRecord]) -> dict[int, int]:
-    """Records per delivery count: one pass per poll, so the event carries counts, not records."""
-    counts: dict[int, int] = {}
-    for record in records:
-        count = record.delivery_count
-        counts[count] = counts.get(count, 0) + 1
-    return counts
+    """Records per delivery count, so the event carries counts, not records: one pass per
+    poll in C (``Counter`` over ``attrgetter``), several times cheaper than a Python loop."""
+    return dict(Counter(map(_DELIVERY_COUNT, records)))
