@@ -378,12 +378,17 @@ def metrics(bench: Bench, sizes: Sizes) -> dict:
     ]
     scraper = Scraper(port)
     scraper.start()
+    rounds = []
     try:
-        rounds = alternate(
-            contenders,
-            sizes.metrics_rounds,
-            lambda c: bench.measure(c, topic, sizes.backlog, sizes.budget),
-        )
+        for number in range(sizes.metrics_rounds):
+            # on and off swap places every round, so neither always follows the other
+            order = contenders if number % 2 == 0 else [LOOP, contenders[2], contenders[1]]
+            outcomes = {}
+            for contender in order:
+                outcome = bench.measure(contender, topic, sizes.backlog, sizes.budget)
+                say(f"round {number + 1}: {describe(contender.name, outcome)}")
+                outcomes[contender.name] = as_dict(outcome)
+            rounds.append(outcomes)
     finally:
         scraper.stopped.set()
     return {
@@ -405,9 +410,9 @@ def metrics(bench: Bench, sizes: Sizes) -> dict:
 def exporter_own_costs(bootstrap: str) -> dict:
     """What the exporter's parts cost on their own, in this process (resolvable where the
     contenders' records/s are not): the listeners per record at 500 and 1 records per job
-    (benchmarks/metrics.py), the CPU of one scrape and of one broker-offsets read of a share
-    group this part consumed with."""
-    from prometheus_client import generate_latest
+    (benchmarks/metrics.py), the CPU of one scrape over HTTP and of one broker-offsets read of
+    a share group this part consumed with."""
+    from prometheus_client import start_http_server
 
     from django_sharegroups.clients.base import ReceivedRecord
     from django_sharegroups.instrumentation import EventBus
@@ -432,9 +437,12 @@ def exporter_own_costs(bootstrap: str) -> dict:
         reader.read_all()
     read_ms = (time.process_time() - started) / 20 * 1000
     metrics.registry.register(OffsetsCollector(reader))
+    # A scrape over HTTP, as Prometheus makes it: this process serves, another one asks.
+    port = free_port()
+    start_http_server(port, addr="127.0.0.1", registry=metrics.registry)
+    client = "import urllib.request as u\nfor _ in range(200): u.urlopen(%r).read()"
     started = time.process_time()
-    for _ in range(200):
-        generate_latest(metrics.registry)
+    subprocess.run([sys.executable, "-c", client % f"http://127.0.0.1:{port}/metrics"], check=True)
     scrape_ms = (time.process_time() - started) / 200 * 1000
     reader.stop()
     return {

@@ -456,6 +456,7 @@ def render_metrics(part: dict) -> str:
         f"{part['records']:,} records or {part['budget']:.0f} s have passed since its first "
         "record), for `per_batch` with and without the Prometheus exporter; /metrics was "
         f"scraped every second while the exporter ran ({part['scrapes']} scrapes in all). "
+        "On and off swap places every round. "
         "*Off* has no metrics listener at all (no port, summary lines off); *on* is what "
         "`--metrics-port` adds: the event counts, the summary lines, the scrapes and the "
         "broker-offsets reader.\n\n"
@@ -487,7 +488,7 @@ def _own_costs(part: dict) -> str:
         + "the cost is also measured part by part, in one process with nothing in between "
         "(benchmarks/metrics.py's method): the listeners add "
         f"**{listeners['500']:.3f} µs per record** at 500 records per job "
-        f"({listeners['1']:.2f} µs with one record per job); a scrape takes "
+        f"({listeners['1']:.2f} µs with one record per job); a scrape over HTTP takes "
         f"{costs['scrape_ms']:.2f} ms of CPU, a broker-offsets read "
         f"{costs['read_ms']:.2f} ms ({costs['partitions_read']} partitions)."
     ]
