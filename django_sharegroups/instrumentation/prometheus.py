@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from collections.abc import Iterable
+from operator import attrgetter
 from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -76,6 +77,8 @@ class CountsCollector(Collector):
                 yield counter
 
 
+DELIVERY_COUNT = attrgetter("delivery_count")
+
 #: Listener states: a thread that never joined, one consuming, one stopping, one gone.
 STATES = ("failed", "running", "stopping", "stopped")
 
@@ -103,8 +106,9 @@ class RunnerCollector(Collector):
             by_state: Tally[tuple[str, str]] = Tally()
             for listener in runner.listeners:
                 group = listener.share_group.name
-                for lease in listener.leases.current_leases:
-                    held[(group, str(lease.delivery_count))] += 1
+                counts = Tally(map(DELIVERY_COUNT, listener.leases.held_records))
+                for delivery_count, count in counts.items():
+                    held[(group, str(delivery_count))] += count
                 by_state[(group, listener_state(listener))] += 1
                 for state in STATES:
                     by_state[(group, state)] += 0

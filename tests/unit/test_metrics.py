@@ -256,3 +256,33 @@ def test_no_offsets_reader_without_kafka_or_with_interval_zero():
     assert offsets_reader(ShareGroupsSettings(client="native", kafka=kafka), ["g"]) is not None
     off = ShareGroupsSettings(client="native", kafka=kafka, metrics_offsets_interval=0)
     assert offsets_reader(off, ["g"]) is None
+
+
+def test_leases_in_flight_and_listener_state_are_read_from_the_runner_at_scrape_time():
+    import time
+    import types
+
+    from django_sharegroups.clients.base import ReceivedRecord
+    from django_sharegroups.processing.leases import LeaseTracker
+
+    leases = LeaseTracker("member")
+    records = [ReceivedRecord("t", 0, n, None, b"", delivery_count=1 + n % 3) for n in range(7)]
+    leases.acquired(records, 30_000, time.time())
+    leases.settled(("t", 0, 0))  # delivery count 1: no longer held
+    listener = types.SimpleNamespace(
+        share_group=types.SimpleNamespace(name="orders"),
+        leases=leases,
+        startup_error=None,
+        is_alive=lambda: True,
+        stop_event=threading.Event(),
+    )
+    metrics = ShareGroupsMetrics()
+    metrics.runner = types.SimpleNamespace(listeners=[listener])
+    value = metrics.registry.get_sample_value
+    held = "sharegroups_leases_in_flight"
+    assert value(held, {"share_group": "orders", "delivery_count": "1"}) == 2
+    assert value(held, {"share_group": "orders", "delivery_count": "2"}) == 2
+    assert value(held, {"share_group": "orders", "delivery_count": "3"}) == 2
+    running = {"share_group": "orders", "state": "running"}
+    assert value("sharegroups_listeners", running) == 1
+    assert value("sharegroups_listeners", {"share_group": "orders", "state": "failed"}) == 0
