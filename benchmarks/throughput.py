@@ -420,14 +420,15 @@ def exporter_own_costs(bootstrap: str) -> dict:
     from django_sharegroups.instrumentation.prometheus import OffsetsCollector
     from django_sharegroups.kafka.admin import ShareGroupAdmin
 
-    from .metrics import instrument, job_events, listener_cost
+    from .metrics import accepted, instrument, job_events, listener_cost
 
     listeners = {str(size): listener_cost(size) for size in (500, 1)}  # str: as JSON has it
     bus = EventBus()
     metrics = instrument(bus, "g")
     records = [ReceivedRecord("t", 0, n, None, b"") for n in range(500)]
+    acknowledgements = accepted(records)
     for _ in range(100):
-        job_events(bus, records)
+        job_events(bus, records, acknowledgements)
     with ShareGroupAdmin({"bootstrap.servers": bootstrap}) as admin:
         groups = [g.group_id for g in admin.list_share_groups() if g.group_id.startswith("bench")]
     reader = OffsetsReader(groups[-1:], 30, kafka={"bootstrap.servers": bootstrap})
