@@ -97,7 +97,7 @@ class Sizes:
         self.orm_budget = 5.0 if quick else 10.0
         self.profile_seconds = 5 if quick else 15
         self.profile_records = 50_000 if quick else 300_000
-        self.metrics_rounds = 1 if quick else 5
+        self.metrics_rounds = 1 if quick else 9
 
 
 def say(text: str) -> None:
