@@ -15,7 +15,11 @@ Parts:
 - ``scaling``: 20 ms I/O-bound jobs, concurrency × workers_per_consumer up to 32;
 - ``rss``: resident memory of `runshareconsumers` over 1,000,000 records;
 - ``orm``: an idempotent consumer on PostgreSQL against a loop doing the same transactions;
-- ``profile``: py-spy's top frames of `runshareconsumers` on a backlog (also ``--profile``).
+- ``profile``: py-spy's top frames of `runshareconsumers` on a backlog (also ``--profile``);
+- ``metrics``: per_batch with the Prometheus exporter on (``--metrics-port``, scraped every
+  second, summary lines and the broker-offsets reader at their defaults) vs off (no port, no
+  summary lines), with the loop, on a backlog: the exporter's cost in records/s and in CPU
+  time per record.
 
 Raw results go to docs/benchmarks-throughput.json (per part, so ``--only`` keeps the others) and
 the section ``throughput`` of docs/benchmarks.md is rendered from them; ``--quick`` leaves docs/
@@ -43,8 +47,8 @@ from .report import write_section
 RESULTS = ROOT / "docs" / "benchmarks-throughput.json"
 #: Where ``--quick`` writes its page (docs/ keeps the full run's numbers).
 QUICK_PAGE = Path(tempfile.gettempdir()) / "sharegroups-throughput-quick.md"
-PARTS = ("backlog", "live", "scaling", "rss", "orm", "profile")
-DEFAULT_PARTS = ("backlog", "live", "scaling", "rss", "orm")
+PARTS = ("backlog", "live", "scaling", "rss", "orm", "profile", "metrics")
+DEFAULT_PARTS = ("backlog", "live", "scaling", "rss", "orm", "metrics")
 
 LOOP = Contender("loop", "loop")
 BACKLOG = [
@@ -93,6 +97,7 @@ class Sizes:
         self.orm_budget = 5.0 if quick else 10.0
         self.profile_seconds = 5 if quick else 15
         self.profile_records = 50_000 if quick else 300_000
+        self.metrics_rounds = 1 if quick else 9
 
 
 def say(text: str) -> None:
@@ -330,6 +335,125 @@ def profile(bench: Bench, sizes: Sizes) -> dict | None:
     }
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Scraper(threading.Thread):
+    """Scrapes ``/metrics`` every ``interval`` s (as Prometheus would, more often than the usual
+    15-60 s), so the exporter's scrape-time work is part of what is measured."""
+
+    def __init__(self, port: int, interval: float = 1.0) -> None:
+        super().__init__(name="scraper", daemon=True)
+        self.url, self.interval = f"http://127.0.0.1:{port}/metrics", interval
+        self.stopped = threading.Event()
+        self.scrapes = 0
+
+    def run(self) -> None:
+        from urllib.request import urlopen
+
+        while not self.stopped.wait(self.interval):
+            try:
+                with urlopen(self.url, timeout=5) as answer:
+                    if b"sharegroups_records_received_total" in answer.read():
+                        self.scrapes += 1
+            except OSError:
+                pass  # between contenders nothing listens
+
+
+def metrics(bench: Bench, sizes: Sizes) -> dict:
+    topic = bench.topic(3)
+    say(f"producing {sizes.backlog:,} records to {topic}")
+    bench.produce_backlog(topic, sizes.backlog)
+    port = free_port()
+    route = {"consumer": "noop", "builder": "per_batch", "per_job": 500}
+    contenders = [
+        LOOP,
+        Contender("exporter off", "engine", None, {**route, "summary_interval": 0}),
+        Contender("exporter on", "engine", None, {**route, "args": ["--metrics-port", str(port)]}),
+    ]
+    scraper = Scraper(port)
+    scraper.start()
+    rounds = []
+    try:
+        for number in range(sizes.metrics_rounds):
+            # on and off swap places every round, so neither always follows the other
+            order = contenders if number % 2 == 0 else [LOOP, contenders[2], contenders[1]]
+            outcomes = {}
+            for contender in order:
+                outcome = bench.measure(contender, topic, sizes.backlog, sizes.budget)
+                say(f"round {number + 1}: {describe(contender.name, outcome)}")
+                outcomes[contender.name] = as_dict(outcome)
+            rounds.append(outcomes)
+    finally:
+        scraper.stopped.set()
+    return {
+        "records": sizes.backlog,
+        "budget": sizes.budget,
+        "scrapes": scraper.scrapes,
+        "own_costs": exporter_own_costs(bench.bootstrap),
+        "contenders": {
+            "loop": LABELS["loop"],
+            "exporter off": "`runshareconsumers`, per_batch(500), default adapter "
+            f"({bench.default_adapter}), no metrics port, `SUMMARY_INTERVAL` 0",
+            "exporter on": "the same with `--metrics-port` (scraped every second), summary "
+            "lines and the broker-offsets reader at their defaults (60 s, 30 s)",
+        },
+        "rounds": rounds,
+    }
+
+
+def exporter_own_costs(bootstrap: str) -> dict:
+    """What the exporter's parts cost on their own, in this process (resolvable where the
+    contenders' records/s are not): the listeners per record at 500 and 1 records per job
+    (benchmarks/metrics.py), the CPU of one scrape over HTTP and of one broker-offsets read of
+    a share group this part consumed with."""
+    from prometheus_client import start_http_server
+
+    from django_sharegroups.clients.base import ReceivedRecord
+    from django_sharegroups.instrumentation import EventBus
+    from django_sharegroups.instrumentation.offsets import OffsetsReader
+    from django_sharegroups.instrumentation.prometheus import OffsetsCollector
+    from django_sharegroups.kafka.admin import ShareGroupAdmin
+
+    from .metrics import accepted, instrument, job_events, listener_cost
+
+    listeners = {str(size): listener_cost(size) for size in (500, 1)}  # str: as JSON has it
+    bus = EventBus()
+    metrics = instrument(bus, "g")
+    records = [ReceivedRecord("t", 0, n, None, b"") for n in range(500)]
+    acknowledgements = accepted(records)
+    for _ in range(100):
+        job_events(bus, records, acknowledgements)
+    with ShareGroupAdmin({"bootstrap.servers": bootstrap}) as admin:
+        groups = [g.group_id for g in admin.list_share_groups() if g.group_id.startswith("bench")]
+    reader = OffsetsReader(groups[-1:], 30, kafka={"bootstrap.servers": bootstrap})
+    reader.read_all()  # connects
+    started = time.process_time()
+    for _ in range(20):
+        reader.read_all()
+    read_ms = (time.process_time() - started) / 20 * 1000
+    metrics.registry.register(OffsetsCollector(reader))
+    # A scrape over HTTP, as Prometheus makes it: this process serves, another one asks.
+    port = free_port()
+    start_http_server(port, addr="127.0.0.1", registry=metrics.registry)
+    client = "import urllib.request as u\nfor _ in range(200): u.urlopen(%r).read()"
+    started = time.process_time()
+    subprocess.run([sys.executable, "-c", client % f"http://127.0.0.1:{port}/metrics"], check=True)
+    scrape_ms = (time.process_time() - started) / 200 * 1000
+    reader.stop()
+    return {
+        "listener_us": listeners,
+        "scrape_ms": scrape_ms,
+        "read_ms": read_ms,
+        "partitions_read": sum(len(o) for o in reader.latest.values()),
+    }
+
+
 RUNNERS = {
     "backlog": backlog,
     "live": live,
@@ -337,6 +461,7 @@ RUNNERS = {
     "rss": rss,
     "orm": orm,
     "profile": profile,
+    "metrics": metrics,
 }
 
 # -- the page -----------------------------------------------------------------------------------

@@ -165,7 +165,61 @@ def goals(results: dict) -> list[Goal]:
         value = median(ratios(orm["rounds"], "idempotent consumer", "orm loop"))
         text = "idempotent ORM consumer ≥ 0.7× the hand-written ORM loop"
         found.append(Goal(11, text, fmt_ratio(value), verdict(value, 0.7)))
+    exporter = results.get("metrics")
+    if exporter:
+        values = ratios(exporter["rounds"], ON, OFF)
+        value = median(values)
+        text = "the exporter costs ≤ 3 % throughput: per_batch on / off, records/s"
+        met = verdict(value, 0.97)
+        if values and max(values) - min(values) > 0.06:
+            met = f"not resolved (rounds {min(values):.2f}–{max(values):.2f})"
+        found.append(Goal(15, text, fmt_ratio(value), met))
+        costs = exporter_cpu_costs(exporter["rounds"])
+        cost = median(costs)
+        text = "the exporter costs ≤ 3 %: whole-process CPU per record, on / off − 1"
+        measured = "—" if cost is None else f"{cost:+.1%}"
+        met = "not measured" if cost is None else "**met**" if cost <= 0.03 else "**not met**"
+        if costs and max(costs) - min(costs) > 0.06:
+            met = f"not resolved (rounds {min(costs):+.0%} to {max(costs):+.0%})"
+        found.append(Goal(15, text, measured, met))
+        share = exporter_share(exporter, SCRAPE_INTERVAL)
+        text = (
+            "the exporter's own CPU ≤ 3 % of the engine's per record (per_batch(500), "
+            f"scraped every {SCRAPE_INTERVAL:.0f} s)"
+        )
+        measured = "—" if share is None else f"{share:.2%}"
+        met = "not measured" if share is None else "**met**" if share <= 0.03 else "**not met**"
+        found.append(Goal(15, text, measured, met))
     return found
+
+
+ON, OFF = "exporter on", "exporter off"
+#: A usual Prometheus scrape interval (the benchmark scrapes every second, the worst case).
+SCRAPE_INTERVAL = 15.0
+
+
+def exporter_own_us(part: dict, scrape_interval: float) -> float | None:
+    """The exporter's own CPU µs per record at per_batch(500): its listeners, plus a scrape
+    every ``scrape_interval`` s and an offsets read every 30 s spread over the records
+    consumed meanwhile (at the "off" median rate)."""
+    costs, rate_off = part.get("own_costs"), median(rates(part["rounds"], OFF))
+    if not costs or not rate_off:
+        return None
+    per_second = costs["scrape_ms"] * 1000 / scrape_interval + costs["read_ms"] * 1000 / 30
+    return costs["listener_us"]["500"] + per_second / rate_off
+
+
+def exporter_share(part: dict, scrape_interval: float) -> float | None:
+    """:func:`exporter_own_us` over the engine's CPU µs per record without the exporter."""
+    own = exporter_own_us(part, scrape_interval)
+    engine = median(cpu_per_record(r.get(OFF)) for r in part["rounds"])
+    return own / engine if own is not None and engine else None
+
+
+def exporter_cpu_costs(rounds: Sequence[dict]) -> list[float]:
+    """Per round: the process CPU per record with the exporter over without it, minus 1."""
+    pairs = ((cpu_per_record(r.get(ON)), cpu_per_record(r.get(OFF))) for r in rounds)
+    return [on / off - 1 for on, off in pairs if on and off]
 
 
 def _efficiencies(scaling: dict, config: dict) -> list[float]:
@@ -189,7 +243,7 @@ def render(results: dict, machine: str) -> str:
         "",
         f"Machine: {machine}",
         "",
-        "### Goals (issues 11 and 12)",
+        "### Goals (issues 11, 12 and 15)",
         "",
         _table(
             ("issue", "goal", "measured", "verdict"),
@@ -203,6 +257,7 @@ def render(results: dict, machine: str) -> str:
         ("rss", render_rss),
         ("orm", render_orm),
         ("profile", render_profile),
+        ("metrics", render_metrics),
     ):
         if results.get(key):
             parts += ["", section(results[key]), "", _stamp(results[key])]
@@ -377,6 +432,84 @@ def render_orm(part: dict) -> str:
         "a ProcessedRecord row, writes a Delivery row and a ProcessedRecord row, then ACCEPT. "
         f"Ratio (median per round): **{ratio}**.\n\n{table}"
     )
+
+
+def render_metrics(part: dict) -> str:
+    rounds = part["rounds"]
+    rows = []
+    for name, label in part["contenders"].items():
+        outcomes = [r.get(name) for r in rounds]
+        cpus = [cpu_per_record(o) for o in outcomes]
+        rows.append(
+            (
+                f"{name}: {label}",
+                fmt_rate(median(rates(rounds, name))),
+                "1 (reference)" if name == REFERENCE else fmt_ratio(median(ratios(rounds, name))),
+                "—" if median(cpus) is None else f"{median(cpus):.2f}",
+                _runs(rates(rounds, name)),
+                ", ".join("—" if c is None else f"{c:.2f}" for c in cpus),
+            )
+        )
+    throughput = ratios(rounds, ON, OFF)
+    cpu = exporter_cpu_costs(rounds)
+    errors = sorted({f"{n}: {o['error']}" for r in rounds for n, o in r.items() if o["error"]})
+    note = f"\n\nFailed runs: {'; '.join(errors)}." if errors else ""
+    header = ("contender", "records/s", "ratio to loop", "CPU µs/record", "rounds (records/s)")
+    header += ("rounds (CPU µs/record)",)
+    on_off = median(throughput)
+    cost = median(cpu)
+    return (
+        f"### Metrics exporter on vs off: {part['records']:,} records, {_rounds(rounds)}\n\n"
+        "The backlog part's workload and timing (each run consumes until it has "
+        f"{part['records']:,} records or {part['budget']:.0f} s have passed since its first "
+        "record), for `per_batch` with and without the Prometheus exporter; /metrics was "
+        f"scraped every second while the exporter ran ({part['scrapes']} scrapes in all). "
+        "On and off swap places every round. "
+        "*Off* has no metrics listener at all (no port, summary lines off); *on* is what "
+        "`--metrics-port` adds: the event counts, the summary lines, the scrapes and the "
+        "broker-offsets reader.\n\n"
+        + _table(header, rows)
+        + f"\n\nOn / off, records/s per round: {', '.join(f'{r:.3f}' for r in throughput)} "
+        f"(median **{fmt_ratio(on_off)}**). CPU per record, on / off − 1 per round: "
+        f"{', '.join(f'{c:+.1%}' for c in cpu)} (median **"
+        + ("—" if cost is None else f"{cost:+.1%}")
+        + "**).\n\n"
+        + _own_costs(part)
+        + note
+    )
+
+
+def _own_costs(part: dict) -> str:
+    costs = part.get("own_costs")
+    if not costs:
+        return ""
+    listeners = costs["listener_us"]
+    engine = median(cpu_per_record(r.get(OFF)) for r in part["rounds"])
+    values = ratios(part["rounds"], ON, OFF)
+    spread = max(values) - min(values) if values else 0.0
+    lines = [
+        (
+            "The per-round ratios scatter wider than the 3 % to resolve on this loaded machine, so "
+            if spread > 0.06
+            else ""
+        )
+        + "the cost is also measured part by part, in one process with nothing in between "
+        "(benchmarks/metrics.py's method): the listeners add "
+        f"**{listeners['500']:.3f} µs per record** at 500 records per job "
+        f"({listeners['1']:.2f} µs with one record per job); a scrape over HTTP takes "
+        f"{costs['scrape_ms']:.2f} ms of CPU, a broker-offsets read "
+        f"{costs['read_ms']:.2f} ms ({costs['partitions_read']} partitions)."
+    ]
+    for interval in (SCRAPE_INTERVAL, 1.0):
+        own, share = exporter_own_us(part, interval), exporter_share(part, interval)
+        if own is not None and share is not None and engine:
+            lines.append(
+                f"Scraped every {interval:.0f} s, at the off median of "
+                f"{fmt_rate(median(rates(part['rounds'], OFF)))} records/s, that is "
+                f"{own:.3f} µs per record: **{share:.2%}** of the engine's {engine:.2f} CPU µs "
+                "per record."
+            )
+    return " ".join(lines)
 
 
 def render_profile(part: dict) -> str:

@@ -43,6 +43,9 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_PORT": None,
     # Address that endpoint binds to: loopback unless you mean to expose it.
     "METRICS_ADDRESS": "127.0.0.1",
+    # Seconds between reads of the groups' per-partition SPSO and lag from the broker for
+    # /metrics (by the process that serves it); 0 = none.
+    "METRICS_OFFSETS_INTERVAL": 30.0,
     # Seconds between runshareconsumers' summary lines (one per share group at INFO); 0 = none.
     "SUMMARY_INTERVAL": 60.0,
     # The broker-side DLQ of KIP-1191 ("auto", True, False or a dict); see docs/dead-letters.md.
@@ -69,6 +72,7 @@ class ShareGroupsSettings:
     mirror: MirrorSettings = field(default_factory=MirrorSettings)
     metrics_port: int | None = None
     metrics_address: str = "127.0.0.1"
+    metrics_offsets_interval: float = 30.0
     summary_interval: float = 60.0
     #: Built by hand, settings leave the broker DLQ alone; ``get_settings()`` uses "auto".
     broker_dlq: BrokerDLQSettings = BROKER_DLQ_OFF
@@ -114,6 +118,7 @@ def get_settings() -> ShareGroupsSettings:
         mirror=MirrorSettings.from_setting(merged["MIRROR"]),
         metrics_port=None if merged["METRICS_PORT"] is None else int(merged["METRICS_PORT"]),
         metrics_address=str(merged["METRICS_ADDRESS"]),
+        metrics_offsets_interval=float(merged["METRICS_OFFSETS_INTERVAL"] or 0),
         summary_interval=float(merged["SUMMARY_INTERVAL"] or 0),
         broker_dlq=BrokerDLQSettings.from_setting(merged["BROKER_DLQ"]),
         processes=int(merged["PROCESSES"]),

@@ -4,6 +4,7 @@
 as in any project; ``SHAREGROUPS_CLIENT`` picks the adapter (unset: the package's default).
 """
 
+import json
 import os
 
 import environ
@@ -23,7 +24,14 @@ DATABASES = {"default": env.db("DATABASE_URL", default="sqlite:////tmp/sharegrou
 # Persistent connections, as docs/orm.md recommends for consumer processes.
 DATABASES["default"]["CONN_MAX_AGE"] = 600
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-SHAREGROUPS = {"CLIENT": os.environ.get("SHAREGROUPS_CLIENT") or None}
+# A run may turn the summary lines off (BENCH_RUN "summary_interval": 0) to measure the
+# process without any metrics listener.
+SHAREGROUPS = {
+    "CLIENT": os.environ.get("SHAREGROUPS_CLIENT") or None,
+    "SUMMARY_INTERVAL": json.loads(os.environ.get("BENCH_RUN") or "{}").get(
+        "summary_interval", 60.0
+    ),
+}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -45,6 +45,8 @@ class Poll(TypedDict):
     share_group: str
     records: int
     asked: int
+    seconds: float
+    delivery_counts: dict[int, int]
 
 
 class Throttled(TypedDict):

@@ -23,6 +23,7 @@ Key = tuple[str, tuple[str, ...]]
 JOB_SECONDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 RECORDS_PER_POLL = (0, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)
 DELIVERY_COUNTS = (1, 2, 3, 4, 5, 6, 8, 10)
+POLL_SECONDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,18 @@ METRICS = {
         ),
         Metric("poll_records", "Records returned per poll.", (G,), RECORDS_PER_POLL),
         Metric(
+            "poll_duration_seconds",
+            "Time a poll took (an idle poll waits up to the poll timeout).",
+            (G,),
+            POLL_SECONDS,
+        ),
+        Metric(
+            "received_delivery_count",
+            "Delivery count of every record a poll returned (1 = first delivery).",
+            (G,),
+            DELIVERY_COUNTS,
+        ),
+        Metric(
             "final_delivery_count",
             "Delivery count of records when they were archived or dead-lettered.",
             (G, "outcome"),
@@ -103,16 +116,17 @@ class EventCounts:
         key = (name, labels)
         tallies[key] = tallies.get(key, 0) + n
 
-    def observe(self, name: str, labels: tuple[str, ...], value: float) -> None:
-        """Histograms: a count per bucket (the last one is +Inf), then the sum."""
+    def observe(self, name: str, labels: tuple[str, ...], value: float, times: int = 1) -> None:
+        """Histograms: a count per bucket (the last one is +Inf), then the sum; ``times``
+        observes the same value that many times at once (a poll's delivery counts)."""
         tallies = self._mine()
         key = (name, labels)
         buckets = METRICS[name].buckets
         counts = tallies.get(key)
         if counts is None:
             counts = tallies[key] = [0] * (len(buckets) + 1) + [0.0]
-        counts[bisect_left(buckets, value)] += 1
-        counts[-1] += value
+        counts[bisect_left(buckets, value)] += times
+        counts[-1] += value * times
 
     def snapshot(self) -> dict[Key, Any]:
         """Every thread's tallies added up (ints, or lists for histograms)."""
@@ -138,8 +152,11 @@ class EventCounts:
     def on_poll(self, event: str, p: dict[str, Any]) -> None:
         group = (p["share_group"],)
         self.observe("poll_records", group, p["records"])
+        self.observe("poll_duration_seconds", group, p["seconds"])
         if p["records"]:
             self.add("records_received", group, p["records"])
+            for delivery_count, records in p["delivery_counts"].items():
+                self.observe("received_delivery_count", group, delivery_count, records)
 
     def on_acks(self, event: str, p: dict[str, Any]) -> None:
         group = (p["share_group"],)

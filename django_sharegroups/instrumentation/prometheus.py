@@ -1,7 +1,8 @@
 """Prometheus exporter: the event counts (counts.py) served as ``sharegroups_*`` on /metrics.
 
 Nothing here runs per event: the counts are turned into metric families when Prometheus
-scrapes, and leases in flight and listener state are read from the runner then. Needs the
+scrapes, and leases in flight and listener state are read from the runner then; the broker's
+per-partition offsets come from a reader thread of their own (offsets.py). Needs the
 ``metrics`` extra (``prometheus-client``); docs/metrics.md lists every metric.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from collections.abc import Iterable
+from operator import attrgetter
 from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -23,6 +25,7 @@ from prometheus_client.utils import floatToGoString
 
 from .bus import EventBus, events
 from .counts import METRICS, EventCounts
+from .offsets import OffsetsReader
 
 
 class ShareGroupsMetrics:
@@ -74,6 +77,8 @@ class CountsCollector(Collector):
                 yield counter
 
 
+DELIVERY_COUNT = attrgetter("delivery_count")
+
 #: Listener states: a thread that never joined, one consuming, one stopping, one gone.
 STATES = ("failed", "running", "stopping", "stopped")
 
@@ -101,8 +106,9 @@ class RunnerCollector(Collector):
             by_state: Tally[tuple[str, str]] = Tally()
             for listener in runner.listeners:
                 group = listener.share_group.name
-                for lease in listener.leases.current_leases:
-                    held[(group, str(lease.delivery_count))] += 1
+                counts = Tally(map(DELIVERY_COUNT, listener.leases.held_records))
+                for delivery_count, count in counts.items():
+                    held[(group, str(delivery_count))] += count
                 by_state[(group, listener_state(listener))] += 1
                 for state in STATES:
                     by_state[(group, state)] += 0
@@ -122,16 +128,62 @@ def listener_state(listener: Any) -> str:
     return "stopping" if listener.stop_event.is_set() else "running"
 
 
+class OffsetsCollector(Collector):
+    """Per-partition SPSO, log end offset and lag as the offsets reader last read them from
+    the broker, and its failed reads."""
+
+    def __init__(self, reader: OffsetsReader) -> None:
+        self.reader = reader
+
+    def collect(self) -> Iterable[Metric]:
+        labels = ["share_group", "topic", "partition"]
+        lag = GaugeMetricFamily(
+            "sharegroups_partition_lag",
+            "Records of the partition not yet delivered and acknowledged (from the broker).",
+            labels=labels,
+        )
+        spso = GaugeMetricFamily(
+            "sharegroups_partition_start_offset",
+            "The share-partition start offset (SPSO), from the broker.",
+            labels=labels,
+        )
+        end = GaugeMetricFamily(
+            "sharegroups_partition_end_offset",
+            "The partition's log end offset, from the broker.",
+            labels=labels,
+        )
+        errors = CounterMetricFamily(
+            "sharegroups_offsets_read_errors",
+            "Failed reads of a share group's offsets from the broker, by error.",
+            labels=["share_group", "error"],
+        )
+        for group, offsets in sorted(dict(self.reader.latest).items()):
+            for entry in offsets:
+                where = [group, entry.topic, str(entry.partition)]
+                for family, value in ((lag, entry.lag), (spso, entry.start_offset)):
+                    if value is not None:
+                        family.add_metric(where, value)
+                if entry.log_end_offset is not None:
+                    end.add_metric(where, entry.log_end_offset)
+        for (group, error), count in sorted(dict(self.reader.errors).items()):
+            errors.add_metric([group, error], count)
+        yield from (lag, spso, end, errors)
+
+
 def start_exporter(
     port: int,
     address: str = "127.0.0.1",
     bus: EventBus = events,
     counts: EventCounts | None = None,
+    offsets: OffsetsReader | None = None,
 ) -> ShareGroupsMetrics:
     """Serve ``http://address:port/metrics`` from ``counts`` (already subscribed to ``bus``),
-    or from counts of its own subscribed here."""
+    or from counts of its own subscribed here; ``offsets``: the broker's per-partition offsets
+    too (the caller starts the reader)."""
     metrics = ShareGroupsMetrics(counts)
     metrics.subscribe(bus, counts=counts is None)
+    if offsets is not None:
+        metrics.registry.register(OffsetsCollector(offsets))
     start_http_server(port, addr=address, registry=metrics.registry)
     return metrics
 
@@ -178,8 +230,13 @@ class ChildrenCollector(Collector):
             yield family
 
 
-def start_supervisor_exporter(port: int, address: str, processes: int) -> None:
-    """Serve ``http://address:port/metrics`` adding up the children's endpoints."""
+def start_supervisor_exporter(
+    port: int, address: str, processes: int, offsets: OffsetsReader | None = None
+) -> None:
+    """Serve ``http://address:port/metrics`` adding up the children's endpoints (and the
+    broker's offsets, read here once rather than by every child)."""
     registry = CollectorRegistry()
     registry.register(ChildrenCollector([child_port(port, i) for i in range(processes)]))
+    if offsets is not None:
+        registry.register(OffsetsCollector(offsets))
     start_http_server(port, addr=address, registry=registry)

@@ -62,7 +62,7 @@ class SummaryLogger:
             seconds, self._since = max(now - self._since, 1e-9), now
         lines = []
         for group in dict.fromkeys([*self.groups, *totals]):
-            counts = totals.get(group, Counter())
+            counts = Counter(totals.get(group, {}))  # a copy: totals are the next window's base
             counts.subtract(before.get(group, Counter()))
             rate = counts["received"] / seconds
             parts = ", ".join(f"{word} {counts[word]}" for word in FIELDS)

@@ -116,6 +116,16 @@ class LeaseTracker:
         return None if record is None else self._lease(key, record, batch)
 
     @property
+    def held_records(self) -> list[ReceivedRecord]:
+        """The records held now, without building a :class:`Lease` each (the metrics' lease
+        gauge counts them per delivery count at every scrape)."""
+        return [
+            record
+            for key, batch in list(self._batch_of.items())
+            if (record := batch.records.get(key)) is not None
+        ]
+
+    @property
     def current_leases(self) -> list[Lease]:
         return [
             self._lease(key, record, batch)

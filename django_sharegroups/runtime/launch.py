@@ -58,10 +58,11 @@ def run_here(launch: Launch) -> tuple[int, str | None]:
     runner = ShareConsumerRunner(groups)
     interval = runner.settings.summary_interval
     counts = EventCounts()  # what the endpoint and the summary lines read
-    if serve_metrics(launch.metrics_port, runner.settings, counts) or interval > 0:
+    names = [group.name for group in groups]
+    if serve_metrics(launch.metrics_port, runner.settings, counts, names) or interval > 0:
         counts.subscribe(events)
     if interval > 0:
-        SummaryLogger(counts, interval, [group.name for group in groups]).start()
+        SummaryLogger(counts, interval, names).start()
     if launch.demo:
         from .demo import start_demo
 
@@ -78,5 +79,7 @@ def run_supervised(launch: Launch) -> int:
     settings = get_settings()
     processes = launch.processes or settings.processes
     if launch.metrics_port is not None or settings.metrics_port is not None:
-        serve_supervisor_metrics(launch.metrics_port, settings, processes)
+        serve_supervisor_metrics(
+            launch.metrics_port, settings, processes, [group.name for group in groups]
+        )
     return supervise([group.name for group in groups], processes, probe=launch.probe)

@@ -33,23 +33,43 @@ def _bind_error(address: str, port: int | None, exc: OSError) -> ConfigurationEr
     return ConfigurationError(f"Cannot serve metrics on {address}:{port}: {exc.strerror or exc}.")
 
 
-def serve_supervisor_metrics(port: int | None, settings: ShareGroupsSettings, processes: int):
+def offsets_reader(settings: ShareGroupsSettings, groups: list[str]):
+    """The broker-offsets reader of the process that serves /metrics, or None when the
+    interval is 0 or there is no Kafka to ask (the in-memory broker)."""
+    if settings.metrics_offsets_interval <= 0 or not settings.bootstrap_servers:
+        return None
+    if settings.client == "memory":
+        return None
+    from ..instrumentation.offsets import OffsetsReader
+
+    return OffsetsReader(groups, settings.metrics_offsets_interval, kafka=settings.kafka)
+
+
+def serve_supervisor_metrics(
+    port: int | None, settings: ShareGroupsSettings, processes: int, groups: list[str]
+):
     """``--processes N``: one endpoint adding up the children's (each on a port of its own
-    after this one, loopback only)."""
+    after this one, loopback only), plus the broker's offsets read here."""
     port = settings.metrics_port if port is None else port
     os.environ[CHILD_METRICS_PORT] = str(port)  # the children inherit the environment
+    prometheus, offsets = _prometheus(), offsets_reader(settings, groups)
     try:
-        _prometheus().start_supervisor_exporter(port, settings.metrics_address, processes)
+        prometheus.start_supervisor_exporter(port, settings.metrics_address, processes, offsets)
     except OSError as exc:
         raise _bind_error(settings.metrics_address, port, exc) from exc
+    if offsets is not None:
+        offsets.start()
     logger.info(
         "Metrics of %d processes on http://%s:%d/metrics", processes, settings.metrics_address, port
     )
 
 
-def serve_metrics(port: int | None, settings: ShareGroupsSettings, counts: EventCounts) -> bool:
+def serve_metrics(
+    port: int | None, settings: ShareGroupsSettings, counts: EventCounts, groups: list[str]
+) -> bool:
     """Start the Prometheus endpoint when a port is given (option first, then the setting);
-    a supervised child serves on its own port for the supervisor to read."""
+    a supervised child serves on its own port for the supervisor to read (the supervisor
+    reads the broker's offsets, not its children)."""
     port = settings.metrics_port if port is None else port
     index = process_index()
     if index is not None:
@@ -57,11 +77,16 @@ def serve_metrics(port: int | None, settings: ShareGroupsSettings, counts: Event
     if port is None:
         return False
     prometheus, address = _prometheus(), settings.metrics_address
+    offsets = None
     if index is not None:
         port, address = prometheus.child_port(port, index), "127.0.0.1"
+    else:
+        offsets = offsets_reader(settings, groups)
     try:
-        prometheus.start_exporter(port, address, counts=counts)
+        prometheus.start_exporter(port, address, counts=counts, offsets=offsets)
     except OSError as exc:
         raise _bind_error(address, port, exc) from exc
+    if offsets is not None:
+        offsets.start()
     logger.info("Metrics on http://%s:%d/metrics", address, port)
     return True

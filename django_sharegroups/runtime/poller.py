@@ -1,7 +1,8 @@
 """One poll of a listener: how much to ask for, asking, and what the answer means.
 
 The size comes from the acquisition sizer within the group's throttle; what comes back is
-leased (one batch per poll) and reported (``poll``; ``acquisition.exceeded`` when an adapter
+leased (one batch per poll) and reported (``poll`` with its duration and the records per
+delivery count; ``acquisition.exceeded`` when an adapter
 without a strict record limit handed over more; ``consumer.error`` when the poll raised, after
 which it backs off and counts as failing until a poll works again).
 """
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime
+from operator import attrgetter
 
 from ..clients.base import ReceivedRecord, ShareConsumerClient
 from ..instrumentation import EventBus
@@ -62,6 +65,7 @@ class Poller:
         if asked == 0:
             return None
         polled_at = datetime.now(tz=UTC)
+        began = time.perf_counter()
         try:
             records = self.client.poll(asked, self.timeout)
             self.failing_since = None
@@ -78,7 +82,14 @@ class Poller:
         received = len(records)
         self.throttle.took(received)
         if self.bus.wants("poll"):
-            self.bus.publish("poll", share_group=self.share_group, records=received, asked=asked)
+            self.bus.publish(
+                "poll",
+                share_group=self.share_group,
+                records=received,
+                asked=asked,
+                seconds=time.perf_counter() - began,
+                delivery_counts=delivery_counts(records),
+            )
         if received > asked:
             self.bus.publish(
                 "acquisition.exceeded",
@@ -90,3 +101,12 @@ class Poller:
         if records:
             self.leases.acquired(records, self.lock_ms(), polled_at.timestamp())
         return records, polled_at
+
+
+_DELIVERY_COUNT = attrgetter("delivery_count")
+
+
+def delivery_counts(records: list[ReceivedRecord]) -> dict[int, int]:
+    """Records per delivery count, so the event carries counts, not records: one pass per
+    poll in C (``Counter`` over ``attrgetter``), several times cheaper than a Python loop."""
+    return dict(Counter(map(_DELIVERY_COUNT, records)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -88,7 +89,7 @@ class Settler:
             for message in job.messages:
                 self.acknowledge(message.record, AcknowledgeType.RELEASE)
             return
-        counts: dict[str, int] | None = {} if self.bus.wants("acks.sent") else None
+        names: list[str] | None = [] if self.bus.wants("acks.sent") else None
         for settlement in self.strategies[job.topic.name].settle(acknowledgements):
             message, ack_type, action = settlement.message, settlement.ack_type, settlement.action
             if action is Action.LAPSED:
@@ -105,14 +106,14 @@ class Settler:
             else:
                 self.acknowledge(message.record, ack_type, settlement.error)
                 name = ack_type.name
-            if counts is not None:
-                counts[name] = counts.get(name, 0) + 1
+            if names is not None:
+                names.append(name)
         if acknowledgements.lapsed:
             lapsed = len(acknowledgements.lapsed)
             self.expired.not_started += acknowledgements.lapsed_before_start
             self.expired.processed += lapsed - acknowledgements.lapsed_before_start
-        if counts is not None:
-            self.bus.publish("acks.sent", share_group=self.share_group, counts=counts)
+        if names is not None:  # counted once per job, in C
+            self.bus.publish("acks.sent", share_group=self.share_group, counts=dict(Counter(names)))
 
     def report_expired_locks(self) -> None:
         expired = self.expired

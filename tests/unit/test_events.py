@@ -28,7 +28,7 @@ def test_a_strict_bus_refuses_unregistered_names_and_other_payloads():
     bus = EventBus()
     assert bus.strict  # tests/conftest.py turns it on for the whole suite
     with pytest.raises(UnknownEventError, match="not registered"):
-        bus.publish("poll.typo", share_group="g", records=1, asked=1)
+        bus.publish("poll.typo", share_group="g", records=1)
     with pytest.raises(UnknownEventError, match="payload"):
         bus.publish("poll", share_group="g", records=1)
     with pytest.raises(UnknownEventError):

@@ -152,8 +152,8 @@ def test_a_failing_event_listener_does_not_break_publishing(caplog):
     def broken(event, payload):
         raise ValueError("listener bug")
 
-    bus.subscribe("poll", broken)
-    bus.subscribe("poll", lambda event, payload: seen.append(payload))
-    bus.publish("poll", share_group="g", records=3, asked=5)
-    assert seen == [{"share_group": "g", "records": 3, "asked": 5}]
+    bus.subscribe("acks.sent", broken)
+    bus.subscribe("acks.sent", lambda event, payload: seen.append(payload))
+    bus.publish("acks.sent", share_group="g", counts={"ACCEPT": 3})
+    assert seen == [{"share_group": "g", "counts": {"ACCEPT": 3}}]
     assert "listener bug" in caplog.text
