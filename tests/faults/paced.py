@@ -16,6 +16,7 @@ docs/benchmarks.md#issue-12-acceptance-paced-jobs-and-a-kill--9.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +31,27 @@ GOAL_SHARE = 0.8
 LAPSE_LIMIT = 0.01
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class PacedRun(LedgerRun):
-    """A :class:`LedgerRun` of the paced consumer; ``adapter`` "default" sets no CLIENT."""
+    """A :class:`LedgerRun` of the paced consumer; ``adapter`` "default" sets no CLIENT.
+
+    ``cpu`` adds up the CPU time of each consumer process, read just before it is stopped or
+    killed (:meth:`measure_cpu`): CPU per record does not depend on the machine's load."""
 
     concurrency: int = CONCURRENCY
     job_ms: int = JOB_MS
+    cpu: float = 0.0
+
+    def measure_cpu(self) -> None:
+        process = self.current
+        if process is not None and process.poll() is None:
+            self.cpu += cpu_seconds(process.pid)
 
     @property
     def events_file(self) -> Path:
@@ -63,10 +79,13 @@ class PacedRun(LedgerRun):
         return [json.loads(line) for line in self.events_file.read_text().splitlines() if line]
 
 
-def produce_backlog(bootstrap: str, topic: str, count: int) -> dict[tuple[int, int], str]:
-    """``count`` records ``"id-N"`` in large producer batches (up to 1 MB, 200 ms linger, no
-    key: the sticky partitioner fills one partition's batch at a time), as a backlog is
-    usually written; returns ``{(partition, offset): value}`` from the delivery reports."""
+def produce_backlog(
+    bootstrap: str, topic: str, count: int, batch_bytes: int = 1_000_000
+) -> dict[tuple[int, int], str]:
+    """``count`` records ``"id-N"`` in large producer batches (up to ``batch_bytes``, 200 ms
+    linger, no key: the sticky partitioner fills one partition's batch at a time), as a
+    backlog is usually written; returns ``{(partition, offset): value}`` from the delivery
+    reports."""
     from confluent_kafka import Producer
 
     placed: dict[tuple[int, int], str] = {}
@@ -79,7 +98,7 @@ def produce_backlog(bootstrap: str, topic: str, count: int) -> dict[tuple[int, i
         {
             "bootstrap.servers": bootstrap,
             "linger.ms": 200,
-            "batch.size": 1_000_000,
+            "batch.size": batch_bytes,
             "batch.num.messages": 100_000,
             "acks": "all",
         }
@@ -119,6 +138,7 @@ class PacedReport:
     rate_before_kill: float | None
     rate_after_restart: float | None
     rate_end_to_end: float | None
+    cpu_seconds: float
 
     @classmethod
     def build(
@@ -153,6 +173,7 @@ class PacedReport:
             rate_before_kill=rate([at for at in times if at < killed_at]),
             rate_after_restart=rate([at for at in times if at > killed_at]),
             rate_end_to_end=rate(times),
+            cpu_seconds=run.cpu,
         )
 
     @property
@@ -175,6 +196,12 @@ class PacedReport:
     def redelivered(self) -> int:
         """Records whose effect was written on delivery 2 or later."""
         return sum(1 for count in self.delivery_counts.values() if count >= 2)
+
+    @property
+    def cpu_ms_per_record(self) -> float | None:
+        """Consumer CPU time per effect written (kill and restart included)."""
+        effects = sum(self.effects_per_record.values())
+        return 1000 * self.cpu_seconds / effects if effects and self.cpu_seconds else None
 
     @property
     def goal_rate(self) -> float:
@@ -205,6 +232,7 @@ class PacedReport:
             "rate_before_kill": _round(self.rate_before_kill),
             "rate_after_restart": _round(self.rate_after_restart),
             "rate_end_to_end": _round(self.rate_end_to_end),
+            "cpu_ms_per_record": _round(self.cpu_ms_per_record, 2),
             "goal_rate": round(self.goal_rate),
             "throughput_met": self.throughput_met(),
         }
@@ -230,12 +258,13 @@ class PacedReport:
             f"  records/s before the kill {_shown(self.rate_before_kill)}, after the restart "
             f"{_shown(self.rate_after_restart)}, end to end {_shown(self.rate_end_to_end)}; "
             f"goal >= {d['goal_rate']} ({GOAL_SHARE} x {self.concurrency} / "
-            f"{self.job_ms / 1000:g} s): {'met' if d['throughput_met'] else 'NOT met'}"
+            f"{self.job_ms / 1000:g} s): {'met' if d['throughput_met'] else 'NOT met'}; "
+            f"consumer CPU {d['cpu_ms_per_record']} ms per record"
         )
 
 
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def _shown(value: float | None) -> str:

@@ -8,7 +8,8 @@ librdkafka's over-acquisition (lapses, redeliveries, records archived unseen) wi
 on it; exactly once and nothing lost still hold — a record is either processed once or in the
 DLQ with the broker's reason.
 
-``PACED_RECORDS`` (default 2,000) sizes the run; ``PACED_REPORT`` names a file the report is
+``PACED_RECORDS`` (default 2,000) sizes the run, ``PACED_BATCH_BYTES`` (default 1,000,000)
+the producer's ``batch.size``; ``PACED_REPORT`` names a file the report is
 appended to as a JSON line. The throughput goal is printed, not asserted (speed goals are
 benchmarks): the documented 20,000-record run is in docs/benchmarks.md.
 """
@@ -31,6 +32,8 @@ from .paced import LAPSE_LIMIT, PacedReport, PacedRun, produce_backlog
 from .test_ledger import settled
 
 RECORDS = int(os.environ.get("PACED_RECORDS", "2000"))
+#: The producer's ``batch.size``: large batches are what librdkafka over-acquires.
+BATCH_BYTES = int(os.environ.get("PACED_BATCH_BYTES", "1000000"))
 
 pytestmark = [
     pytest.mark.kafka,
@@ -47,7 +50,7 @@ def test_paced_jobs_through_a_kill_9_are_processed_exactly_once(
 ):
     name = share_topic(3)  # the broker's defaults: lock 30 s, delivery limit 5
     bootstrap = kafka_bootstrap_servers
-    placed = produce_backlog(bootstrap, name, RECORDS)
+    placed = produce_backlog(bootstrap, name, RECORDS, BATCH_BYTES)
     assert len(placed) == RECORDS
     run = PacedRun(name, client, {"bootstrap.servers": bootstrap}, session_database_url(), tmp_path)
     effects = Effect.objects.filter(share_group=name)
@@ -61,6 +64,7 @@ def test_paced_jobs_through_a_kill_9_are_processed_exactly_once(
     try:
         run.start()
         wait_for(lambda: effects.count() >= RECORDS // 2, STEP_TIMEOUT, "half of the effects")
+        run.measure_cpu()
         run.kill()
         killed_at = time.time()
         run.start()
@@ -69,6 +73,7 @@ def test_paced_jobs_through_a_kill_9_are_processed_exactly_once(
             wait_for(accounted, 30, "every record with an effect or a DLQ row")
         except AssertionError:
             pass  # the assertions below say which records
+        run.measure_cpu()
         exit_code = run.stop()
     except AssertionError as error:
         raise AssertionError(f"{error}\n{run.logs()}") from None
