@@ -10,7 +10,7 @@ records were redelivered because their lock lapsed before their job started (the
 (``acquisition.exceeded``) and the throughput against ``GOAL_SHARE × concurrency / job time``.
 
 tests/faults/test_paced.py runs it sized for CI; the long run and its numbers are in
-docs/benchmarks.md#issue-12-acceptance-paced-jobs-and-a-kill--9.
+docs/benchmarks.md#issue-12-acceptance-paced-jobs-large-producer-batches-one-kill--9.
 """
 
 from __future__ import annotations
