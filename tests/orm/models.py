@@ -1,5 +1,7 @@
 """A side effect of processing a record; duplicates are what the idempotency tests count."""
 
+import time
+
 from django.db import models
 
 
@@ -10,3 +12,5 @@ class Effect(models.Model):
     offset = models.BigIntegerField()
     delivery_count = models.IntegerField()
     thread = models.CharField(max_length=255, blank=True)
+    #: When it was written (``time.time()``): the paced scenario's throughput comes from it.
+    at = models.FloatField(default=time.time)
