@@ -40,7 +40,7 @@ MAX_RESPONSE_SIZE = 100 * 1024 * 1024
 _SIZE_PREFIX = 4
 _ABORT_ON_CLOSE = struct.pack("ii", 1, 0)
 
-WireObserver = Callable[[str, Api, int, bytes], None]
+WireObserver = Callable[[str, Api, int, bytes | bytearray], None]
 """Called with ("request"|"response", api, version, frame) for every frame; used to record
 protocol fixtures and for debugging."""
 
@@ -224,13 +224,15 @@ class BrokerConnection:
         except TimeoutError:
             raise KafkaTimeoutError(f"sending to {self.address} timed out") from None
 
-    def _receive_frame(self, deadline: float) -> bytes:
+    def _receive_frame(self, deadline: float) -> bytearray:
         size = int.from_bytes(self._receive_exactly(_SIZE_PREFIX, deadline), "big", signed=True)
         if size < 4 or size > MAX_RESPONSE_SIZE:
             raise ProtocolError(f"implausible response size {size}")
         return self._receive_exactly(size, deadline)
 
-    def _receive_exactly(self, size: int, deadline: float) -> bytes:
+    def _receive_exactly(self, size: int, deadline: float) -> bytearray:
+        """``size`` bytes, in a buffer of their own (not copied again: a ShareFetch answer
+        carries whole record batches, often hundreds of kilobytes)."""
         sock = self._require_socket()
         buffer = bytearray(size)
         view = memoryview(buffer)
@@ -246,7 +248,7 @@ class BrokerConnection:
             if count == 0:
                 raise KafkaConnectionError(f"{self.address} closed the connection")
             received += count
-        return bytes(buffer)
+        return buffer
 
     def _set_timeout(self, sock: socket.socket, deadline: float) -> None:
         remaining = deadline - time.monotonic()

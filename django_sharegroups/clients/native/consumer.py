@@ -63,6 +63,9 @@ from .topics import TopicDirectory
 logger = logging.getLogger("django_sharegroups.clients.native")
 
 
+_ACCEPT = AcknowledgeType.ACCEPT
+_ACCEPT_WIRE = WIRE_TYPES[_ACCEPT]
+
 DEFAULT_MAX_BYTES = 52_428_800  # librdkafka's and Kafka's fetch.max.bytes
 #: Seconds ``close`` waits for the heartbeat thread before leaving the group without it.
 CLOSE_TIMEOUT = 5.0
@@ -169,13 +172,18 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
 
     def acknowledge(self, record: ReceivedRecord, ack_type: AcknowledgeType) -> None:
         """Queue an acknowledgement (any thread); it is sent by the owner thread's next call."""
-        self._check_open()
-        try:
-            wire_type = WIRE_TYPES[ack_type]
-        except KeyError:
-            raise TypeError(f"ack_type must be an AcknowledgeType, not {ack_type!r}") from None
+        if self._closed:
+            self._check_open()
+        # Called once per record: ACCEPT is compared by identity (an Enum hashes in Python).
+        if ack_type is _ACCEPT:
+            wire_type = _ACCEPT_WIRE
+        else:
+            try:
+                wire_type = WIRE_TYPES[ack_type]
+            except KeyError:
+                raise TypeError(f"ack_type must be an AcknowledgeType, not {ack_type!r}") from None
         partition = record.handle
-        if not isinstance(partition, TopicIdPartition):
+        if partition.__class__ is not TopicIdPartition:
             partition = self._topics.by_name(record.topic, record.partition)
             if partition is None:
                 raise ValueError(f"{record.topic}[{record.partition}] was never fetched here")

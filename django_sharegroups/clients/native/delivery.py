@@ -205,17 +205,16 @@ def deliver_partition(
         good.append(batch)
         for records, count in groups:
             delivered += len(records)
-            for r in records:
-                timestamp = r.timestamp_ms if r.timestamp_ms >= 0 else None
+            for offset, timestamp, key, value, headers in records:
                 append(
                     ReceivedRecord(
                         topic,
                         index,
-                        r.offset,
-                        r.key,
-                        r.value,
-                        r.headers,
-                        timestamp,
+                        offset,
+                        key,
+                        value,
+                        headers,
+                        timestamp if timestamp >= 0 else None,
                         count,
                         partition,
                     )
