@@ -14,6 +14,7 @@ import socket
 import struct
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from importlib import metadata
 from typing import Any
@@ -22,6 +23,7 @@ from .config import ConnectionConfig
 from .errors import (
     ErrorCode,
     KafkaConnectionError,
+    KafkaError,
     KafkaTimeoutError,
     ProtocolError,
     UnsupportedApiError,
@@ -43,6 +45,19 @@ _ABORT_ON_CLOSE = struct.pack("ii", 1, 0)
 WireObserver = Callable[[str, Api, int, bytes | bytearray], None]
 """Called with ("request"|"response", api, version, frame) for every frame; used to record
 protocol fixtures and for debugging."""
+
+
+class PendingResponse:
+    """A request sent by :meth:`BrokerConnection.begin`; its response or error once read."""
+
+    __slots__ = ("api", "version", "correlation_id", "response", "error")
+
+    def __init__(self, api: Api, version: int) -> None:
+        self.api = api
+        self.version = version
+        self.correlation_id = -1
+        self.response: Struct | None = None
+        self.error: KafkaError | None = None
 
 
 def _software_version() -> str:
@@ -75,6 +90,8 @@ class BrokerConnection:
         self._socket: socket.socket | None = None
         self._lock = threading.RLock()
         self._correlation_ids = itertools.count(1)
+        #: Requests sent by ``begin`` whose responses have not been read yet, oldest first.
+        self._pending: deque[PendingResponse] = deque()
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "closed"
@@ -114,6 +131,10 @@ class BrokerConnection:
                 except OSError:
                     pass
             self._socket = None
+            while self._pending:  # their answers can no longer arrive
+                self._pending.popleft().error = KafkaConnectionError(
+                    f"connection to {self.address} closed before the response"
+                )
 
     def _open_socket(self) -> socket.socket:
         try:
@@ -188,15 +209,80 @@ class BrokerConnection:
             deadline = time.monotonic() + self.config.request_timeout
             return self._round_trip(api, version, body, deadline)
 
+    def begin(
+        self,
+        api: Api,
+        body: Mapping[str, Any] | Struct,
+        *,
+        minimum_version: int | None = None,
+    ) -> PendingResponse:
+        """Send one request without waiting for its response; ``finish`` reads it.
+
+        The broker answers a connection's requests one at a time, in order, so a pipelined
+        request never overtakes an earlier one; a later request on this connection (``send``
+        or ``begin``) reads the earlier answers first and keeps them for ``finish``.
+        """
+        with self._lock:
+            self.connect()
+            version = self.version_for(api, minimum_version)
+            deadline = time.monotonic() + self.config.request_timeout
+            pending = PendingResponse(api, version)
+            pending.correlation_id = self._send_request(api, version, body, deadline)
+            self._pending.append(pending)
+            return pending
+
+    def finish(self, pending: PendingResponse) -> Struct:
+        """The response of a request sent by ``begin`` (waiting at most ``request_timeout``
+        from now), or the error that ended it."""
+        with self._lock:
+            while pending.response is None and pending.error is None and self._pending:
+                self._read_pending()
+        if pending.error is not None:
+            raise pending.error
+        if pending.response is None:
+            raise KafkaConnectionError(f"{pending.api.name} to {self.address}: no response")
+        return pending.response
+
+    def _read_pending(self) -> None:
+        """Read the answer of the oldest pipelined request (the connection lock is held)."""
+        pending = self._pending.popleft()
+        deadline = time.monotonic() + self.config.request_timeout
+        try:
+            pending.response = self._read_response(
+                pending.api, pending.version, pending.correlation_id, deadline
+            )
+        except KafkaError as error:
+            pending.error = error
+
     def _round_trip(
         self, api: Api, version: int, body: Mapping[str, Any] | Struct, deadline: float
     ) -> Struct:
+        while self._pending:  # answers to pipelined requests come first
+            self._read_pending()
+        correlation_id = self._send_request(api, version, body, deadline)
+        return self._read_response(api, version, correlation_id, deadline)
+
+    def _send_request(
+        self, api: Api, version: int, body: Mapping[str, Any] | Struct, deadline: float
+    ) -> int:
+        """Send a request frame; a transport failure closes the connection."""
         correlation_id = next(self._correlation_ids) & 0x7FFFFFFF
         frame = encode_request(api, version, correlation_id, self.config.client_id, body)
         if self._wire_observer:
             self._wire_observer("request", api, version, frame)
         try:
             self._send_frame(frame, deadline)
+        except (KafkaConnectionError, OSError) as error:
+            self.close()
+            if isinstance(error, KafkaConnectionError):
+                raise
+            raise KafkaConnectionError(f"{api.name} to {self.address} failed: {error}") from None
+        return correlation_id
+
+    def _read_response(
+        self, api: Api, version: int, correlation_id: int, deadline: float
+    ) -> Struct:
+        try:
             response = self._receive_frame(deadline)
             if self._wire_observer:
                 self._wire_observer("response", api, version, response)
