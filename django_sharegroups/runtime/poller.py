@@ -96,8 +96,9 @@ class Poller:
 
     def prefetch(self) -> None:
         """While the records held now are processed, let the adapter acquire the next poll's
-        (only what the workers also finish within the lock share, and never when throttled)."""
+        (only what the workers also finish within the lock share, none when throttled or
+        stopping; with 0 the adapter sends what is pending without acquiring)."""
+        wanted = 0
         if self.throttle.settings is None and not self.stop_event.is_set():
             wanted = self.sizer.prefetch_for(len(self.leases))
-            if wanted:
-                self.client.prefetch(wanted)
+        self.client.prefetch(wanted)

@@ -156,8 +156,8 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
         if self._ready:
             records = self._take_ready(max(1, max_records))
             if records:
-                if self._acknowledgements:  # they must not wait for the next poll
-                    self._send_acknowledgements(pipelined=True)
+                # Acknowledgements queued meanwhile ride on the prefetch that follows (or go
+                # by themselves when it cannot be made: prefetch(0), any poll, any commit).
                 return records
         version = self._membership.assignment_version
         wanted = self._wanted_by_leader()
@@ -212,20 +212,30 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
         ShareFetch (with the acknowledgements pending so far riding along) goes out and its
         answer is read by the next poll, which hands the records over. The broker works on it
         while the caller processes what it has. One prefetch at a time, from one leader, and
-        only on an open share session; otherwise (or after a failure) this does nothing."""
-        if self._closed or max_records <= 0 or not self._subscription:
-            return
+        only on an open share session. When no prefetch can be made (``max_records`` 0, or
+        any of the above), pending acknowledgements are sent without waiting instead."""
+        self._check_open()
+        if not self._prefetch(max_records) and self._acknowledgements:
+            self._send_acknowledgements(pipelined=True)
+
+    def _prefetch(self, max_records: int) -> bool:
+        if max_records <= 0 or not self._subscription:
+            return False
         if self._membership.error is not None or self._backoff.failures:
-            return
+            return False
         if self._ready or any(item.fetch for item in self._in_flight):
-            return
+            return False
+        if self._acknowledgements.has_renewals():
+            return False  # RENEW travels in ShareAcknowledge only
         wanted = self._wanted_by_leader()
         if len(wanted) != 1:
-            return
+            return False
         ((node_id, partitions),) = wanted.items()
         session = self._session(node_id)
         if not session.opened:
-            return
+            return False
+        if self._acknowledgements.partitions() - partitions:
+            return False  # some acknowledgements cannot ride on this ShareFetch
         acknowledgements = self._take_piggyback(session, partitions)
         request = session.fetch_request(
             partitions,
@@ -239,6 +249,7 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
             SHARE_FETCH,
             request,
         )
+        return True
 
     def last_poll_acquired_at(self) -> float | None:
         """When (``time.time()``) the records of the last poll were asked for, if that was
