@@ -23,7 +23,7 @@ Record layout (varints are zigzag)::
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -124,6 +124,19 @@ class RecordBatch:
         Raises ``CorruptBatchError`` when the batch is broken, its records do not parse, or it
         decompresses to more than ``max_size`` bytes.
         """
+        return [
+            row if type(row) is Record else Record._make(row)
+            for row in self.rows(wanted, max_size=max_size)
+        ]
+
+    def rows(
+        self,
+        wanted: Callable[[int], bool] | None = None,
+        *,
+        max_size: int = DEFAULT_MAX_SIZE,
+    ) -> Sequence[tuple]:
+        """``records()`` as plain ``(offset, timestamp_ms, key, value, headers)`` tuples where
+        that is cheaper (the compiled reader): what the delivery step unpacks."""
         if self.error is not None:
             raise CorruptBatchError(self.error)
         if self.is_control:
@@ -168,13 +181,12 @@ class RecordBatch:
                 f"in {size} bytes"
             )
 
-    def _compiled_records(self, batch: bytes, wanted: Callable[[int], bool] | None) -> list[Record]:
+    def _compiled_records(self, batch: bytes, wanted: Callable[[int], bool] | None) -> list[tuple]:
         """The records read by aiokafka's compiled reader from an uncompressed batch (a copy
         with the codec bits cleared when it was compressed: decompression stays here, under its
         size cap; the CRC was checked on the original)."""
-        records: list[Record] = []
+        records: list[tuple] = []
         append = records.append
-        make = tuple.__new__
         previous = self.base_offset - 1
         last = self.last_offset
         try:
@@ -187,15 +199,12 @@ class RecordBatch:
                     continue
                 headers = record.headers
                 append(
-                    make(
-                        Record,
-                        (
-                            offset,
-                            record.timestamp,
-                            record.key,
-                            record.value,
-                            tuple(headers) if headers else (),
-                        ),
+                    (
+                        offset,
+                        record.timestamp,
+                        record.key,
+                        record.value,
+                        tuple(headers) if headers else (),
                     )
                 )
         except Exception as error:  # noqa: BLE001 - whatever the reader says, the bytes are bad
