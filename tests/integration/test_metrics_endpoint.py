@@ -72,11 +72,16 @@ def test_metrics_count_what_was_produced_accepted_and_rejected(
     group = (("share_group", name),)
     samples: dict = {}
 
+    running = (("share_group", name), ("state", "running"))
+
     def settled() -> bool:
+        # every process's listener running too: one process may take all the records while
+        # the other is still starting
         samples.update(scrape(port))
         done = samples.get(("sharegroups_records_accepted_total", group), 0)
         done += samples.get(("sharegroups_records_rejected_total", group), 0)
-        return done >= total or process.poll() is not None
+        started = samples.get(("sharegroups_listeners", running), 0) >= processes
+        return (done >= total and started) or process.poll() is not None
 
     try:
         assert wait_until(settled, timeout=90)
