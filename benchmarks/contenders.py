@@ -4,8 +4,8 @@
 
 - ``loop``: the reference — a ``confluent_kafka.ShareConsumer`` in explicit mode that ACCEPTs
   every record it polls; what a user would write without this package;
-- ``native``: the package's native adapter polled directly (up to 500 records per poll), no
-  engine in between;
+- ``native``: the package's native adapter polled directly (up to 500 records per poll, the
+  next 500 prefetched while a poll's records are acknowledged), no engine in between;
 - ``orm-loop``: ``loop`` doing, per record, the transaction an idempotent consumer does
   (look up ProcessedRecord, write a Delivery row and a ProcessedRecord row).
 
@@ -78,6 +78,7 @@ def native_loop(run: dict, tally: Tally, stop: threading.Event) -> None:
             records = client.poll(POLL_RECORDS, 0.5)
             if records:
                 tally.begin()
+                client.prefetch(POLL_RECORDS)  # the next ShareFetch overlaps this loop
             for record in records:
                 client.acknowledge(record, accept)
             if records:

@@ -139,6 +139,15 @@ class ShareConsumerClient(ABC):
         """The broker's current acquisition lock duration, when the adapter knows it."""
         return None
 
+    def prefetch(self, max_records: int) -> None:  # noqa: B027 - optional, nothing by default
+        """Start acquiring up to ``max_records`` for the next poll now, while the caller
+        processes what it has (the next poll hands them over). Adapters that cannot ignore it."""
+
+    def last_poll_acquired_at(self) -> float | None:
+        """When (``time.time()``) the records of the last poll were asked for, if that was
+        before the poll began (they were prefetched); ``None`` otherwise."""
+        return None
+
     @abstractmethod
     def close(self) -> None:
         """Send pending acknowledgements, leave the group and free resources."""

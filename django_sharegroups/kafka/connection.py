@@ -14,6 +14,7 @@ import socket
 import struct
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from importlib import metadata
 from typing import Any
@@ -22,6 +23,7 @@ from .config import ConnectionConfig
 from .errors import (
     ErrorCode,
     KafkaConnectionError,
+    KafkaError,
     KafkaTimeoutError,
     ProtocolError,
     UnsupportedApiError,
@@ -40,9 +42,22 @@ MAX_RESPONSE_SIZE = 100 * 1024 * 1024
 _SIZE_PREFIX = 4
 _ABORT_ON_CLOSE = struct.pack("ii", 1, 0)
 
-WireObserver = Callable[[str, Api, int, bytes], None]
+WireObserver = Callable[[str, Api, int, bytes | bytearray], None]
 """Called with ("request"|"response", api, version, frame) for every frame; used to record
 protocol fixtures and for debugging."""
+
+
+class PendingResponse:
+    """A request sent by :meth:`BrokerConnection.begin`; its response or error once read."""
+
+    __slots__ = ("api", "version", "correlation_id", "response", "error")
+
+    def __init__(self, api: Api, version: int) -> None:
+        self.api = api
+        self.version = version
+        self.correlation_id = -1
+        self.response: Struct | None = None
+        self.error: KafkaError | None = None
 
 
 def _software_version() -> str:
@@ -75,6 +90,8 @@ class BrokerConnection:
         self._socket: socket.socket | None = None
         self._lock = threading.RLock()
         self._correlation_ids = itertools.count(1)
+        #: Requests sent by ``begin`` whose responses have not been read yet, oldest first.
+        self._pending: deque[PendingResponse] = deque()
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "closed"
@@ -114,6 +131,10 @@ class BrokerConnection:
                 except OSError:
                     pass
             self._socket = None
+            while self._pending:  # their answers can no longer arrive
+                self._pending.popleft().error = KafkaConnectionError(
+                    f"connection to {self.address} closed before the response"
+                )
 
     def _open_socket(self) -> socket.socket:
         try:
@@ -188,15 +209,80 @@ class BrokerConnection:
             deadline = time.monotonic() + self.config.request_timeout
             return self._round_trip(api, version, body, deadline)
 
+    def begin(
+        self,
+        api: Api,
+        body: Mapping[str, Any] | Struct,
+        *,
+        minimum_version: int | None = None,
+    ) -> PendingResponse:
+        """Send one request without waiting for its response; ``finish`` reads it.
+
+        The broker answers a connection's requests one at a time, in order, so a pipelined
+        request never overtakes an earlier one; a later request on this connection (``send``
+        or ``begin``) reads the earlier answers first and keeps them for ``finish``.
+        """
+        with self._lock:
+            self.connect()
+            version = self.version_for(api, minimum_version)
+            deadline = time.monotonic() + self.config.request_timeout
+            pending = PendingResponse(api, version)
+            pending.correlation_id = self._send_request(api, version, body, deadline)
+            self._pending.append(pending)
+            return pending
+
+    def finish(self, pending: PendingResponse) -> Struct:
+        """The response of a request sent by ``begin`` (waiting at most ``request_timeout``
+        from now), or the error that ended it."""
+        with self._lock:
+            while pending.response is None and pending.error is None and self._pending:
+                self._read_pending()
+        if pending.error is not None:
+            raise pending.error
+        if pending.response is None:
+            raise KafkaConnectionError(f"{pending.api.name} to {self.address}: no response")
+        return pending.response
+
+    def _read_pending(self) -> None:
+        """Read the answer of the oldest pipelined request (the connection lock is held)."""
+        pending = self._pending.popleft()
+        deadline = time.monotonic() + self.config.request_timeout
+        try:
+            pending.response = self._read_response(
+                pending.api, pending.version, pending.correlation_id, deadline
+            )
+        except KafkaError as error:
+            pending.error = error
+
     def _round_trip(
         self, api: Api, version: int, body: Mapping[str, Any] | Struct, deadline: float
     ) -> Struct:
+        while self._pending:  # answers to pipelined requests come first
+            self._read_pending()
+        correlation_id = self._send_request(api, version, body, deadline)
+        return self._read_response(api, version, correlation_id, deadline)
+
+    def _send_request(
+        self, api: Api, version: int, body: Mapping[str, Any] | Struct, deadline: float
+    ) -> int:
+        """Send a request frame; a transport failure closes the connection."""
         correlation_id = next(self._correlation_ids) & 0x7FFFFFFF
         frame = encode_request(api, version, correlation_id, self.config.client_id, body)
         if self._wire_observer:
             self._wire_observer("request", api, version, frame)
         try:
             self._send_frame(frame, deadline)
+        except (KafkaConnectionError, OSError) as error:
+            self.close()
+            if isinstance(error, KafkaConnectionError):
+                raise
+            raise KafkaConnectionError(f"{api.name} to {self.address} failed: {error}") from None
+        return correlation_id
+
+    def _read_response(
+        self, api: Api, version: int, correlation_id: int, deadline: float
+    ) -> Struct:
+        try:
             response = self._receive_frame(deadline)
             if self._wire_observer:
                 self._wire_observer("response", api, version, response)
@@ -224,13 +310,15 @@ class BrokerConnection:
         except TimeoutError:
             raise KafkaTimeoutError(f"sending to {self.address} timed out") from None
 
-    def _receive_frame(self, deadline: float) -> bytes:
+    def _receive_frame(self, deadline: float) -> bytearray:
         size = int.from_bytes(self._receive_exactly(_SIZE_PREFIX, deadline), "big", signed=True)
         if size < 4 or size > MAX_RESPONSE_SIZE:
             raise ProtocolError(f"implausible response size {size}")
         return self._receive_exactly(size, deadline)
 
-    def _receive_exactly(self, size: int, deadline: float) -> bytes:
+    def _receive_exactly(self, size: int, deadline: float) -> bytearray:
+        """``size`` bytes, in a buffer of their own (not copied again: a ShareFetch answer
+        carries whole record batches, often hundreds of kilobytes)."""
         sock = self._require_socket()
         buffer = bytearray(size)
         view = memoryview(buffer)
@@ -246,7 +334,7 @@ class BrokerConnection:
             if count == 0:
                 raise KafkaConnectionError(f"{self.address} closed the connection")
             received += count
-        return bytes(buffer)
+        return buffer
 
     def _set_timeout(self, sock: socket.socket, deadline: float) -> None:
         remaining = deadline - time.monotonic()

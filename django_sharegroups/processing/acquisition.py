@@ -87,6 +87,19 @@ class AcquisitionSizer:
         self.per_worker = max(1, min(wanted, self.per_worker * 2, self.cap))
         return min(self.cap, free_workers * self.per_worker)
 
+    def prefetch_for(self, held: int) -> int:
+        """Records that may be acquired ahead of the next poll while ``held`` records are
+        still to be processed: what the workers finish within the same share of the lock
+        after the held ones, at most one poll's worth; none while the speed is unknown."""
+        pace = self.seconds_per_record
+        if pace is None:
+            return 0
+        pace = max(pace, 1e-6)
+        share = LOCK_SHARE_RENEWING if self.renewing else LOCK_SHARE
+        worker_seconds = self.lock_ms / 1000 * share * self.workers
+        room = int((worker_seconds - held * pace) / pace)
+        return max(0, min(room, self.allowance))
+
     def job_finished(self, records: int, seconds: float) -> None:
         """Learn from a job that processed ``records`` in ``seconds`` (lapsed ones excluded)."""
         if records <= 0:

@@ -227,7 +227,9 @@ class ShareGroupListener(threading.Thread):
             records, polled_at = polled
             if records:
                 self._dispatch(records, polled_at)
-                if interval:
+                if not interval and pool is not None:  # overlap the next fetch with the jobs
+                    poller.prefetch()
+                else:
                     client.commit_async()
             if interval:
                 self.stop_event.wait(interval)

@@ -79,6 +79,9 @@ class Poller:
             )
             self.stop_event.wait(ERROR_BACKOFF)
             return None
+        acquired_at = self.client.last_poll_acquired_at()
+        if acquired_at is not None:  # prefetched: their locks started before this poll
+            polled_at = min(polled_at, datetime.fromtimestamp(acquired_at, tz=UTC))
         received = len(records)
         self.throttle.took(received)
         if self.bus.wants("poll"):
@@ -101,6 +104,15 @@ class Poller:
         if records:
             self.leases.acquired(records, self.lock_ms(), polled_at.timestamp())
         return records, polled_at
+
+    def prefetch(self) -> None:
+        """While the records held now are processed, let the adapter acquire the next poll's
+        (only what the workers also finish within the lock share, none when throttled or
+        stopping; with 0 the adapter sends what is pending without acquiring)."""
+        wanted = 0
+        if self.throttle.settings is None and not self.stop_event.is_set():
+            wanted = self.sizer.prefetch_for(len(self.leases))
+        self.client.prefetch(wanted)
 
 
 _DELIVERY_COUNT = attrgetter("delivery_count")

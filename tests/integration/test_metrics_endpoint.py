@@ -95,15 +95,19 @@ def test_metrics_count_what_was_produced_accepted_and_rejected(
         labels = {"share_group": name, "topic": name, "partition": str(number)}
         return samples.get((metric, tuple(sorted(labels.items()))))
 
+    running = (("share_group", name), ("state", "running"))
+
     def settled() -> bool:
-        """Every record acknowledged, and the broker's offsets read since: lag 0 on both
-        partitions."""
+        """Every record acknowledged, the broker's offsets read since (lag 0 on both
+        partitions), and every process's listener running (with prefetch one process may
+        take all the records while the other is still starting)."""
         samples.clear()
         samples.update(scrape(port))
         done = samples.get(("sharegroups_records_accepted_total", group), 0)
         done += samples.get(("sharegroups_records_rejected_total", group), 0)
         caught_up = all(partition("sharegroups_partition_lag", p) == 0 for p in (0, 1))
-        return (done >= total and caught_up) or process.poll() is not None
+        started = samples.get(("sharegroups_listeners", running), 0) >= processes
+        return (done >= total and caught_up and started) or process.poll() is not None
 
     def as_the_broker_says() -> bool:
         """The SPSO gauges equal what DescribeShareGroupOffsets answers now (Kafka 4.4 can

@@ -40,6 +40,12 @@ class TopicIdPartition:
     topic: str
     partition: int
 
+    def __hash__(self) -> int:
+        # Hashed once per acknowledged record: the name and index hash in C, where the
+        # generated hash would call UUID.__hash__ (Python) each time. Equality still compares
+        # the topic id, so a topic recreated under the same name stays a different partition.
+        return hash((self.topic, self.partition))
+
 
 #: offset → wire acknowledge type, for one partition.
 Offsets = dict[int, int]
@@ -54,8 +60,10 @@ class AcknowledgementBuffer:
 
     def add(self, partition: TopicIdPartition, offset: int, wire_type: int) -> None:
         with self._lock:
-            offsets = self._pending.setdefault(partition, {})
-            if wire_type == RENEW and offsets.get(offset, RENEW) != RENEW:
+            offsets = self._pending.get(partition)
+            if offsets is None:
+                offsets = self._pending[partition] = {}
+            elif wire_type == RENEW and offsets.get(offset, RENEW) != RENEW:
                 return
             offsets[offset] = wire_type
 

@@ -23,6 +23,7 @@ from ...instrumentation.bus import events
 from ...kafka.backoff import Backoff, FailureEpisode
 from ...kafka.cluster import Cluster
 from ...kafka.config import ConnectionConfig
+from ...kafka.connection import BrokerConnection, PendingResponse
 from ...kafka.errors import (
     LEADER_MOVED_ERROR_CODES,
     SHARE_SESSION_ERROR_CODES,
@@ -48,9 +49,11 @@ from .acknowledgements import (
     AcknowledgementBuffer,
     Offsets,
     TopicIdPartition,
+    renews,
 )
 from .delivery import (
     CORRUPT_BATCH_ACTIONS,
+    RELEASE,
     CorruptBatch,
     DecodedBatches,
     InvalidAcquiredRecords,
@@ -62,6 +65,9 @@ from .topics import TopicDirectory
 
 logger = logging.getLogger("django_sharegroups.clients.native")
 
+
+_ACCEPT = AcknowledgeType.ACCEPT
+_ACCEPT_WIRE = WIRE_TYPES[_ACCEPT]
 
 DEFAULT_MAX_BYTES = 52_428_800  # librdkafka's and Kafka's fetch.max.bytes
 #: Seconds ``close`` waits for the heartbeat thread before leaving the group without it.
@@ -119,6 +125,13 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
         #: up to reconnect.backoff.max.ms, jittered) instead of hammering a broker that is down.
         self._backoff = Backoff(connection.reconnect_backoff, connection.reconnect_backoff_max)
         self._episodes: dict[str, FailureEpisode] = {}
+        #: Pipelined requests (``prefetch``, acknowledgements sent while handing over
+        #: prefetched records), oldest first; their answers are read before any other request.
+        self._in_flight: list[_InFlight] = []
+        #: Records a prefetch acquired, not handed to a poll yet, and when they were asked for.
+        self._ready: list[ReceivedRecord] = []
+        self._ready_since: float | None = None
+        self._last_acquired_at: float | None = None
 
     # -- the adapter interface --------------------------------------------------------------
 
@@ -138,6 +151,14 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
         if self._membership.error is not None:
             raise self._membership.error
         deadline = time.monotonic() + max(0.0, timeout)
+        self._complete_in_flight()
+        self._last_acquired_at = None
+        if self._ready:
+            records = self._take_ready(max(1, max_records))
+            if records:
+                # Acknowledgements queued meanwhile ride on the prefetch that follows (or go
+                # by themselves when it cannot be made: prefetch(0), any poll, any commit).
+                return records
         version = self._membership.assignment_version
         wanted = self._wanted_by_leader()
         while not wanted:
@@ -169,17 +190,71 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
 
     def acknowledge(self, record: ReceivedRecord, ack_type: AcknowledgeType) -> None:
         """Queue an acknowledgement (any thread); it is sent by the owner thread's next call."""
-        self._check_open()
-        try:
-            wire_type = WIRE_TYPES[ack_type]
-        except KeyError:
-            raise TypeError(f"ack_type must be an AcknowledgeType, not {ack_type!r}") from None
+        if self._closed:
+            self._check_open()
+        # Called once per record: ACCEPT is compared by identity (an Enum hashes in Python).
+        if ack_type is _ACCEPT:
+            wire_type = _ACCEPT_WIRE
+        else:
+            try:
+                wire_type = WIRE_TYPES[ack_type]
+            except KeyError:
+                raise TypeError(f"ack_type must be an AcknowledgeType, not {ack_type!r}") from None
         partition = record.handle
-        if not isinstance(partition, TopicIdPartition):
+        if partition.__class__ is not TopicIdPartition:
             partition = self._topics.by_name(record.topic, record.partition)
             if partition is None:
                 raise ValueError(f"{record.topic}[{record.partition}] was never fetched here")
         self._acknowledgements.add(partition, record.offset, wire_type)
+
+    def prefetch(self, max_records: int) -> None:
+        """Ask for up to ``max_records`` more records now, without waiting for them: a
+        ShareFetch (with the acknowledgements pending so far riding along) goes out and its
+        answer is read by the next poll, which hands the records over. The broker works on it
+        while the caller processes what it has. One prefetch at a time, from one leader, and
+        only on an open share session. When no prefetch can be made (``max_records`` 0, or
+        any of the above), pending acknowledgements are sent without waiting instead."""
+        self._check_open()
+        if not self._prefetch(max_records) and self._acknowledgements:
+            self._send_acknowledgements(pipelined=True)
+
+    def _prefetch(self, max_records: int) -> bool:
+        if max_records <= 0 or not self._subscription:
+            return False
+        if self._membership.error is not None or self._backoff.failures:
+            return False
+        if self._ready or any(item.fetch for item in self._in_flight):
+            return False
+        if self._acknowledgements.has_renewals():
+            return False  # RENEW travels in ShareAcknowledge only
+        wanted = self._wanted_by_leader()
+        if len(wanted) != 1:
+            return False
+        ((node_id, partitions),) = wanted.items()
+        session = self._session(node_id)
+        if not session.opened:
+            return False
+        if self._acknowledgements.partitions() - partitions:
+            return False  # some acknowledgements cannot ride on this ShareFetch
+        acknowledgements = self._take_piggyback(session, partitions)
+        request = session.fetch_request(
+            partitions,
+            acknowledgements,
+            max_records=max_records,
+            max_wait_ms=0,
+            max_bytes=self.max_bytes,
+        )
+        self._begin(
+            _InFlight(session, partitions, acknowledgements, fetch=True, max_records=max_records),
+            SHARE_FETCH,
+            request,
+        )
+        return True
+
+    def last_poll_acquired_at(self) -> float | None:
+        """When (``time.time()``) the records of the last poll were asked for, if that was
+        before the poll (a prefetch); ``None`` when the poll itself acquired them."""
+        return self._last_acquired_at
 
     def take_corrupt_batches(self) -> list[CorruptBatch]:
         """Batches that could not be decoded since the last call (their acquired records were
@@ -196,6 +271,8 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
         if self._closed:
             return
         try:
+            self._complete_in_flight()
+            self._release_ready()
             self._send_acknowledgements()
             for session in self._sessions.values():
                 if session.opened:
@@ -300,17 +377,42 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                 SHARE_FETCH, request, node_id=session.node_id, idempotent=False
             )
         except KafkaError as error:
-            self._request_error(f"ShareFetch to node {session.node_id}", error)
-            session.reset()  # the broker drops a session whose connection closed
-            self._topics.stale = True  # and the leader may have moved
-            self._acknowledgements.put_back(acknowledgements)
+            self._fetch_error(session, acknowledgements, error)
             return []
+        return self._fetched(session, wanted, acknowledgements, response, max_records)
+
+    def _fetch_error(
+        self,
+        session: ShareSession,
+        acknowledgements: dict[TopicIdPartition, Offsets],
+        error: KafkaError,
+    ) -> None:
+        self._request_error(f"ShareFetch to node {session.node_id}", error)
+        session.reset()  # the broker drops a session whose connection closed
+        self._topics.stale = True  # and the leader may have moved
+        self._acknowledgements.put_back(acknowledgements)
+
+    def _fetched(
+        self,
+        session: ShareSession,
+        wanted: set[TopicIdPartition],
+        acknowledgements: dict[TopicIdPartition, Offsets],
+        response,
+        max_records: int,
+        *,
+        advanced: bool = False,
+    ) -> list[ReceivedRecord]:
+        """The records of a ShareFetch answer (``advanced``: the session's epoch and
+        partitions were moved on when the request was sent, as for pipelined requests)."""
         self._request_ok(f"ShareFetch to node {session.node_id}")
         if response.error_code:
+            if advanced:
+                session.reset()  # the epoch sent after this one is wrong now
             self._request_failed(session, acknowledgements, response, "ShareFetch")
             return []
-        session.partitions = set(wanted)
-        session.advance()
+        if not advanced:
+            session.partitions = set(wanted)
+            session.advance()
         self._note_lock_timeout(response.acquisition_lock_timeout_ms)
         records: list[ReceivedRecord] = []
         for topic in response.responses:
@@ -403,8 +505,11 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
 
     # -- acknowledging ----------------------------------------------------------------------
 
-    def _send_acknowledgements(self) -> None:
-        """Send every pending acknowledgement by ShareAcknowledge, grouped by leader."""
+    def _send_acknowledgements(self, *, pipelined: bool = False) -> None:
+        """Send every pending acknowledgement by ShareAcknowledge, grouped by leader
+        (``pipelined``: without waiting for the answers; the next request reads them)."""
+        if not pipelined:
+            self._complete_in_flight()
         pending = self._acknowledgements.take()
         if not pending:
             return
@@ -422,6 +527,10 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
             session = self._session(node_id)
             if not session.opened and not self._open(session):
                 self._acknowledgements.put_back(acknowledgements)
+                continue
+            if pipelined and not renews(acknowledgements):
+                request = session.acknowledge_request(acknowledgements)
+                self._begin(_InFlight(session, set(), acknowledgements), SHARE_ACKNOWLEDGE, request)
                 continue
             self._acknowledge(session, acknowledgements)
 
@@ -458,15 +567,36 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                 idempotent=False,
             )
         except KafkaError as error:
-            self._request_error(f"ShareAcknowledge to node {session.node_id}", error)
-            session.reset()
-            self._fail_all(acknowledgements, "NETWORK_EXCEPTION")
+            self._acknowledge_error(session, acknowledgements, error)
             return
+        self._acknowledged(session, acknowledgements, response)
+
+    def _acknowledge_error(
+        self,
+        session: ShareSession,
+        acknowledgements: dict[TopicIdPartition, Offsets],
+        error: KafkaError,
+    ) -> None:
+        self._request_error(f"ShareAcknowledge to node {session.node_id}", error)
+        session.reset()
+        self._fail_all(acknowledgements, "NETWORK_EXCEPTION")
+
+    def _acknowledged(
+        self,
+        session: ShareSession,
+        acknowledgements: dict[TopicIdPartition, Offsets],
+        response,
+        *,
+        advanced: bool = False,
+    ) -> None:
         self._request_ok(f"ShareAcknowledge to node {session.node_id}")
         if response.error_code:
+            if advanced:
+                session.reset()
             self._request_failed(session, acknowledgements, response, "ShareAcknowledge")
             return
-        session.advance()
+        if not advanced:
+            session.advance()
         self._note_lock_timeout(response.acquisition_lock_timeout_ms)
         for topic in response.responses:
             for data in topic.partitions:
@@ -494,6 +624,79 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                 error_name(response.error_code),
             )
         session.reset()
+
+    # -- pipelining -------------------------------------------------------------------------
+
+    def _begin(self, item: _InFlight, api, request: dict) -> None:
+        """Send a request without waiting; its session moves on at once (the broker takes a
+        connection's requests in order), and is reset if the answer is an error."""
+        session = item.session
+        try:
+            connection = self._cluster.connection(session.node_id)
+            item.pending = connection.begin(api, request)
+        except KafkaError as error:
+            if item.fetch:
+                self._fetch_error(session, item.acknowledgements, error)
+            else:
+                self._acknowledge_error(session, item.acknowledgements, error)
+            return
+        item.connection = connection
+        if item.fetch:
+            session.partitions = set(item.partitions)
+        session.advance()
+        self._in_flight.append(item)
+
+    def _complete_in_flight(self) -> None:
+        """Read the answers of pipelined requests (before any other request goes out)."""
+        while self._in_flight:
+            item = self._in_flight.pop(0)
+            assert item.connection is not None and item.pending is not None
+            try:
+                response = item.connection.finish(item.pending)
+            except KafkaError as error:
+                if item.fetch:
+                    self._fetch_error(item.session, item.acknowledgements, error)
+                else:
+                    self._acknowledge_error(item.session, item.acknowledgements, error)
+                continue
+            if not item.fetch:
+                self._acknowledged(item.session, item.acknowledgements, response, advanced=True)
+                continue
+            records = self._fetched(
+                item.session,
+                item.partitions,
+                item.acknowledgements,
+                response,
+                item.max_records,
+                advanced=True,
+            )
+            if records:
+                self._ready += records
+                self._ready_since = item.sent_at
+
+    def _take_ready(self, max_records: int) -> list[ReceivedRecord]:
+        """Prefetched records for this poll (at most ``max_records``; the rest wait for the
+        next). Records whose lock has run out by now are dropped: the broker has them back."""
+        since = self._ready_since or time.time()
+        lock_ms = self._lock_timeout_ms
+        if lock_ms and time.time() - since >= lock_ms / 1000:
+            logger.info(
+                "%s: %d prefetched record(s) not polled within the %d ms lock; dropped",
+                self.group_id,
+                len(self._ready),
+                lock_ms,
+            )
+            self._ready = []
+            return []
+        records, self._ready = self._ready[:max_records], self._ready[max_records:]
+        self._last_acquired_at = since
+        return records
+
+    def _release_ready(self) -> None:
+        """Closing: RELEASE prefetched records nobody polled, so others get them at once."""
+        ready, self._ready = self._ready, []
+        for record in ready:
+            self._acknowledgements.add(record.handle, record.offset, RELEASE)
 
     # -- errors -----------------------------------------------------------------------------
 
@@ -578,3 +781,36 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
     def _check_open(self) -> None:
         if self._closed:
             raise IllegalStateError("This share consumer has already been closed.")
+
+
+class _InFlight:
+    """A pipelined ShareFetch (``fetch``) or ShareAcknowledge and what rode on it."""
+
+    __slots__ = (
+        "session",
+        "partitions",
+        "acknowledgements",
+        "fetch",
+        "max_records",
+        "sent_at",
+        "connection",
+        "pending",
+    )
+
+    def __init__(
+        self,
+        session: ShareSession,
+        partitions: set[TopicIdPartition],
+        acknowledgements: dict[TopicIdPartition, Offsets],
+        *,
+        fetch: bool = False,
+        max_records: int = 0,
+    ) -> None:
+        self.session = session
+        self.partitions = partitions
+        self.acknowledgements = acknowledgements
+        self.fetch = fetch
+        self.max_records = max_records
+        self.sent_at = time.time()
+        self.connection: BrokerConnection | None = None
+        self.pending: PendingResponse | None = None

@@ -28,7 +28,7 @@ from ...kafka.errors import ProtocolError
 from ..base import AcknowledgeType, ReceivedRecord
 from .acknowledgements import GAP, WIRE_TYPES, TopicIdPartition
 from .compression import DEFAULT_MAX_SIZE
-from .records import CorruptBatchError, Record, RecordBatch, read_batches
+from .records import CorruptBatchError, RecordBatch, read_batches
 
 RELEASE = WIRE_TYPES[AcknowledgeType.RELEASE]
 REJECT = WIRE_TYPES[AcknowledgeType.REJECT]
@@ -127,7 +127,7 @@ class DecodedBatches:
 
     def __init__(self, max_records: int = 20_000) -> None:
         self.max_records = max_records
-        self._entries: OrderedDict[tuple, tuple[list[int], list[Record]]] = OrderedDict()
+        self._entries: OrderedDict[tuple, tuple[list[int], Sequence[tuple]]] = OrderedDict()
         self._records = 0
 
     def records(
@@ -136,14 +136,14 @@ class DecodedBatches:
         batch: RecordBatch,
         ranges: AcquiredRanges,
         max_size: int = DEFAULT_MAX_SIZE,
-    ) -> list[tuple[list[Record], int]]:
+    ) -> list[tuple[Sequence[tuple], int]]:
         """The batch's records at acquired offsets, per acquired range with its delivery
         count (decoding the batch on first use)."""
         key = (partition, batch.base_offset, batch.last_offset, batch.crc)
         entry = self._entries.get(key)
         if entry is None:
-            records = batch.records(max_size=max_size)
-            entry = ([record.offset for record in records], records)
+            records = batch.rows(max_size=max_size)
+            entry = ([record[0] for record in records], records)
             self._entries[key] = entry
             self._records += len(records)
             while self._records > self.max_records and len(self._entries) > 1:
@@ -205,17 +205,16 @@ def deliver_partition(
         good.append(batch)
         for records, count in groups:
             delivered += len(records)
-            for r in records:
-                timestamp = r.timestamp_ms if r.timestamp_ms >= 0 else None
+            for offset, timestamp, key, value, headers in records:
                 append(
                     ReceivedRecord(
                         topic,
                         index,
-                        r.offset,
-                        r.key,
-                        r.value,
-                        r.headers,
-                        timestamp,
+                        offset,
+                        key,
+                        value,
+                        headers,
+                        timestamp if timestamp >= 0 else None,
                         count,
                         partition,
                     )

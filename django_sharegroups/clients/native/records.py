@@ -23,12 +23,12 @@ Record layout (varints are zigzag)::
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from ...exceptions import ShareGroupsError
-from .compression import CODEC_NAMES, DEFAULT_MAX_SIZE, DecompressionError, decompress
+from .compression import CODEC_NAMES, DEFAULT_MAX_SIZE, NONE, DecompressionError, decompress
 
 _crc32c: Callable[[bytes | memoryview], int] | None
 try:
@@ -93,6 +93,8 @@ class RecordBatch:
     payload: memoryview | None = None
     header: memoryview | None = None
     error: str | None = None
+    #: The whole batch as framed (header and payload), when it is good.
+    raw: memoryview | None = None
 
     @property
     def compression(self) -> int:
@@ -122,21 +124,38 @@ class RecordBatch:
         Raises ``CorruptBatchError`` when the batch is broken, its records do not parse, or it
         decompresses to more than ``max_size`` bytes.
         """
+        return [
+            row if type(row) is Record else Record._make(row)
+            for row in self.rows(wanted, max_size=max_size)
+        ]
+
+    def rows(
+        self,
+        wanted: Callable[[int], bool] | None = None,
+        *,
+        max_size: int = DEFAULT_MAX_SIZE,
+    ) -> Sequence[tuple]:
+        """``records()`` as plain ``(offset, timestamp_ms, key, value, headers)`` tuples where
+        that is cheaper (the compiled reader): what the delivery step unpacks."""
         if self.error is not None:
             raise CorruptBatchError(self.error)
         if self.is_control:
             return []
+        compiled = _CompiledBatch is not None and self.header is not None
+        if compiled and self.compression == NONE and self.raw is not None:
+            # Uncompressed: the reader takes the batch as it came (one copy, no rewriting).
+            self._check_fits(len(self.raw) - BATCH_HEADER_SIZE)
+            return self._compiled_records(bytes(self.raw), wanted)
         try:
             data = decompress(self.compression, self.payload or b"", max_size)
         except DecompressionError as error:
             raise CorruptBatchError(f"batch at offset {self.base_offset}: {error}") from None
-        if self.record_count * _MIN_RECORD_SIZE > len(data):
-            raise CorruptBatchError(
-                f"batch at offset {self.base_offset}: {self.record_count} records cannot fit "
-                f"in {len(data)} bytes"
-            )
-        if _CompiledBatch is not None and self.header is not None:
-            return self._compiled_records(data, wanted)
+        self._check_fits(len(data))
+        if compiled:
+            header = bytearray(self.header or b"")  # set whenever compiled is true
+            struct.pack_into(">i", header, 8, BATCH_HEADER_SIZE - _LENGTH_OFFSET + len(data))
+            struct.pack_into(">h", header, _CRC_START, self.attributes & ~_COMPRESSION_MASK)
+            return self._compiled_records(bytes(header) + data, wanted)
         log_append = self.max_timestamp if self.attributes & _TIMESTAMP_TYPE_LOG_APPEND else None
         last_delta = -1 if self.last_offset is None else self.last_offset - self.base_offset
         try:
@@ -155,19 +174,23 @@ class RecordBatch:
                 f"records do not parse: {error}"
             ) from None
 
-    def _compiled_records(self, data: bytes, wanted: Callable[[int], bool] | None) -> list[Record]:
-        """The records read by aiokafka's compiled reader, from an uncompressed copy of the batch
-        (decompression stays here, under its size cap; the CRC was checked on the original)."""
-        header = bytearray(self.header or b"")  # set whenever this is called
-        struct.pack_into(">i", header, 8, BATCH_HEADER_SIZE - _LENGTH_OFFSET + len(data))
-        struct.pack_into(">h", header, _CRC_START, self.attributes & ~_COMPRESSION_MASK)
-        records: list[Record] = []
+    def _check_fits(self, size: int) -> None:
+        if self.record_count * _MIN_RECORD_SIZE > size:
+            raise CorruptBatchError(
+                f"batch at offset {self.base_offset}: {self.record_count} records cannot fit "
+                f"in {size} bytes"
+            )
+
+    def _compiled_records(self, batch: bytes, wanted: Callable[[int], bool] | None) -> list[tuple]:
+        """The records read by aiokafka's compiled reader from an uncompressed batch (a copy
+        with the codec bits cleared when it was compressed: decompression stays here, under its
+        size cap; the CRC was checked on the original)."""
+        records: list[tuple] = []
         append = records.append
-        make = tuple.__new__
         previous = self.base_offset - 1
         last = self.last_offset
         try:
-            for record in _CompiledBatch(bytes(header) + data):
+            for record in _CompiledBatch(batch):
                 offset = record.offset
                 if not previous < offset <= last:
                     raise ValueError(f"offset {offset} out of order or past the batch")
@@ -176,15 +199,12 @@ class RecordBatch:
                     continue
                 headers = record.headers
                 append(
-                    make(
-                        Record,
-                        (
-                            offset,
-                            record.timestamp,
-                            record.key,
-                            record.value,
-                            tuple(headers) if headers else (),
-                        ),
+                    (
+                        offset,
+                        record.timestamp,
+                        record.key,
+                        record.value,
+                        tuple(headers) if headers else (),
                     )
                 )
         except Exception as error:  # noqa: BLE001 - whatever the reader says, the bytes are bad
@@ -287,6 +307,7 @@ def read_batches(data: bytes | memoryview, *, verify_crc: bool = True) -> Iterat
             record_count=record_count,
             payload=view[position + BATCH_HEADER_SIZE : end],
             header=view[position : position + BATCH_HEADER_SIZE],
+            raw=view[position:end],
         )
         position = end
 

@@ -337,5 +337,7 @@ def _read_primitive(
         size = reader.length(compact)
         if size < 0:
             return _null(nullable, path, size)
+        if kind is RECORDS:  # record batches (large): a read-only view of the frame, no copy
+            return reader.take(size).toreadonly()
         return bytes(reader.take(size))
     return _FIXED_READERS[kind](reader)

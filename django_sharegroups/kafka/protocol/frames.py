@@ -50,16 +50,19 @@ def encode_response(
     return header + encode(api.response, version, body)
 
 
-def peek_correlation_id(frame: bytes) -> int:
+def peek_correlation_id(frame: bytes | bytearray) -> int:
     """Every response header starts with the correlation id, whatever its version."""
     return Reader(frame).int32()
 
 
-def decode_response(api: Api, version: int, frame: bytes) -> tuple[int, Struct]:
-    """The correlation id and decoded body of a response frame."""
+def decode_response(
+    api: Api, version: int, frame: bytes | bytearray | memoryview
+) -> tuple[int, Struct]:
+    """The correlation id and decoded body of a response frame (``records`` fields are views
+    into ``frame``, not copies)."""
     reader = Reader(frame)
     header = decode_from(reader, RESPONSE_HEADER, api.response_header_version(version))
-    body = bytes(frame[reader.position :])
+    body = memoryview(frame)[reader.position :]
     if (
         api.key == API_VERSIONS_KEY
         and version > 0
@@ -71,7 +74,7 @@ def decode_response(api: Api, version: int, frame: bytes) -> tuple[int, Struct]:
     return header.correlation_id, decode(api.response, version, body)
 
 
-def _error_code(body: bytes) -> int | None:
+def _error_code(body: memoryview) -> int | None:
     if len(body) < 2:
         return None
     return Reader(body).int16()
