@@ -19,8 +19,8 @@ from django_sharegroups.kafka.cluster import Cluster
 from django_sharegroups.kafka.config import ConnectionConfig
 from django_sharegroups.kafka.protocol.messages import METADATA
 
-from ..helpers import Deliveries, declare, events_of, kafka_settled, running, wait_until
-from .conftest import poll_until, produce
+from ..helpers import Deliveries, declare, events_of, kafka_settled, produce, running, wait_until
+from .helpers import poll_until
 
 pytestmark = pytest.mark.kafka
 
