@@ -91,6 +91,13 @@ class LeaseTracker:
         if batch is not None:
             batch.records.pop(key, None)
 
+    def settled_all(self, keys: Iterable[Coordinates]) -> None:
+        batch_of = self._batch_of
+        for key in keys:
+            batch = batch_of.pop(key, None)
+            if batch is not None:
+                batch.records.pop(key, None)
+
     def deadline(self, key: Coordinates) -> float | None:
         batch = self._batch_of.get(key)
         return None if batch is None else batch.deadline

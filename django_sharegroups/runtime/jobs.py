@@ -65,6 +65,7 @@ class JobRunner:
                 implicit=topic.implicit,
                 leases=self.leases,
                 polled_at=job.polled_at,
+                deadline=job.deadline,
                 partition_scoped=topic.partition_scoped,
                 on_renew=self.on_renew,
                 adapter=self.adapter,

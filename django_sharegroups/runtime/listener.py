@@ -224,9 +224,9 @@ class ShareGroupListener(threading.Thread):
             if polled is None:
                 continue
             self._report_failures(client.take_acknowledgement_failures())
-            records, polled_at = polled
+            records, polled_at, deadline = polled
             if records:
-                self._dispatch(records, polled_at)
+                self._dispatch(records, polled_at, deadline)
                 if interval:
                     client.commit_async()
             if interval:
@@ -298,13 +298,18 @@ class ShareGroupListener(threading.Thread):
 
     # -- processing ----------------------------------------------------------------------------
 
-    def _dispatch(self, records: list[ReceivedRecord], polled_at: datetime) -> None:
+    def _dispatch(
+        self, records: list[ReceivedRecord], polled_at: datetime, deadline: float | None
+    ) -> None:
         assert self.settler is not None
         by_topic: dict[str, list[ReceivedRecord]] = {}
-        for record in records:
-            by_topic.setdefault(record.topic, []).append(record)
+        if len(self.topics) == 1:
+            by_topic[next(iter(self.topics))] = records
+        else:
+            for record in records:
+                by_topic.setdefault(record.topic, []).append(record)
         for topic_name, topic_records in by_topic.items():
-            intake = self.intake.take(self.topics[topic_name], topic_records, polled_at)
+            intake = self.intake.take(self.topics[topic_name], topic_records, polled_at, deadline)
             for record, ack_type, reason in intake.settled:
                 self.settler.acknowledge(record, ack_type, reason)
             for job, acknowledgements in intake.failed:

@@ -88,8 +88,12 @@ class Settler:
             for message in job.messages:
                 self.acknowledge(message.record, AcknowledgeType.RELEASE)
             return
+        strategy = self.strategies[job.topic.name]
+        if strategy.as_marked(acknowledgements):
+            self._acknowledge_as_marked(acknowledgements)
+            return
         counts: dict[str, int] | None = {} if self.bus.wants("acks.sent") else None
-        for settlement in self.strategies[job.topic.name].settle(acknowledgements):
+        for settlement in strategy.settle(acknowledgements):
             message, ack_type, action = settlement.message, settlement.ack_type, settlement.action
             if action is Action.LAPSED:
                 self.acknowledge(message.record, ack_type, observe=False)
@@ -113,6 +117,21 @@ class Settler:
             self.expired.processed += lapsed - acknowledgements.lapsed_before_start
         if counts is not None:
             self.bus.publish("acks.sent", share_group=self.share_group, counts=counts)
+
+    def _acknowledge_as_marked(self, acknowledgements: JobAcknowledgements) -> None:
+        """``apply`` for a job the strategy leaves as marked: no ``Settlement`` per record."""
+        acknowledge, accept = self.client.acknowledge, AcknowledgeType.ACCEPT
+        messages, marked = acknowledgements.messages, acknowledgements.marked()
+        for key, ack_type in marked.items():
+            record = messages[key].record
+            acknowledge(record, ack_type)
+            if ack_type is not accept:
+                self.observer.acknowledged(record, ack_type, acknowledgements.error)
+        self.leases.settled_all(marked)
+        if self.bus.wants("acks.sent"):
+            self.bus.publish(
+                "acks.sent", share_group=self.share_group, counts=acknowledgements.counts()
+            )
 
     def report_expired_locks(self) -> None:
         expired = self.expired
