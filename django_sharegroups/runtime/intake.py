@@ -10,7 +10,7 @@ other records go on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -57,6 +57,21 @@ class RecordIntake:
     def __init__(self, share_group: str, bus: EventBus) -> None:
         self.share_group = share_group
         self.bus = bus
+
+    def take_poll(
+        self,
+        topics: Mapping[str, TopicSettings],
+        records: list[ReceivedRecord],
+        polled_at: datetime,
+        deadline: float | None,
+    ) -> list[Intake]:
+        """``take`` for each topic of one poll."""
+        if len(topics) == 1:  # no need to split
+            return [self.take(next(iter(topics.values())), records, polled_at, deadline)]
+        by_topic: dict[str, list[ReceivedRecord]] = {}
+        for record in records:
+            by_topic.setdefault(record.topic, []).append(record)
+        return [self.take(topics[name], rs, polled_at, deadline) for name, rs in by_topic.items()]
 
     def take(
         self,
