@@ -34,7 +34,7 @@ from ..processing.renewal import RenewScheduler
 from ..routing.settings import GroupSettings
 from . import process_identity
 from .intake import RecordIntake
-from .jobs import JobRunner, shutdown_consumers
+from .jobs import JobRunner, describe_running, shutdown_consumers
 from .parts import ListenerParts, build_parts
 from .preflight import GroupLimits
 from .state import ListenerState, StateMachine
@@ -90,7 +90,7 @@ class ShareGroupListener(threading.Thread):
 
     @property
     def current_job(self) -> str | None:
-        return "; ".join(self.running.values()) or None
+        return describe_running(self.running)
 
     @property
     def state(self) -> ListenerState:
