@@ -67,11 +67,9 @@ class LeaseTracker:
         self, records: Iterable[ReceivedRecord], lock_duration_ms: int | None, at: float
     ) -> LeaseBatch:
         batch = LeaseBatch(at, None if lock_duration_ms is None else at + lock_duration_ms / 1000)
-        held, batch_of = batch.records, self._batch_of
-        for record in records:
-            key = (record.topic, record.partition, record.offset)
-            held[key] = record
-            batch_of[key] = batch
+        held = batch.records
+        held.update({record.coordinates: record for record in records})
+        self._batch_of.update(dict.fromkeys(held, batch))
         self._batches.append(batch)
         return batch
 
