@@ -45,6 +45,7 @@ from django_sharegroups.routing import RouteRegistry  # noqa: E402
 from django_sharegroups.routing.settings import GroupSettings  # noqa: E402
 from django_sharegroups.runtime.listener import ShareGroupListener  # noqa: E402
 from django_sharegroups.runtime.preflight import GroupLimits  # noqa: E402
+from django_sharegroups.runtime.runner import tune_collector  # noqa: E402
 
 VALUES = [json.dumps({"n": n, "pad": "x" * 70}).encode() for n in range(1000)]
 CAPABILITIES = {
@@ -137,6 +138,7 @@ def one_round(args: argparse.Namespace, profile: bool = False) -> float:
         limits=GroupLimits(30_000, 5),
     )
     gc.freeze()  # as the runner does after startup
+    tune_collector()
     cpu = time.process_time()
     if profile:
         import cProfile
