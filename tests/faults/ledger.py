@@ -118,7 +118,12 @@ def produce_ledger(bootstrap: str, topic: str, ids: range | None, hold: bool = F
         producer.produce(topic, HOLD, key=b"hold", on_delivery=delivered)
     for number in ids or ():
         value = json.dumps(f"id-{number}").encode()
-        producer.produce(topic, value, key=str(number).encode(), on_delivery=delivered)
+        while True:
+            try:
+                producer.produce(topic, value, key=str(number).encode(), on_delivery=delivered)
+                break
+            except BufferError:  # the long runs outgrow the producer's queue: let it drain
+                producer.poll(0.1)
         if number % 10_000 == 0:
             producer.poll(0)
     assert producer.flush(120) == 0

@@ -27,6 +27,8 @@ from .helpers import manage, session_database_url
 from .ledger import DELIVERY_LIMIT, HOLD, LOCK_DURATION_MS, LedgerRun, produce_ledger, wait_for
 
 RECORDS = int(os.environ.get("LEDGER_RECORDS", "200"))
+#: Job threads of the consumer process; the long runs use more (docs/dead-letters.md).
+CONCURRENCY = int(os.environ.get("LEDGER_CONCURRENCY", "2"))
 
 pytestmark = [
     pytest.mark.kafka,
@@ -67,7 +69,12 @@ def test_kill_9_and_a_broker_restart_lose_nothing_and_duplicate_nothing(
     first, second = RECORDS * 2 // 3, RECORDS - RECORDS * 2 // 3
     placed = produce_ledger(bootstrap, name, range(first))
     run = LedgerRun(
-        name, adapter, {"bootstrap.servers": bootstrap}, session_database_url(), tmp_path
+        name,
+        adapter,
+        {"bootstrap.servers": bootstrap},
+        session_database_url(),
+        tmp_path,
+        concurrency=CONCURRENCY,
     )
     effects = Effect.objects.filter(share_group=name)
     admin = ShareGroupAdmin({"bootstrap.servers": bootstrap})
@@ -134,5 +141,5 @@ def test_kill_9_and_a_broker_restart_lose_nothing_and_duplicate_nothing(
         f"\n{adapter}: {len(placed)} records, {run.kills} kill -9, 1 broker restart, "
         f"{len(per_record)} accepted once, {len(dead)} dead-lettered "
         f"({Counter(r.error_message for r in dead.values())}), 0 lost, 0 duplicates; "
-        f"redeliveries {sum(1 for e in effects if e.delivery_count > 1)}; exits {run.exits}"
+        f"redeliveries {effects.filter(delivery_count__gt=1).count()}; exits {run.exits}"
     )
