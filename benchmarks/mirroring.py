@@ -1,6 +1,8 @@
 """Mirroring benchmark: throughput with full mirroring vs mirroring off, side by side.
 
 ``python -m benchmarks.mirroring [--records 10000] [--rounds 5] [--concurrency 4]``
+``python -m benchmarks.mirroring --rollup-cost [--rounds 5]``: full mirroring with and without
+the per-minute rollups (the dashboards' time series), alternating; wall and CPU time per record.
 ``python -m benchmarks.mirroring --queue-only [--rounds 5]``: only what a consumer thread pays
 to hand the reporter an event, on a queue with room and on a full one (which drops and counts).
 
@@ -47,7 +49,11 @@ from django_sharegroups.runtime.runner import ShareConsumerRunner  # noqa: E402
 
 from .report import write_section  # noqa: E402
 
-MODES = {"full": MirrorSettings.from_setting("full"), "off": MirrorSettings.from_setting("off")}
+MODES = {
+    "full": MirrorSettings.from_setting("full"),
+    "off": MirrorSettings.from_setting("off"),
+    "no-rollups": MirrorSettings.from_setting({"rollups": "off"}),
+}
 #: Every n-th record is dead-lettered.
 DEAD_LETTER_EVERY = 100
 
@@ -78,7 +84,8 @@ def settled(broker: MemoryBroker, name: str) -> bool:
 
 
 def one_run(consumer, mode: str, records: int, concurrency: int) -> tuple[float, dict]:
-    """Records per second of one consumption of ``records`` records."""
+    """Records per second of one consumption of ``records`` records (and, in the stats, the
+    process's CPU time per record: consumer threads and the reporter together)."""
     broker = MemoryBroker()
     name = f"bench-{uuid.uuid4().hex[:8]}"
     broker.create_topic(name, 4)
@@ -107,16 +114,16 @@ def one_run(consumer, mode: str, records: int, concurrency: int) -> tuple[float,
         factories={"memory": MemoryClientFactory(broker)},
         bus=bus,
     )
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     runner.start()
     reporter = mirror_listener.reporter
     while not settled(broker, name):
         time.sleep(0.005)
     elapsed = time.perf_counter() - started
-    runner.shutdown()
-    stats = {}
+    runner.shutdown()  # the reporter's last flush counts too
+    stats: dict = {"cpu_us": (time.process_time() - cpu_started) / records * 1e6}
     if reporter is not None:
-        stats = {
+        stats |= {
             "written": dict(reporter.written),
             "dropped": reporter.dropped,
             "failures": dict(reporter.failures),
@@ -186,10 +193,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=WORKLOADS)
     parser.add_argument("--queue-only", action="store_true", help="only the event hand-off cost")
+    parser.add_argument(
+        "--rollup-cost", action="store_true", help="full mirroring with vs without rollups"
+    )
     args = parser.parse_args()
     if args.queue_only:
         queue_benchmark(args.rounds)
         return
+    modes = ("full", "no-rollups") if args.rollup_cost else ("full", "off")
     logging.disable(logging.WARNING)  # log_event stays subscribed; only output is muted
     old_name = settings.DATABASES["default"]["NAME"]
     isolated_database()
@@ -199,18 +210,38 @@ def main() -> None:
         for workload in args.workloads:
             consumer = WORKLOADS[workload]
             one_run(consumer, "off", min(args.records, 1000), args.concurrency)  # warm up
-            rates: dict[str, list[float]] = {"full": [], "off": []}
+            rates: dict[str, list[float]] = {mode: [] for mode in modes}
+            cpu: dict[str, list[float]] = {mode: [] for mode in modes}
             for round_number in range(args.rounds):
-                order = ("full", "off") if round_number % 2 == 0 else ("off", "full")
+                order = modes if round_number % 2 == 0 else modes[::-1]
                 for mode in order:
                     rate, mode_stats = one_run(consumer, mode, args.records, args.concurrency)
                     rates[mode].append(rate)
-                    stats[workload] = mode_stats or stats.get(workload, {})
-                    print(f"{workload:10} {mode:4} {rate:9.0f} records/s", flush=True)
+                    cpu[mode].append(mode_stats["cpu_us"])
+                    if mode == "full":
+                        stats[workload] = mode_stats
+                    print(
+                        f"{workload:10} {mode:10} {rate:9.0f} records/s "
+                        f"{mode_stats['cpu_us']:6.1f} µs CPU/record",
+                        flush=True,
+                    )
             results[workload] = rates
+            if args.rollup_cost:
+                print(rollup_summary(workload, rates, cpu), flush=True)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
-    report(args, results, stats)
+    if not args.rollup_cost:  # the rollup comparison is printed, docs/benchmarks.md says it
+        report(args, results, stats)
+
+
+def rollup_summary(workload: str, rates: dict[str, list[float]], cpu: dict[str, list]) -> str:
+    with_, without = statistics.median(rates["full"]), statistics.median(rates["no-rollups"])
+    cpu_with, cpu_without = statistics.median(cpu["full"]), statistics.median(cpu["no-rollups"])
+    return (
+        f"{workload}: with rollups / without = {with_ / without:.3f} records/s "
+        f"({with_:,.0f} vs {without:,.0f}); CPU per record {cpu_with:.1f} vs "
+        f"{cpu_without:.1f} µs ({cpu_with / cpu_without - 1:+.1%})"
+    )
 
 
 def report(args, results: dict[str, dict[str, list[float]]], stats: dict[str, dict]) -> None:

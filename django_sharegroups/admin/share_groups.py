@@ -416,6 +416,17 @@ class ShareGroupModelAdmin(admin.ModelAdmin):
             except NoReverseMatch:  # the model is not registered on this admin site
                 continue
             links.append({"label": label, "url": url})
+        if self._has(request, "view_throughputminute"):
+            try:
+                url = reverse(
+                    f"{self.admin_site.name}:django_sharegroups_throughputminute_group",
+                    args=[group_id],
+                )
+            except NoReverseMatch:
+                return links
+            links.insert(
+                0, {"label": "Dashboard (throughput, leases, delivery counts)", "url": url}
+            )
         return links
 
 

@@ -22,6 +22,23 @@ FINAL_FLUSH_TIMEOUT = 10.0
 EARLY_EVENTS = 10_000
 
 
+class AcksCounter:
+    """The ``acks.sent`` subscriber: active only while a reporter keeps rollups, so without
+    one the settler does not even build the counts (``EventBus.wants``)."""
+
+    def __init__(self, listener: MirrorListener) -> None:
+        self.listener = listener
+
+    def active(self) -> bool:
+        reporter = self.listener.reporter
+        return reporter is not None and reporter.mirror.rollups != "off"
+
+    def __call__(self, event: str, payload: dict[str, Any]) -> None:
+        reporter = self.listener.reporter
+        if reporter is not None:
+            reporter.record_acks(payload["share_group"], payload["counts"])
+
+
 class MirrorListener:
     """Starts a reporter when a runner has started, stops it when the runner shuts down.
 
@@ -36,6 +53,7 @@ class MirrorListener:
         self._lock = threading.Lock()
         #: The last ``record.archived`` payload per publishing thread (see record_undeserializable).
         self._last_archived = threading.local()
+        self._acks = AcksCounter(self)
 
     def subscriptions(self) -> dict[str, Any]:
         return {
@@ -45,6 +63,7 @@ class MirrorListener:
             "process.shutdown": self.process_shutdown,
             "record.archived": self.record_archived,
             "dlq.dispatched": self.dlq_dispatched,
+            "acks.sent": self._acks,
             "record.undeserializable": self.record_undeserializable,
         }
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import connections
 
-from . import writers
+from . import rollups, writers
 from .settings import MirrorSettings
 
 logger = logging.getLogger("django_sharegroups.mirroring")
@@ -80,6 +80,9 @@ class MirrorReporter(threading.Thread):
             "archived": BoundedQueue(mirror.queue_size),
             "dead_letters": BoundedQueue(mirror.queue_size),
         }
+        #: Per-minute outcome counts (rollups): added to by consumer threads, written here.
+        self.minutes = rollups.MinuteTally()
+        self.minute_totals = rollups.MinuteTotals()
         #: Rows written and batches that failed, per kind.
         self.written: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()
@@ -93,11 +96,19 @@ class MirrorReporter(threading.Thread):
 
     # -- called from consumer threads: cheap, never blocking ---------------------------------
 
+    def record_acks(self, share_group: str, counts: dict[str, int]) -> None:
+        if self.mirror.rollups != "off":
+            self.minutes.add_acks(share_group, counts)
+
     def record_archived(self, payload: dict[str, Any]) -> None:
+        if self.mirror.rollups != "off":
+            self.minutes.add(payload["share_group"], "archived")
         if self._keeps("archived", payload):
             self.queues["archived"].put({**payload, "at": time.time()})
 
     def record_dead_letter(self, payload: dict[str, Any]) -> None:
+        if self.mirror.rollups != "off":
+            self.minutes.add(payload["share_group"], "dead_lettered")
         if self._keeps("dead_letters", payload):
             self.queues["dead_letters"].put({**payload, "at": time.time()})
 
@@ -152,6 +163,8 @@ class MirrorReporter(threading.Thread):
             batch = queue.take()
             if batch and not self._section(kind, self._write_batch, kind, batch):
                 queue.give_back(batch)
+        if self.mirror.rollups != "off":
+            self._section("rollups", self._write_rollups)
         self.flushes += 1
 
     def _section(self, kind: str, write, *args) -> bool:
@@ -175,7 +188,10 @@ class MirrorReporter(threading.Thread):
         return True
 
     def _check_tables(self) -> None:
-        needed = {writers.model(name)._meta.db_table for name in writers.MIRRORED_MODELS}
+        names = [*writers.MIRRORED_MODELS]
+        if self.mirror.rollups != "off":
+            names.append("ThroughputMinute")
+        needed = {writers.model(name)._meta.db_table for name in names}
         connection = connections["default"]
         with connection.cursor() as cursor:
             missing = needed - set(connection.introspection.table_names(cursor))
@@ -222,6 +238,12 @@ class MirrorReporter(threading.Thread):
             return
         self.written["leases"] += writers.replace_leases(self.process_pk, leases)
         self._last_leases = signature
+
+    def _write_rollups(self) -> None:
+        # Merged before writing: after a failed write the totals stay dirty and are retried.
+        self.minute_totals.merge(self.minutes.take())
+        self.written["rollups"] += rollups.write(self.minute_totals)
+        self.minute_totals.written()
 
     def _write_batch(self, kind: str, batch: list[dict[str, Any]]) -> None:
         if kind == "archived":

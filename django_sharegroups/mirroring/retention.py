@@ -2,7 +2,8 @@
 
 Processed records older than ``PROCESSED_RECORD_RETENTION``; dead letters, archived records
 and stopped or stale processes (with their leases) older than ``MIRROR["retention"]``; leases
-of processes that stopped heartbeating (``MIRROR["stale_after"]``).
+of processes that stopped heartbeating (``MIRROR["stale_after"]``); per-minute rollups older
+than ``MIRROR["rollup_retention"]``.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ def expired(
     now: datetime | None = None,
     older_than: float | None = None,
 ) -> dict[str, QuerySet]:
-    """Model name → the rows due for deletion; ``older_than`` (seconds) overrides both
-    retentions."""
+    """Model name → the rows due for deletion; ``older_than`` (seconds) overrides every
+    retention."""
     settings = settings or get_settings()
     now = now or timezone.now()
     processed_cut = now - timedelta(
@@ -31,6 +32,9 @@ def expired(
     )
     mirror_cut = now - timedelta(
         seconds=settings.mirror.retention if older_than is None else older_than
+    )
+    rollup_cut = now - timedelta(
+        seconds=settings.mirror.rollup_retention if older_than is None else older_than
     )
     stale_cut = now - timedelta(seconds=settings.mirror.stale_after)
     model = _model
@@ -42,6 +46,7 @@ def expired(
             Q(process__last_heartbeat__lt=stale_cut) | Q(process__isnull=True)
         ),
         "ConsumerProcess": model("ConsumerProcess").objects.filter(last_heartbeat__lt=mirror_cut),
+        "ThroughputMinute": model("ThroughputMinute").objects.filter(minute__lt=rollup_cut),
     }
 
 

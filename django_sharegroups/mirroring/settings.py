@@ -1,7 +1,9 @@
 """``SHAREGROUPS["MIRROR"]``: how much runtime state the reporter mirrors into models.
 
 Each kind is ``"off"``, ``"sampled"`` (a stable ``sample_rate`` share of the records, picked by
-hashing their coordinates so a lease does not flicker in and out) or ``"full"``. An unconfigured
+hashing their coordinates so a lease does not flicker in and out) or ``"full"``. ``rollups``
+(the per-minute counts behind the admin dashboards) is ``"off"`` or ``"full"``: counting every
+acknowledgement batch is cheap, so it is never sampled. An unconfigured
 project mirrors everything; settings built by hand (``ShareGroupsSettings(...)`` in tests)
 mirror nothing unless they pass ``mirror=``.
 """
@@ -24,6 +26,8 @@ class MirrorSettings:
     leases: str = "off"
     dead_letters: str = "off"
     archived: str = "off"
+    #: Per-minute outcome counts per share group (ThroughputMinute): "off" or "full".
+    rollups: str = "off"
     #: Share of records mirrored by a ``"sampled"`` kind.
     sample_rate: float = 0.1
     #: Seconds between the reporter's batched writes (and process heartbeats).
@@ -36,6 +40,8 @@ class MirrorSettings:
     stale_after: float = 30.0
     #: Seconds ``sharegroups_cleanup`` keeps dead letters, archived records, stopped processes.
     retention: float = 30 * 24 * 3600.0
+    #: Seconds ``sharegroups_cleanup`` keeps the per-minute rollups.
+    rollup_retention: float = 7 * 24 * 3600.0
 
     @classmethod
     def from_setting(cls, value: dict[str, Any] | str | None) -> MirrorSettings:
@@ -43,7 +49,7 @@ class MirrorSettings:
         if value is None:
             value = {}
         if isinstance(value, str):
-            value = dict.fromkeys(KINDS, value)
+            value = {**dict.fromkeys(KINDS, value), "rollups": "off" if value == "off" else "full"}
         if not isinstance(value, dict):
             raise ConfigurationError(f"SHAREGROUPS['MIRROR'] must be a dict, not {value!r}.")
         known = {f.name for f in fields(cls)}
@@ -53,7 +59,8 @@ class MirrorSettings:
                 f"Unknown SHAREGROUPS['MIRROR'] key(s): {', '.join(sorted(unknown))}. "
                 f"Known: {', '.join(sorted(known))}."
             )
-        mirror = replace(cls(**dict.fromkeys(KINDS, "full")), **value)  # type: ignore[arg-type]
+        everything = cls(**dict.fromkeys(KINDS, "full"), rollups="full")  # type: ignore[arg-type]
+        mirror = replace(everything, **value)  # type: ignore[arg-type]
         mirror.validate()
         return mirror
 
@@ -64,6 +71,10 @@ class MirrorSettings:
                     f"SHAREGROUPS['MIRROR'][{kind!r}] is {getattr(self, kind)!r}; "
                     f"expected one of {', '.join(MODES)}."
                 )
+        if self.rollups not in ("off", "full"):
+            raise ConfigurationError(
+                f"SHAREGROUPS['MIRROR']['rollups'] is {self.rollups!r}; expected 'off' or 'full'."
+            )
         numbers = {
             "sample_rate": (0.0, 1.0),
             "interval": (0.01, None),
@@ -71,6 +82,7 @@ class MirrorSettings:
             "payload_limit": (0, None),
             "stale_after": (0.0, None),
             "retention": (0.0, None),
+            "rollup_retention": (0.0, None),
         }
         for name, (low, high) in numbers.items():
             value = getattr(self, name)
@@ -87,7 +99,7 @@ class MirrorSettings:
 
     @property
     def enabled(self) -> bool:
-        return any(self.mode(kind) != "off" for kind in KINDS)
+        return self.rollups != "off" or any(self.mode(kind) != "off" for kind in KINDS)
 
     def mode(self, kind: str) -> str:
         return getattr(self, kind)

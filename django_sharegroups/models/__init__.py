@@ -3,6 +3,7 @@
 from .audit import ShareGroupAuditEntry
 from .mirror import ArchivedRecord, ConsumerProcess, DeadLetter, Lease
 from .processed import ProcessedRecord
+from .rollup import ThroughputMinute
 from .share_group import ShareGroup
 
 __all__ = [
@@ -13,4 +14,5 @@ __all__ = [
     "ProcessedRecord",
     "ShareGroup",
     "ShareGroupAuditEntry",
+    "ThroughputMinute",
 ]

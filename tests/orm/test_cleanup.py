@@ -16,6 +16,7 @@ from django_sharegroups.models import (
     DeadLetter,
     Lease,
     ProcessedRecord,
+    ThroughputMinute,
 )
 
 from .factories import (
@@ -45,6 +46,8 @@ def aged_rows():
     LeaseFactory(process=ConsumerProcessFactory(stale=True))  # stale after 30 s
     LeaseFactory(process=ConsumerProcessFactory())
     ConsumerProcessFactory(last_heartbeat=ago(days=31), status="stopped")
+    for minute in (ago(days=8), ago(days=6)):  # MIRROR["rollup_retention"]: 7 days
+        ThroughputMinute.objects.create(share_group="g", minute=minute, reporter="r", accepted=1)
 
 
 def run(*args) -> str:
@@ -54,7 +57,7 @@ def run(*args) -> str:
 
 
 def counts() -> dict[str, int]:
-    models = (ProcessedRecord, DeadLetter, ArchivedRecord, Lease, ConsumerProcess)
+    models = (ProcessedRecord, DeadLetter, ArchivedRecord, Lease, ConsumerProcess, ThroughputMinute)
     return {model.__name__: model.objects.count() for model in models}
 
 
@@ -65,6 +68,7 @@ def test_cleanup_deletes_what_is_past_its_retention(aged_rows):
         "ArchivedRecord": 2,
         "Lease": 2,
         "ConsumerProcess": 3,
+        "ThroughputMinute": 2,
     }
     output = run()
     assert counts() == {
@@ -73,11 +77,14 @@ def test_cleanup_deletes_what_is_past_its_retention(aged_rows):
         "ArchivedRecord": 1,
         "Lease": 1,
         "ConsumerProcess": 2,  # the stale process stays (its heartbeat is an hour old)
+        "ThroughputMinute": 1,
     }
     assert "Deleted 1 ProcessedRecord row(s)" in output
     assert "Deleted 1 Lease row(s)" in output
     assert "Deleted 1 ConsumerProcess row(s)" in output
+    assert "Deleted 1 ThroughputMinute row(s)" in output
     assert ProcessedRecord.objects.get().processed_at > ago(days=7)
+    assert ThroughputMinute.objects.get().minute > ago(days=7)
 
 
 def test_dry_run_only_counts(aged_rows):
@@ -87,10 +94,17 @@ def test_dry_run_only_counts(aged_rows):
     assert "Would delete 1 DeadLetter row(s)" in output
 
 
-def test_older_than_overrides_both_retentions(aged_rows):
+def test_older_than_overrides_every_retention(aged_rows):
     run("--older-than", str(24 * 3600))
     assert counts()["ProcessedRecord"] == 0
     assert counts()["DeadLetter"] == 0
+    assert counts()["ThroughputMinute"] == 0
+
+
+@override_settings(SHAREGROUPS={"MIRROR": {"rollup_retention": 9 * 24 * 3600}})
+def test_the_rollup_retention_setting_counts(aged_rows):
+    run()
+    assert counts()["ThroughputMinute"] == 2  # 8 days old is within 9 days
 
 
 @override_settings(SHAREGROUPS={"PROCESSED_RECORD_RETENTION": 5 * 24 * 3600})

@@ -51,8 +51,9 @@ def test_an_unconfigured_project_mirrors_everything_and_hand_built_settings_noth
     assert {get_settings().mirror.mode(k) for k in ("processes", "leases")} == {"full"}
     assert not ShareGroupsSettings(client="memory").mirror.enabled
     assert MirrorSettings.from_setting("off") == MirrorSettings.from_setting(
-        dict.fromkeys(("processes", "leases", "dead_letters", "archived"), "off")
+        dict.fromkeys(("processes", "leases", "dead_letters", "archived", "rollups"), "off")
     )
+    assert MirrorSettings.from_setting("sampled").rollups == "full"  # counts are never sampled
 
 
 @pytest.mark.parametrize(
@@ -63,6 +64,8 @@ def test_an_unconfigured_project_mirrors_everything_and_hand_built_settings_noth
         ({"sample_rate": 2}, "'sample_rate'] is 2"),
         ({"interval": 0}, "'interval'] is 0"),
         ({"queue_size": True}, "'queue_size'] is True"),
+        ({"rollups": "sampled"}, "'rollups'] is 'sampled'; expected 'off' or 'full'"),
+        ({"rollup_retention": -1}, "'rollup_retention'] is -1"),
         (["full"], "must be a dict"),
     ],
 )
@@ -145,7 +148,7 @@ def test_nothing_is_mirrored_when_mirroring_is_off(broker):
         broker,
         bus=bus,
         **mirror_settings(
-            **dict.fromkeys(("processes", "leases", "dead_letters", "archived"), "off")
+            **dict.fromkeys(("processes", "leases", "dead_letters", "archived", "rollups"), "off")
         ),
     ):
         assert listener.reporter is None

@@ -9,8 +9,9 @@ from ...mirroring.retention import expired, purge
 class Command(BaseCommand):
     help = (
         "Delete processed records older than SHAREGROUPS['PROCESSED_RECORD_RETENTION'], "
-        "dead letters, archived records and processes older than MIRROR['retention'], and "
-        "leases of processes without a recent heartbeat."
+        "dead letters, archived records and processes older than MIRROR['retention'], "
+        "per-minute rollups older than MIRROR['rollup_retention'], and leases of processes "
+        "without a recent heartbeat."
     )
 
     def add_arguments(self, parser):
@@ -18,7 +19,7 @@ class Command(BaseCommand):
             "--older-than",
             type=float,
             metavar="SECONDS",
-            help="Use this age instead of both retention settings.",
+            help="Use this age instead of every retention setting.",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="Only count what would be deleted."
