@@ -158,6 +158,23 @@ def share_group_id(share_group_config: Callable[..., None]) -> str:
     return group
 
 
+@pytest.fixture
+def share_topic(
+    kafka_topic: Callable[..., str], share_group_config: Callable[..., None]
+) -> Callable[..., str]:
+    """``share_topic(partitions=1, **group_configs)``: a fresh topic and a share group of the
+    same name reading it from the earliest offset; underscores in a config's name stand for
+    dots (``share_record_lock_duration_ms=1000``)."""
+
+    def make(partitions: int = 1, **group_configs: str | int) -> str:
+        name = kafka_topic(partitions, prefix="share")
+        configs = {key.replace("_", "."): value for key, value in group_configs.items()}
+        share_group_config(name, {"share.auto.offset.reset": "earliest", **configs})
+        return name
+
+    return make
+
+
 # --- in-memory broker -------------------------------------------------------------------
 
 

@@ -10,12 +10,12 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 import pytest
 
-from django_sharegroups import share_group, topic
+from django_sharegroups import ShareGroupConsumer, share_group, topic
 from django_sharegroups.clients.memory import MemoryBroker, MemoryClientFactory
 from django_sharegroups.conf import ShareGroupsSettings
 from django_sharegroups.instrumentation import EventBus, events
@@ -47,28 +47,49 @@ def produce(
     payloads: Iterable[Any],
     *,
     key: bytes | None = None,
+    keys: Sequence[bytes | None] | None = None,
     headers: list[tuple[str, bytes]] | None = None,
     partition: int | None = None,
+    spread: int | None = None,
     one_batch: bool = False,
-) -> None:
-    """Produce each payload as JSON (bytes as they are) to the memory broker or real Kafka,
-    to ``partition`` or where the partitioner puts them.
+    config: dict[str, Any] | None = None,
+) -> list[bytes]:
+    """Produce each payload as JSON (bytes as they are) to the memory broker or real Kafka and
+    return the values written.
 
-    On Kafka the call waits until every record is stored; ``one_batch=True`` puts them in one
-    producer batch whatever the machine's load (Kafka acquires whole batches)."""
+    Where: ``partition``, or round-robin over partitions ``0..spread-1``, or where the
+    partitioner puts them (by the hash of ``key``, or of ``keys``: one a record). On Kafka the
+    call waits until every record is stored; ``one_batch=True`` puts them in one producer
+    batch whatever the machine's load (Kafka acquires whole batches); ``config`` adds
+    producer settings (``compression.type``, ``linger.ms``)."""
     values = [p if isinstance(p, bytes) else json.dumps(p).encode() for p in payloads]
-    where = {} if partition is None else {"partition": partition}
+
+    def where(index: int) -> dict[str, Any]:
+        place: dict[str, Any] = {"key": key if keys is None else keys[index], "headers": headers}
+        if spread is not None:
+            place["partition"] = index % spread
+        elif partition is not None:
+            place["partition"] = partition
+        return place
+
     if isinstance(broker, MemoryBroker):
-        for value in values:
-            broker.produce(topic_name, value, key=key, headers=headers, **where)
-        return
+        for index, value in enumerate(values):
+            broker.produce(topic_name, value, **where(index))
+        return values
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": broker, "linger.ms": 10_000 if one_batch else 5})
+    settings = {"bootstrap.servers": broker, "linger.ms": 10_000 if one_batch else 5}
+    producer = Producer({**settings, **(config or {})})
     producer.list_topics(topic_name, timeout=10)  # no record waits for metadata alone
-    for value in values:
-        producer.produce(topic_name, value, key=key, headers=headers, **where)
+    for index, value in enumerate(values):
+        producer.produce(topic_name, value, **where(index))
     assert producer.flush(30) == 0, "records were not delivered within 30 s"
+    return values
+
+
+def numbered(count: int, prefix: str = "value") -> list[bytes]:
+    """``count`` distinct record values ``b"<prefix>-<n>"``."""
+    return [f"{prefix}-{n}".encode() for n in range(count)]
 
 
 def events_of(bus: EventBus, name: str) -> list[dict]:
@@ -202,45 +223,107 @@ def wait_for(
 wait_until = wait_for
 
 
+class Delivery(NamedTuple):
+    """One delivery a consumer saw."""
+
+    payload: Any
+    delivery_count: int
+    at: float  #: monotonic time
+    topic: str
+    partition: int
+    offset: int
+
+
 class Deliveries:
-    """Thread-safe log of what consumers saw: ``(payload, delivery_count, monotonic time)``."""
+    """Thread-safe log of every delivery consumers saw (``items``: ``Delivery`` tuples)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.items: list[tuple] = []
+        self.items: list[Delivery] = []
 
     def add(self, message) -> None:
+        delivery = Delivery(
+            message.payload, message.delivery_count, time.monotonic(), *message.coordinates
+        )
         with self.lock:
-            self.items.append((message.payload, message.delivery_count, time.monotonic()))
+            self.items.append(delivery)
+
+    def __len__(self) -> int:
+        with self.lock:
+            return len(self.items)
 
     def of(self, n) -> list[tuple[int, float]]:
         """``(delivery_count, time)`` of the record whose payload has ``"n": n``."""
-        return [(count, at) for payload, count, at in self.items if payload["n"] == n]
+        return [(d.delivery_count, d.at) for d in self.items if d.payload["n"] == n]
 
     def counts(self) -> list[tuple[int, int]]:
         """``(n, delivery_count)`` of every delivery, sorted."""
-        return sorted((payload["n"], count) for payload, count, _ in self.items)
+        return sorted((d.payload["n"], d.delivery_count) for d in self.items)
+
+    def payloads(self) -> list[Any]:
+        return [d.payload for d in self.items]
+
+    def offsets(self) -> list[tuple[int, int]]:
+        """``(partition, offset)`` of every delivery, in the order they came."""
+        return [(d.partition, d.offset) for d in self.items]
+
+
+def assigned(admin, group: str, members: int = 1):
+    """The description of ``group`` when the broker shows exactly ``members`` members, each
+    with a partition; None before (also while no member has reached the coordinator)."""
+    from django_sharegroups.kafka.errors import KafkaError
+
+    try:
+        description = admin.describe_share_group(group)
+    except KafkaError:
+        return None
+    if len(description.members) == members and all(
+        m.assigned_partitions for m in description.members
+    ):
+        return description
+    return None
 
 
 def wait_assigned(bootstrap: str, group: str, members: int, timeout: float = 120.0):
-    """Wait until the broker shows ``members`` members of ``group``, each with a partition and
-    at the group's assignment epoch; returns the group's description. Records produced before
-    may all be acquired by the members that happened to join first."""
+    """Wait until the broker shows ``members`` members of ``group``, each with a partition;
+    returns the group's description. Records produced before may all be acquired by the
+    members that happened to join first."""
     from django_sharegroups.kafka import ShareGroupAdmin
-    from django_sharegroups.kafka.errors import GroupIdNotFoundError
 
     with ShareGroupAdmin({"bootstrap.servers": bootstrap}) as admin:
+        return wait_for(lambda: assigned(admin, group, members), timeout=timeout, interval=0.5)
 
-        def assigned():
-            try:
-                description = admin.describe_share_group(group)
-            except GroupIdNotFoundError:  # no member has reached the coordinator yet
-                return False
-            everyone = len(description.members) == members
-            return (
-                everyone
-                and all(m.assigned_partitions for m in description.members)
-                and (description)
-            )
 
-        return wait_for(assigned, timeout=timeout, interval=0.5)
+class Recording(ShareGroupConsumer):
+    """Accepts everything and records the messages it saw in ``seen`` (a class attribute:
+    one list per subclass, see ``recording_consumer``); subclass to change behaviour."""
+
+    seen: list
+    lock = threading.Lock()
+
+    def consume(self, messages):
+        for message in messages:
+            with self.lock:
+                type(self).seen.append(message)
+            self.mark_accepted(message)
+
+
+def recording_consumer() -> type[Recording]:
+    """A ``Recording`` consumer class with a ``seen`` list of its own."""
+    return type("Recorder", (Recording,), {"seen": []})
+
+
+def released_once(seen: Deliveries, delay_ms: int | None = None) -> type[ShareGroupConsumer]:
+    """A consumer that logs every delivery in ``seen``, releases a record's first delivery
+    (after ``delay_ms``, if given) and accepts the next."""
+
+    class ReleasedOnce(ShareGroupConsumer):
+        def consume(self, messages):
+            for message in messages:
+                seen.add(message)
+                if message.delivery_count == 1:
+                    self.mark_released(message, delay=delay_ms)
+                else:
+                    self.mark_accepted(message)
+
+    return ReleasedOnce

@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
-from confluent_kafka import AcknowledgeType, KafkaException, Message, Producer, ShareConsumer
+from confluent_kafka import AcknowledgeType, KafkaException, Message, ShareConsumer
 
 from django_sharegroups.testing.mock_cluster import MockCluster, MockClusterError
+from tests.helpers import numbered, produce
 from tests.services import kafka as kafka_service
 from tests.services import require_or_skip
 
@@ -72,13 +73,6 @@ def peer(request: pytest.FixtureRequest) -> Iterator[SharePeer]:
     yield SharePeer("kafka", bootstrap, topic, kafka_group)
 
 
-def produce(bootstrap_servers: str, topic: str, count: int, partitions: int = 1) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap_servers, "linger.ms": 5})
-    for number in range(count):
-        producer.produce(topic, value=str(number).encode(), partition=number % partitions)
-    assert producer.flush(30) == 0
-
-
 def share_consumer(
     bootstrap_servers: str, group: str, topic: str, **config: object
 ) -> ShareConsumer:
@@ -113,7 +107,7 @@ def poll_until(
 
 def test_every_offset_is_delivered_exactly_once(peer: SharePeer) -> None:
     topic, group = peer.new_topic(3), peer.new_group()
-    produce(peer.bootstrap_servers, topic, 100, partitions=3)
+    produce(peer.bootstrap_servers, topic, numbered(100), spread=3)
     seen: list[tuple[int, int, int]] = []
 
     def accept(message: Message) -> AcknowledgeType:
@@ -134,7 +128,7 @@ def test_every_offset_is_delivered_exactly_once(peer: SharePeer) -> None:
 
 def test_release_redelivers_with_delivery_count_two(peer: SharePeer) -> None:
     topic, group = peer.new_topic(1), peer.new_group()
-    produce(peer.bootstrap_servers, topic, 1)
+    produce(peer.bootstrap_servers, topic, numbered(1), partition=0)
     deliveries: list[int] = []
 
     def release_first(message: Message) -> AcknowledgeType:
@@ -151,7 +145,7 @@ def test_release_redelivers_with_delivery_count_two(peer: SharePeer) -> None:
 
 def test_delivery_count_limit_archives_the_record(peer: SharePeer) -> None:
     topic, group = peer.new_topic(1), peer.new_group(delivery_count_limit=2)
-    produce(peer.bootstrap_servers, topic, 1)
+    produce(peer.bootstrap_servers, topic, numbered(1), partition=0)
     deliveries: list[int] = []
 
     def always_release(message: Message) -> AcknowledgeType:
@@ -169,7 +163,7 @@ def test_delivery_count_limit_archives_the_record(peer: SharePeer) -> None:
 
 def test_lock_expiry_hands_the_record_to_another_member(peer: SharePeer) -> None:
     topic, group = peer.new_topic(1), peer.new_group(lock_ms=1000)
-    produce(peer.bootstrap_servers, topic, 1)
+    produce(peer.bootstrap_servers, topic, numbered(1), partition=0)
     holder = share_consumer(peer.bootstrap_servers, group, topic)
     other = None
     counts: list[int] = []
@@ -207,7 +201,7 @@ def test_polling_again_without_acknowledging_is_refused(mock_cluster: MockCluste
     from confluent_kafka import IllegalStateException
 
     mock_cluster.create_topic("orders", 1)
-    produce(mock_cluster.bootstrap_servers, "orders", 2)
+    produce(mock_cluster.bootstrap_servers, "orders", numbered(2), partition=0)
     consumer = share_consumer(mock_cluster.bootstrap_servers, "workers", "orders")
     try:
         messages: list[Message] = []

@@ -11,15 +11,15 @@ from django_sharegroups.routing import RouteRegistry
 from django_sharegroups.testing.plugin import consume_all
 
 
-def produce(broker, payload):
+def produce_order(broker, payload):
     return broker.produce("example-orders", json.dumps(payload).encode())
 
 
 def test_consume_all_runs_the_example_group_to_completion(sharegroups_broker):
     sharegroups_broker.create_topic("example-orders", 2)
-    produce(sharegroups_broker, {"order_id": 1, "amount": 5})
-    produce(sharegroups_broker, {"order_id": 2, "fail": "transient"})
-    rejected_at = produce(sharegroups_broker, {"amount": 1})
+    produce_order(sharegroups_broker, {"order_id": 1, "amount": 5})
+    produce_order(sharegroups_broker, {"order_id": 2, "fail": "transient"})
+    rejected_at = produce_order(sharegroups_broker, {"amount": 1})
 
     consume_all("example-orders", broker=sharegroups_broker)
 

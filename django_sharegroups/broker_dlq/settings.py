@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import ConfigurationError
+from ..setting_sections import parse_section
 
 #: Group configs of KIP-1191.
 TOPIC_NAME = "errors.deadletterqueue.topic.name"
@@ -36,25 +37,17 @@ class BrokerDLQSettings:
 
     @classmethod
     def from_setting(cls, value: dict[str, Any] | bool | str | None) -> BrokerDLQSettings:
-        if value is None:
-            return cls()
-        if isinstance(value, bool) or value == "auto":
-            return cls(enabled=value)
-        if not isinstance(value, dict):
-            raise ConfigurationError(f"SHAREGROUPS['BROKER_DLQ'] must be a dict, not {value!r}.")
-        known = {f.name for f in fields(cls)}
-        unknown = set(value) - known
-        if unknown:
-            raise ConfigurationError(
-                f"Unknown SHAREGROUPS['BROKER_DLQ'] key(s): {', '.join(sorted(unknown))}. "
-                f"Known: {', '.join(sorted(known))}."
-            )
-        settings = replace(cls(), **value)
+        """A dict of the fields above, or just ``enabled``: True, False or "auto"."""
+        settings = parse_section(cls, "BROKER_DLQ", value, shorthand=_enabled_word)
         if settings.enabled not in (True, False, "auto"):
             raise ConfigurationError(
                 "SHAREGROUPS['BROKER_DLQ']['enabled'] must be True, False or 'auto'."
             )
         return settings
+
+
+def _enabled_word(value: Any) -> dict[str, Any] | None:
+    return {"enabled": value} if isinstance(value, bool) or value == "auto" else None
 
 
 #: What settings built by hand (tests) get: the broker DLQ is left alone.

@@ -466,37 +466,55 @@ class ShareGroupAdmin:
         self, group_id: str, *, include_all: bool = False
     ) -> dict[str, ConfigEntry]:
         """The group's configs that apply to share groups (all group configs if ``include_all``)."""
+        entries = self.describe_configs(
+            RESOURCE_TYPE_GROUP, group_id, documentation=True, what=f"group {group_id!r}"
+        )
+        return {
+            name: entry
+            for name, entry in sorted(entries.items())
+            if include_all or name.startswith(SHARE_GROUP_CONFIG_PREFIXES)
+        }
+
+    def describe_configs(
+        self,
+        resource_type: int,
+        name: str,
+        keys: list[str] | None = None,
+        *,
+        documentation: bool = False,
+        what: str | None = None,
+    ) -> dict[str, ConfigEntry]:
+        """DescribeConfigs of one resource (a group, topic or broker: ``RESOURCE_TYPE_*``):
+        ``keys`` or all its configs; ``what`` names it in errors."""
         response = self.cluster.request(
             DESCRIBE_CONFIGS,
             {
                 "resources": [
                     {
-                        "resource_type": RESOURCE_TYPE_GROUP,
-                        "resource_name": group_id,
-                        "configuration_keys": None,
+                        "resource_type": resource_type,
+                        "resource_name": name,
+                        "configuration_keys": keys,
                     }
                 ],
                 "include_synonyms": False,
-                "include_documentation": True,
+                "include_documentation": documentation,
             },
         )
         result = _only(response.results, "result")
         raise_for_error_code(
-            result.error_code, result.error_message, context=f"configs of group {group_id!r}"
+            result.error_code, result.error_message, context=f"configs of {what or repr(name)}"
         )
-        entries = {
+        return {
             config.name: ConfigEntry(
                 name=config.name,
                 value=config.value,
                 source=CONFIG_SOURCES.get(config.config_source, "UNKNOWN"),
                 read_only=config.read_only,
                 sensitive=config.is_sensitive,
-                documentation=config.documentation,
+                documentation=config.documentation if documentation else None,
             )
             for config in result.configs
-            if include_all or config.name.startswith(SHARE_GROUP_CONFIG_PREFIXES)
         }
-        return dict(sorted(entries.items()))
 
     def alter_share_group_config(
         self,

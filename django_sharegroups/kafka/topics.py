@@ -5,55 +5,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .admin import CONFIG_SOURCES, ShareGroupAdmin
+from .admin import ShareGroupAdmin
 from .errors import raise_for_error_code
-from .protocol.messages import CREATE_TOPICS, DESCRIBE_CONFIGS
+from .protocol.messages import CREATE_TOPICS
 from .protocol.messages.configs import RESOURCE_TYPE_BROKER, RESOURCE_TYPE_TOPIC
-from .results import ConfigEntry
 
 TOPIC_ALREADY_EXISTS = 36
 #: Let the broker choose (``num.partitions`` / ``default.replication.factor``).
 BROKER_DEFAULT = -1
 
 
-def describe_configs(
-    admin: ShareGroupAdmin, resource_type: int, name: str, keys: list[str] | None = None
-) -> dict[str, ConfigEntry]:
-    response = admin.cluster.request(
-        DESCRIBE_CONFIGS,
-        {
-            "resources": [
-                {"resource_type": resource_type, "resource_name": name, "configuration_keys": keys}
-            ],
-            "include_synonyms": False,
-            "include_documentation": False,
-        },
-    )
-    result = response.results[0]
-    raise_for_error_code(result.error_code, result.error_message, context=f"configs of {name!r}")
-    return {
-        config.name: ConfigEntry(
-            name=config.name,
-            value=config.value,
-            source=CONFIG_SOURCES.get(config.config_source, "UNKNOWN"),
-            read_only=config.read_only,
-            sensitive=config.is_sensitive,
-            documentation=None,
-        )
-        for config in result.configs
-    }
-
-
 def topic_configs(admin: ShareGroupAdmin, topic: str, keys: list[str] | None = None) -> dict:
     """``{name: value}`` of an existing topic's configs."""
-    entries = describe_configs(admin, RESOURCE_TYPE_TOPIC, topic, keys)
+    entries = admin.describe_configs(RESOURCE_TYPE_TOPIC, topic, keys)
     return {name: entry.value for name, entry in entries.items()}
 
 
 def broker_configs(admin: ShareGroupAdmin, keys: list[str]) -> dict[str, str | None]:
     """``{name: value}`` of one broker's configs (cluster-wide settings such as the DLQ prefix)."""
     node_id = min(admin.cluster.brokers())
-    entries = describe_configs(admin, RESOURCE_TYPE_BROKER, str(node_id), keys)
+    entries = admin.describe_configs(RESOURCE_TYPE_BROKER, str(node_id), keys)
     return {name: entry.value for name, entry in entries.items()}
 
 

@@ -11,13 +11,21 @@ mirror nothing unless they pass ``mirror=``.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import ConfigurationError
+from ..setting_sections import parse_section
 
 MODES = ("off", "sampled", "full")
 KINDS = ("processes", "leases", "dead_letters", "archived")
+
+
+def _one_mode(word: Any) -> dict[str, Any] | None:
+    """``"off"``/``"sampled"``/``"full"`` for every kind; rollups are on unless it is "off"."""
+    if not isinstance(word, str):
+        return None
+    return {**dict.fromkeys(KINDS, word), "rollups": "off" if word == "off" else "full"}
 
 
 @dataclass(frozen=True)
@@ -46,21 +54,13 @@ class MirrorSettings:
     @classmethod
     def from_setting(cls, value: dict[str, Any] | str | None) -> MirrorSettings:
         """Parse the setting: a dict (missing kinds are ``"full"``) or one mode for all kinds."""
-        if value is None:
-            value = {}
-        if isinstance(value, str):
-            value = {**dict.fromkeys(KINDS, value), "rollups": "off" if value == "off" else "full"}
-        if not isinstance(value, dict):
-            raise ConfigurationError(f"SHAREGROUPS['MIRROR'] must be a dict, not {value!r}.")
-        known = {f.name for f in fields(cls)}
-        unknown = set(value) - known
-        if unknown:
-            raise ConfigurationError(
-                f"Unknown SHAREGROUPS['MIRROR'] key(s): {', '.join(sorted(unknown))}. "
-                f"Known: {', '.join(sorted(known))}."
-            )
-        everything = cls(**dict.fromkeys(KINDS, "full"), rollups="full")  # type: ignore[arg-type]
-        mirror = replace(everything, **value)  # type: ignore[arg-type]
+        mirror = parse_section(
+            cls,
+            "MIRROR",
+            value,
+            defaults={**dict.fromkeys(KINDS, "full"), "rollups": "full"},
+            shorthand=_one_mode,
+        )
         mirror.validate()
         return mirror
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import ConfigurationError
+from ..setting_sections import parse_section
 
 
 @dataclass(frozen=True)
@@ -25,17 +26,7 @@ class SupervisorSettings:
 
     @classmethod
     def from_setting(cls, value: dict[str, Any] | None) -> SupervisorSettings:
-        value = value or {}
-        if not isinstance(value, dict):
-            raise ConfigurationError(f"SHAREGROUPS['SUPERVISOR'] must be a dict, not {value!r}.")
-        known = {f.name for f in fields(cls)}
-        unknown = set(value) - known
-        if unknown:
-            raise ConfigurationError(
-                f"Unknown SHAREGROUPS['SUPERVISOR'] key(s): {', '.join(sorted(unknown))}. "
-                f"Known: {', '.join(sorted(known))}."
-            )
-        settings = cls(**value)
+        settings = parse_section(cls, "SUPERVISOR", value)
         if settings.restart_limit < 1 or settings.restart_backoff < 0:
             raise ConfigurationError(
                 "SHAREGROUPS['SUPERVISOR']: restart_limit must be ≥ 1 and restart_backoff ≥ 0."

@@ -79,22 +79,8 @@ class ShareGroupsBackend(BaseTaskBackend):
         self.validate_task(task)
         args, kwargs = normalize_json(list(args)), normalize_json(dict(kwargs))
         now = timezone.now()
-        result = TaskResult(
-            task=task,
-            id=get_random_string(32),
-            status=TaskResultStatus.READY,
-            enqueued_at=now,
-            started_at=None,
-            finished_at=None,
-            last_attempted_at=None,
-            args=args,
-            kwargs=kwargs,
-            backend=self.alias,
-            errors=[],
-            worker_ids=[],
-        )
         envelope = TaskEnvelope(
-            id=result.id,
+            id=get_random_string(32),
             task=task.module_path,
             args=args,
             kwargs=kwargs,
@@ -104,6 +90,7 @@ class ShareGroupsBackend(BaseTaskBackend):
             run_after=to_millis(task.run_after),
             enqueued_at=to_millis(now),
         )
+        result = results.result_for(task, envelope, TaskResultStatus.READY)
         if self.results_enabled:
             results.create(envelope)  # in the caller's transaction, if any
         if self.settings.enqueue_on_commit:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .compat import Task, TaskError, TaskResult, TaskResultDoesNotExist, TaskResultStatus
-from .envelope import TaskEnvelope, from_millis
+from .envelope import TaskEnvelope, from_millis, to_millis
 
 
 def _model():
@@ -30,17 +30,63 @@ def error_of(exc: BaseException) -> dict[str, str]:
     }
 
 
+#: ``TaskEnvelope`` field -> ``TaskResultRecord`` column; the two moments are stored as
+#: milliseconds in the envelope and as datetimes in the row.
+ROW_COLUMNS = {
+    "id": "id",
+    "backend": "backend",
+    "task": "task_path",
+    "queue": "queue_name",
+    "priority": "priority",
+    "args": "args",
+    "kwargs": "kwargs",
+    "run_after": "run_after",
+    "enqueued_at": "enqueued_at",
+}
+MOMENTS = ("run_after", "enqueued_at")
+
+
 def row_for(envelope: TaskEnvelope):
-    return _model()(
+    """An unsaved row of the envelope (status READY)."""
+    values = {name: getattr(envelope, name) for name in ROW_COLUMNS}
+    for name in MOMENTS:
+        values[name] = from_millis(values[name])
+    return _model()(**{ROW_COLUMNS[name]: value for name, value in values.items()})
+
+
+def envelope_of(row) -> TaskEnvelope:
+    """The envelope ``row`` was written from."""
+    values = {name: getattr(row, column) for name, column in ROW_COLUMNS.items()}
+    for name in MOMENTS:
+        values[name] = to_millis(values[name])
+    return TaskEnvelope(**values)
+
+
+def result_for(
+    task: Task,
+    envelope: TaskEnvelope,
+    status: str,
+    *,
+    started_at: datetime | None = None,
+    finished_at: datetime | None = None,
+    last_attempted_at: datetime | None = None,
+    errors: list[dict[str, str]] | None = None,
+    worker_ids: list[str] | None = None,
+) -> TaskResult:
+    """The Tasks API's ``TaskResult`` of one run of ``envelope``."""
+    return TaskResult(
+        task=task,
         id=envelope.id,
-        backend=envelope.backend,
-        task_path=envelope.task,
-        queue_name=envelope.queue,
-        priority=envelope.priority,
+        status=TaskResultStatus(status),
+        enqueued_at=from_millis(envelope.enqueued_at),
+        started_at=started_at,
+        finished_at=finished_at,
+        last_attempted_at=last_attempted_at,
         args=envelope.args,
         kwargs=envelope.kwargs,
-        run_after=from_millis(envelope.run_after),
-        enqueued_at=from_millis(envelope.enqueued_at),
+        backend=envelope.backend,
+        errors=[TaskError(**error) for error in errors or ()],
+        worker_ids=list(worker_ids or ()),
     )
 
 
@@ -97,19 +143,15 @@ def to_task_result(row) -> TaskResult:
         raise TaskResultDoesNotExist(f"{row.id}: cannot import {row.task_path!r}") from exc
     if not isinstance(task, Task):
         raise TaskResultDoesNotExist(f"{row.id}: {row.task_path!r} is not a task")
-    result = TaskResult(
-        task=task,
-        id=row.id,
-        status=TaskResultStatus(row.status),
-        enqueued_at=row.enqueued_at,
+    result = result_for(
+        task,
+        envelope_of(row),
+        row.status,
         started_at=row.started_at,
         finished_at=row.finished_at,
         last_attempted_at=row.last_attempted_at,
-        args=row.args,
-        kwargs=row.kwargs,
-        backend=row.backend,
-        errors=[TaskError(**error) for error in row.errors],
-        worker_ids=list(row.worker_ids),
+        errors=row.errors,
+        worker_ids=row.worker_ids,
     )
     object.__setattr__(result, "_return_value", row.return_value)
     return result

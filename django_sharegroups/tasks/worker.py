@@ -31,7 +31,7 @@ from .compat import (
     task_finished,
     task_started,
 )
-from .envelope import InvalidTaskRecord, TaskEnvelope, from_millis
+from .envelope import InvalidTaskRecord, TaskEnvelope
 
 logger = logging.getLogger("django_sharegroups.tasks")
 
@@ -147,21 +147,14 @@ class TaskConsumer(ShareGroupConsumer):
     def task_result(self, task: Task, envelope: TaskEnvelope, row) -> TaskResult:
         """The ``TaskResult`` the signals and a ``takes_context`` task see for this run."""
         now = timezone.now()
-        result = TaskResult(
-            task=task,
-            id=envelope.id,
-            status=TaskResultStatus.RUNNING,
-            enqueued_at=from_millis(envelope.enqueued_at),
+        return results.result_for(
+            task,
+            envelope,
+            TaskResultStatus.RUNNING,
             started_at=row.started_at if row is not None else now,
-            finished_at=None,
             last_attempted_at=now,
-            args=envelope.args,
-            kwargs=envelope.kwargs,
-            backend=envelope.backend,
-            errors=[],
-            worker_ids=list(row.worker_ids) if row is not None else [self.worker_id],
+            worker_ids=row.worker_ids if row is not None else [self.worker_id],
         )
-        return result
 
 
 def load_task(path: str) -> Task:

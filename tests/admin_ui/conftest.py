@@ -14,7 +14,8 @@ import pytest
 from django_sharegroups.kafka import ShareGroupAdmin
 from tests.services.kafka import unique_name
 
-from .helpers import RunningConsumer, produce, total_lag, wait_for
+from ..helpers import numbered, produce, wait_for
+from .helpers import RunningConsumer, total_lag
 
 RECORDS = 6
 
@@ -63,7 +64,7 @@ def new_group(
         topic = kafka_topic(partitions=2, prefix="adminui")
         name = unique_name("adminui-group")
         share_group_config(name, {"share.auto.offset.reset": "earliest"})
-        produce(kafka_bootstrap_servers, topic, RECORDS)
+        produce(kafka_bootstrap_servers, topic, numbered(RECORDS), spread=2)
         return GroupOnBroker(name, topic, RECORDS)
 
     return create

@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from types import TracebackType
 
-from confluent_kafka import Producer, ShareConsumer
+from confluent_kafka import ShareConsumer
 
-from django_sharegroups.kafka import KafkaError, ShareGroupAdmin, ShareGroupDescription
+from django_sharegroups.kafka import ShareGroupAdmin, ShareGroupDescription
 
-from ..helpers import wait_for
+from ..helpers import assigned, wait_for
 
 CLIENT_ID = "sharegroups-admin-ui-test"
-
-
-def produce(bootstrap_servers: str, topic: str, count: int, partitions: int = 2) -> list[bytes]:
-    """Write ``count`` records round-robin over ``partitions``."""
-    producer = Producer({"bootstrap.servers": bootstrap_servers})
-    values = [f"record-{uuid.uuid4().hex[:8]}".encode() for _ in range(count)]
-    for index, value in enumerate(values):
-        producer.produce(topic, value=value, partition=index % partitions)
-    assert producer.flush(30) == 0
-    return values
 
 
 def total_lag(admin: ShareGroupAdmin, group: str) -> int | None:
@@ -84,15 +73,5 @@ class RunningConsumer:
         return wait_for(lambda: len(self.received) >= count and self.received)
 
     def wait_for_member(self, admin: ShareGroupAdmin) -> ShareGroupDescription:
-        """Until the broker lists this consumer as a member with an assignment."""
-
-        def assigned() -> ShareGroupDescription | None:
-            try:
-                description = admin.describe_share_group(self.group)
-            except KafkaError:
-                return None
-            if description.members and description.members[0].assignment:
-                return description
-            return None
-
-        return wait_for(assigned)
+        """Until the broker lists this consumer as the group's member with an assignment."""
+        return wait_for(lambda: assigned(admin, self.group))

@@ -12,8 +12,8 @@ from django.utils import timezone
 from django_sharegroups.admin_tools.top import Frame, rows
 from django_sharegroups.models import ArchivedRecord, Lease
 
+from ..helpers import numbered, produce
 from .conftest import RECORDS
-from .helpers import produce
 
 
 def top(*args: str) -> str:
@@ -28,7 +28,9 @@ def test_once_shows_spso_lag_in_flight_and_archived_per_partition(
     kafka_settings, consumed_group, kafka_bootstrap_servers
 ) -> None:
     group = consumed_group
-    produce(kafka_bootstrap_servers, group.topic, 4)  # 2 more on each partition: lag 2
+    produce(
+        kafka_bootstrap_servers, group.topic, numbered(4), spread=2
+    )  # 2 more on each partition: lag 2
     now = timezone.now()
     for offset in (0, 2):
         ArchivedRecord.objects.create(

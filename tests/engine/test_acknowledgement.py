@@ -10,8 +10,7 @@ from django_sharegroups import ShareGroupConsumer
 from django_sharegroups.clients.memory import ArchiveReason, RecordState
 from django_sharegroups.instrumentation import EventBus
 
-from ..helpers import settled, wait_until
-from .conftest import (
+from ..helpers import (
     Recording,
     declare,
     events_of,
@@ -19,6 +18,8 @@ from .conftest import (
     produce,
     recording_consumer,
     running,
+    settled,
+    wait_until,
 )
 
 

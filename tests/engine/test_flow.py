@@ -10,8 +10,16 @@ from django_sharegroups import ShareGroupConsumer
 from django_sharegroups.instrumentation import EventBus
 from django_sharegroups.processing.acquisition import MAX_RECORDS_PER_POLL_RENEWING
 
-from ..helpers import poll_stamps, wait_until
-from .conftest import declare, events_of, prepare, produce, recording_consumer, running
+from ..helpers import (
+    declare,
+    events_of,
+    poll_stamps,
+    prepare,
+    produce,
+    recording_consumer,
+    running,
+    wait_until,
+)
 
 
 def test_worker_pool_runs_jobs_in_parallel_and_accepts_each_record_once(broker):

@@ -16,8 +16,17 @@ from django_sharegroups.exceptions import CapabilityError, ConfigurationError
 from django_sharegroups.instrumentation import EventBus
 from django_sharegroups.runtime.runner import ShareConsumerRunner
 
-from ..helpers import Deliveries, settled, wait_until
-from .conftest import declare, events_of, prepare, produce, running
+from ..helpers import (
+    Deliveries,
+    declare,
+    events_of,
+    prepare,
+    produce,
+    released_once,
+    running,
+    settled,
+    wait_until,
+)
 
 LOCK = {"share.record.lock.duration.ms": 1000}
 
@@ -31,14 +40,7 @@ def test_delayed_release_comes_back_after_the_delay_with_one_more_delivery(broke
     bus = EventBus()
     expired = events_of(bus, "lock.expired")
 
-    class RetryLater(ShareGroupConsumer):
-        def consume(self, messages):
-            for message in messages:
-                seen.add(message)
-                if message.delivery_count == 1:
-                    self.mark_released(message, delay=delay_ms)
-                else:
-                    self.mark_accepted(message)
+    RetryLater = released_once(seen, delay_ms)
 
     with running([declare("delayed", RetryLater)], broker, bus=bus):
         assert wait_until(lambda: settled(broker, "delayed"), timeout=15)

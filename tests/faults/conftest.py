@@ -6,8 +6,6 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.integration.conftest import share_topic  # noqa: F401 - a fixture used here too
-
 
 @pytest.fixture(params=["confluent", "native"])
 def adapter(request) -> str:

@@ -18,8 +18,7 @@ from django_sharegroups.kafka.topics import create_topic, topic_configs
 from django_sharegroups.mirroring.settings import MirrorSettings
 from django_sharegroups.models import DeadLetter, ShareGroupAuditEntry
 from django_sharegroups.runtime.runner import ShareConsumerRunner
-from tests.helpers import declare, wait_for
-from tests.integration.conftest import produce_json
+from tests.helpers import declare, produce, wait_for
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True)]
 
@@ -56,7 +55,7 @@ def test_rejected_records_reach_the_broker_dlq_and_become_rows(
     kafka_bootstrap_servers, share_topic, adapter
 ):
     name = share_topic()
-    produce_json(kafka_bootstrap_servers, name, ({"n": n} for n in range(6)))
+    produce(kafka_bootstrap_servers, name, ({"n": n} for n in range(6)))
     group = declare(name, RejectOdd, dead_letter_queue={"topic": f"dlq.{name}"})
     runner = ShareConsumerRunner([group], settings=settings_for(kafka_bootstrap_servers, adapter))
     run_until(runner, lambda: DeadLetter.objects.filter(share_group=name).count() == 3)
@@ -160,7 +159,7 @@ def test_audit_counts_records_without_rows_as_unaccounted(
     """A consumer that keeps no ProcessedRecord rows leaves its accepted records unprovable;
     the rejected ones are dead-lettered by the broker and accounted for."""
     name = share_topic()
-    produce_json(kafka_bootstrap_servers, name, ({"n": n} for n in range(6)))
+    produce(kafka_bootstrap_servers, name, ({"n": n} for n in range(6)))
     group = declare(name, RejectOdd, dead_letter_queue=True)
     runner = ShareConsumerRunner([group], settings=settings_for(kafka_bootstrap_servers, "native"))
     run_until(runner, lambda: DeadLetter.objects.filter(share_group=name).count() == 3)

@@ -17,8 +17,7 @@ from django_sharegroups.instrumentation import EventBus
 from django_sharegroups.kafka.admin import ShareGroupAdmin
 from django_sharegroups.runtime.runner import ShareConsumerRunner
 
-from ..helpers import declare
-from .conftest import Collector, wait_until
+from ..helpers import Deliveries, declare, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -51,7 +50,7 @@ def produce_backlog(bootstrap: str, topic: str, count: int) -> None:
 
 
 class Slow(ShareGroupConsumer):
-    collector: Collector
+    collector: Deliveries
 
     def consume(self, messages):
         for message in messages:
@@ -64,7 +63,7 @@ def test_per_message_keeps_up_with_a_live_stream_by_polling_more_than_one_record
     kafka_bootstrap_servers, share_topic
 ):
     name = share_topic(partitions=3)
-    collector = Collector()
+    collector = Deliveries()
 
     class Fast(ShareGroupConsumer):
         def consume(self, messages):
@@ -102,7 +101,7 @@ def test_per_message_keeps_up_with_a_live_stream_by_polling_more_than_one_record
         stop.set()
         producer_thread.join(30)
         assert runner.shutdown() == 0
-    assert sorted(p["n"] for *_, p in collector.seen) == list(range(total))
+    assert sorted(p["n"] for p in collector.payloads()) == list(range(total))
     # per_message, one worker: the old rule asked for one record per poll (a round trip each)
     assert max(p["asked"] for p in polls) > 1
     assert max(p["records"] for p in polls) > 1
@@ -114,7 +113,7 @@ def test_a_slow_backlog_under_a_short_lock_never_lapses_under_the_native_adapter
     name = share_topic(share_record_lock_duration_ms=LOCK_MS)
     total = 40
     produce_backlog(kafka_bootstrap_servers, name, total)
-    consumer = type("SlowNative", (Slow,), {"collector": Collector()})
+    consumer = type("SlowNative", (Slow,), {"collector": Deliveries()})
     bus = EventBus()
     expired, exceeded = events_of(bus, "lock.expired"), events_of(bus, "acquisition.exceeded")
     polls, sized = events_of(bus, "poll"), events_of(bus, "acquisition.sized")
@@ -128,7 +127,7 @@ def test_a_slow_backlog_under_a_short_lock_never_lapses_under_the_native_adapter
     finally:
         assert runner.shutdown() == 0
     assert expired == [] and exceeded == []
-    deliveries = [delivery for _, _, _, delivery, _ in consumer.collector.seen]
+    deliveries = [d.delivery_count for d in consumer.collector.items]
     assert len(deliveries) == total and set(deliveries) == {1}  # each processed once, in time
     assert sized[0]["lock_ms"] == LOCK_MS and not sized[0]["renewing"]
     # the polls grew past one job per worker, and never past what fits in half a lock
@@ -142,7 +141,7 @@ def test_librdkafka_over_acquisition_is_reported_with_numbers(
     name = share_topic(share_record_lock_duration_ms=LOCK_MS)
     total = 40
     produce_backlog(kafka_bootstrap_servers, name, total)
-    consumer = type("SlowConfluent", (Slow,), {"collector": Collector()})
+    consumer = type("SlowConfluent", (Slow,), {"collector": Deliveries()})
     bus = EventBus()
     exceeded = events_of(bus, "acquisition.exceeded")
     from django_sharegroups.instrumentation.logging_listener import log_event

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import produce_json, wait_until
+from ..helpers import produce, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -50,7 +50,7 @@ def test_metrics_count_what_was_produced_accepted_and_rejected(
     """With ``--processes 2`` the supervisor's endpoint adds up its two children's."""
     total = 30
     name = share_topic(partitions=2)
-    produce_json(kafka_bootstrap_servers, name, ({"n": n} for n in range(total)))
+    produce(kafka_bootstrap_servers, name, ({"n": n} for n in range(total)))
     port = free_port()
     process = subprocess.Popen(
         [

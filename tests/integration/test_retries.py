@@ -15,7 +15,15 @@ from django_sharegroups.instrumentation import events
 from django_sharegroups.processing.delay_topic import DelayTopicConsumer, release_to_delay_topic
 from django_sharegroups.runtime.runner import ShareConsumerRunner
 
-from ..helpers import Deliveries, declare, kafka_settled, produce, running, wait_until
+from ..helpers import (
+    Deliveries,
+    declare,
+    kafka_settled,
+    produce,
+    released_once,
+    running,
+    wait_until,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -63,19 +71,12 @@ def test_a_delay_within_the_lock_is_honoured(kafka_bootstrap_servers, share_topi
     produce(kafka_bootstrap_servers, name, [{"n": 1}])
     seen = Deliveries()
 
-    class RetryLater(ShareGroupConsumer):
-        def consume(self, messages):
-            for message in messages:
-                seen.add(message)
-                if message.delivery_count == 1:
-                    self.mark_released(message, delay=1500)
-                else:
-                    self.mark_accepted(message)
+    RetryLater = released_once(seen, 1500)
 
     with running([declare(name, RetryLater)], kafka_bootstrap_servers):
         assert wait_until(lambda: len(seen.items) >= 2, timeout=30)
         assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), timeout=30)
-    (_, first, first_at), (_, second, second_at) = seen.items
+    (_, first, first_at, *_), (_, second, second_at, *_) = seen.items
     assert (first, second) == (1, 2)
     assert second_at - first_at >= 1.5
 
@@ -85,21 +86,14 @@ def test_a_delay_beyond_the_lock_is_clamped_and_reported(kafka_bootstrap_servers
     produce(kafka_bootstrap_servers, name, [{"n": 1}])
     seen = Deliveries()
 
-    class RetryMuchLater(ShareGroupConsumer):
-        def consume(self, messages):
-            for message in messages:
-                seen.add(message)
-                if message.delivery_count == 1:
-                    self.mark_released(message, delay=60_000)
-                else:
-                    self.mark_accepted(message)
+    RetryMuchLater = released_once(seen, 60_000)
 
     with Captured("release.clamped", name) as clamped, Captured("lock.expired", name) as expired:
         with running([declare(name, RetryMuchLater)], kafka_bootstrap_servers):
             assert wait_until(lambda: len(seen.items) >= 2, timeout=30)
     [event] = clamped
     assert event["asked_ms"] == 60_000 and 0 < event["honoured_ms"] < 3000
-    (_, first, first_at), (_, second, second_at) = seen.items
+    (_, first, first_at, *_), (_, second, second_at, *_) = seen.items
     assert (first, second) == (1, 2)
     assert second_at - first_at < 10  # released before its lock ran out, not after 60 s
     assert expired == []
@@ -143,7 +137,7 @@ def test_dead_letter_queue_on_real_kafka(kafka_bootstrap_servers, share_topic, k
         with running([group], kafka_bootstrap_servers):
             assert wait_until(lambda: archived, timeout=30)
             assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), timeout=30)
-    assert [count for _, count, _ in seen.items] == [1, 2]
+    assert [d.delivery_count for d in seen.items] == [1, 2]
     [copy] = read_all(kafka_bootstrap_servers, dlq, 1)
     headers = dict(copy.headers())
     assert copy.value() == b'{"n": 1}' and copy.key() == b"k1"
@@ -173,7 +167,7 @@ def test_delay_topic_retries_later_than_any_lock(kafka_bootstrap_servers, share_
     with running([orders, delayer], kafka_bootstrap_servers):
         produce(kafka_bootstrap_servers, name, [{"n": 1}])
         assert wait_until(lambda: len(seen.items) >= 2, timeout=60)
-    (_, first, first_at), (_, second, second_at) = seen.items
+    (_, first, first_at, *_), (_, second, second_at, *_) = seen.items
     assert (first, second) == (1, 1)  # a new record, the origin group's count is untouched
     assert second_at - first_at >= 2.0
 

@@ -9,69 +9,107 @@ import os
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Producer
 
 from django_sharegroups import ShareGroupConsumer
-from django_sharegroups.conf import ShareGroupsSettings
 from django_sharegroups.instrumentation import EventBus
-from django_sharegroups.kafka.admin import ShareGroupAdmin
-from django_sharegroups.runtime.runner import EXIT_GROUP_DOWN, ShareConsumerRunner
+from django_sharegroups.runtime.runner import EXIT_GROUP_DOWN
 
-from ..helpers import declare
-from .conftest import Collector, wait_until
+from ..helpers import Deliveries, declare, events_of, kafka_settled, produce, running, wait_until
 
 pytestmark = pytest.mark.kafka
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def produce(bootstrap: str, topic: str, records) -> None:
-    """``records``: (key bytes or None, value bytes) pairs, in one partition, in order."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
-    for key, value in records:
-        producer.produce(topic, value, key=key)
-    assert producer.flush(30) == 0
-
-
-def run_until_settled(bootstrap, group, collector, good, bad, expected_errors):
-    """Run ``group`` until the good records were consumed and every bad one was archived;
-    then the group's lag must be 0 and each archived record must carry its reason."""
-    bus = EventBus()
-    archived: list[dict] = []
-    bus.subscribe("record.archived", lambda event, payload: archived.append(payload))
-    runner = ShareConsumerRunner(
-        [group],
-        settings=ShareGroupsSettings(client="confluent", kafka={"bootstrap.servers": bootstrap}),
-        bus=bus,
-    )
-    runner.start()
-    try:
-        assert wait_until(lambda: len(collector) >= good and len(archived) >= bad, timeout=60)
-        assert all(listener.is_alive() for listener in runner.listeners)
-        with ShareGroupAdmin({"bootstrap.servers": bootstrap}) as admin:
-            assert wait_until(
-                lambda: sum(p.lag or 0 for p in admin.share_group_offsets(group.name)) == 0,
-                timeout=30,
-            )
-    finally:
-        assert runner.shutdown() == 0
-    assert sorted(payload["n"] for *_, payload in collector.seen) == list(range(good))
-    assert len(archived) == bad
-    by_offset = sorted(archived, key=lambda p: p["offset"])
-    for payload, expected in zip(by_offset, expected_errors, strict=True):
-        assert expected in payload["error"], payload
-    return archived
-
-
 def good_values(count: int) -> list[bytes]:
     return [json.dumps({"n": n}).encode() for n in range(count)]
 
 
+def mixed(good: int, bad_values: list[bytes]) -> list[bytes]:
+    """``good`` records ``{"n": n}`` with the bad ones among them (every fourth from the third)."""
+    values = good_values(good)
+    for index, bad in enumerate(bad_values):
+        values.insert(3 + 4 * index, bad)
+    return values
+
+
+def keep_good(message) -> bool:
+    if "bad" in message.payload:
+        raise ValueError(f"cannot judge {message.payload}")
+    return True
+
+
+def jobs_of_good(messages, size):
+    if any("bad" in m.payload for m in messages):
+        raise RuntimeError("no job for a bad record")
+    return [[m] for m in messages]
+
+
+def strict_json(raw):
+    return json.loads(raw)
+
+
+def keyed_with_a_list(count: int) -> tuple[list[bytes], list[bytes]]:
+    """``count`` good records keyed by JSON strings, and one keyed by a JSON list."""
+    values, keys = good_values(count), [b'"a"' if n % 2 else b'"b"' for n in range(count)]
+    values.insert(4, b'{"list": "key"}')
+    keys.insert(4, b"[1, 2]")
+    return values, keys
+
+
+@dataclass
+class Stage:
+    """User code of one stage that raises on some records: what to produce, how the topic is
+    declared, and the reason each bad record must be archived with (in offset order)."""
+
+    name: str
+    values: list[bytes]
+    topic_options: dict
+    good: int
+    errors: list[str]
+    keys: list[bytes] | None = field(default=None)
+
+
+PER_KEY_VALUES, PER_KEY_KEYS = keyed_with_a_list(10)
+STAGES = [
+    Stage(
+        "filter",
+        mixed(12, [b'{"bad": 1}', b'{"bad": 2}']),
+        {"filter": keep_good},
+        good=12,
+        errors=["filter raised ValueError: cannot judge"] * 2,
+    ),
+    Stage(
+        "per-key-unhashable-key",
+        PER_KEY_VALUES,
+        {"jobs_builder": "per_key", "max_messages_per_job": 5, "key_deserializer": "json"},
+        good=10,
+        errors=["jobs builder raised TypeError: unhashable type: 'list'"],
+        keys=PER_KEY_KEYS,
+    ),
+    Stage(
+        "custom-jobs-builder",
+        mixed(10, [b'{"bad": 1}']),
+        {"jobs_builder": jobs_of_good},
+        good=10,
+        errors=["jobs builder raised RuntimeError: no job for a bad record"],
+    ),
+    Stage(
+        "deserializer",
+        mixed(10, [b"not json", b"{broken"]),
+        {"deserializer": strict_json},
+        good=10,
+        errors=["JSONDecodeError", "JSONDecodeError"],
+    ),
+]
+
+
 class Accepting(ShareGroupConsumer):
-    collector: Collector
+    collector: Deliveries
 
     def consume(self, messages):
         for message in messages:
@@ -79,117 +117,36 @@ class Accepting(ShareGroupConsumer):
             self.mark_accepted(message)
 
 
-def accepting() -> type[Accepting]:
-    return type("Accepting", (Accepting,), {"collector": Collector()})
-
-
-def mixed(good: int, bad_values: list[bytes], key: bytes | None = None) -> list:
-    values = good_values(good)
-    for index, bad in enumerate(bad_values):
-        values.insert(3 + 4 * index, bad)
-    return [(key, value) for value in values]
-
-
-def test_a_raising_filter_settles_only_the_records_it_raised_on(
-    kafka_bootstrap_servers, share_topic
+@pytest.mark.parametrize("stage", STAGES, ids=lambda stage: stage.name)
+def test_user_code_that_raises_settles_only_the_records_it_raised_on(
+    kafka_bootstrap_servers, share_topic, stage
 ):
+    """The group's lag reaches 0 with every listener alive, the good records were consumed
+    and each bad one was archived with its reason."""
     name = share_topic(share_delivery_count_limit=2)
-    produce(kafka_bootstrap_servers, name, mixed(12, [b'{"bad": 1}', b'{"bad": 2}']))
-
-    def keep(message):
-        if "bad" in message.payload:
-            raise ValueError(f"cannot judge {message.payload}")
-        return True
-
-    consumer = accepting()
-    group = declare(name, consumer, topic_options={"filter": keep})
-    run_until_settled(
-        kafka_bootstrap_servers,
-        group,
-        consumer.collector,
-        good=12,
-        bad=2,
-        expected_errors=["filter raised ValueError: cannot judge"] * 2,
-    )
-
-
-def test_per_key_on_an_unhashable_key_settles_only_that_record(
-    kafka_bootstrap_servers, share_topic
-):
-    name = share_topic(share_delivery_count_limit=2)
-    records = [(b'"a"' if n % 2 else b'"b"', value) for n, value in enumerate(good_values(10))]
-    records.insert(4, (b"[1, 2]", b'{"list": "key"}'))
-    produce(kafka_bootstrap_servers, name, records)
-    consumer = accepting()
-    group = declare(
-        name,
-        consumer,
-        topic_options={
-            "jobs_builder": "per_key",
-            "max_messages_per_job": 5,
-            "key_deserializer": "json",
-        },
-    )
-    run_until_settled(
-        kafka_bootstrap_servers,
-        group,
-        consumer.collector,
-        good=10,
-        bad=1,
-        expected_errors=["jobs builder raised TypeError: unhashable type: 'list'"],
-    )
-
-
-def test_a_raising_custom_jobs_builder_settles_only_the_records_it_raised_on(
-    kafka_bootstrap_servers, share_topic
-):
-    name = share_topic(share_delivery_count_limit=2)
-    produce(kafka_bootstrap_servers, name, mixed(10, [b'{"bad": 1}']))
-
-    def build(messages, size):
-        if any("bad" in m.payload for m in messages):
-            raise RuntimeError("no job for a bad record")
-        return [[m] for m in messages]
-
-    consumer = accepting()
-    group = declare(name, consumer, topic_options={"jobs_builder": build})
-    run_until_settled(
-        kafka_bootstrap_servers,
-        group,
-        consumer.collector,
-        good=10,
-        bad=1,
-        expected_errors=["jobs builder raised RuntimeError: no job for a bad record"],
-    )
-
-
-def test_a_raising_deserializer_settles_only_the_records_it_raised_on(
-    kafka_bootstrap_servers, share_topic
-):
-    name = share_topic()
-    produce(kafka_bootstrap_servers, name, mixed(10, [b"not json", b"{broken"]))
-
-    def strict_json(raw):
-        return json.loads(raw)
-
-    consumer = accepting()
-    group = declare(name, consumer, topic_options={"deserializer": strict_json})
-    run_until_settled(
-        kafka_bootstrap_servers,
-        group,
-        consumer.collector,
-        good=10,
-        bad=2,
-        expected_errors=["JSONDecodeError", "JSONDecodeError"],
-    )
+    produce(kafka_bootstrap_servers, name, stage.values, keys=stage.keys)
+    consumer = type("Accepting", (Accepting,), {"collector": Deliveries()})
+    bus = EventBus()
+    archived = events_of(bus, "record.archived")
+    group = declare(name, consumer, topic_options=stage.topic_options)
+    with running([group], kafka_bootstrap_servers, bus) as runner:
+        wait_until(lambda: len(consumer.collector) >= stage.good, timeout=60)
+        wait_until(lambda: len(archived) >= len(stage.errors), timeout=60)
+        assert all(listener.is_alive() for listener in runner.listeners)
+        wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), timeout=30)
+    assert sorted(p["n"] for p in consumer.collector.payloads()) == list(range(stage.good))
+    by_offset = sorted(archived, key=lambda p: p["offset"])
+    assert len(by_offset) == len(stage.errors)
+    for payload, expected in zip(by_offset, stage.errors, strict=True):
+        assert expected in payload["error"], payload
 
 
 def test_a_listener_killed_by_a_fault_is_restarted_and_its_records_are_processed(
     kafka_bootstrap_servers, share_topic
 ):
     name = share_topic()
-    produce(kafka_bootstrap_servers, name, [(None, v) for v in good_values(10)])
-    collector = Collector()
+    produce(kafka_bootstrap_servers, name, good_values(10))
+    collector = Deliveries()
     faults = threading.Event()
 
     class DiesOnce(ShareGroupConsumer):
@@ -202,25 +159,12 @@ def test_a_listener_killed_by_a_fault_is_restarted_and_its_records_are_processed
                 self.mark_accepted(message)
 
     bus = EventBus()
-    restarted: list[dict] = []
-    shutdown: list[dict] = []
-    bus.subscribe("consumer.restarted", lambda event, payload: restarted.append(payload))
-    bus.subscribe("process.shutdown", lambda event, payload: shutdown.append(payload))
-    runner = ShareConsumerRunner(
-        [declare(name, DiesOnce)],
-        settings=ShareGroupsSettings(
-            client="confluent", kafka={"bootstrap.servers": kafka_bootstrap_servers}
-        ),
-        bus=bus,
-    )
-    runner.start()
-    try:
-        assert wait_until(
-            lambda: sorted(p["n"] for *_, p in collector.seen) == list(range(10)), timeout=60
+    restarted, shutdown = events_of(bus, "consumer.restarted"), events_of(bus, "process.shutdown")
+    # running() checks the exit code 0: the restarted listener was serving the group at the end
+    with running([declare(name, DiesOnce)], kafka_bootstrap_servers, bus):
+        wait_until(
+            lambda: sorted(p["n"] for p in collector.payloads()) == list(range(10)), timeout=60
         )
-    finally:
-        exit_code = runner.shutdown()
-    assert exit_code == 0  # the restarted listener was serving the group at the end
     assert [(r["index"], r["attempt"]) for r in restarted] == [(0, 1)]
     assert "SystemExit: injected fault" in restarted[0]["cause"]
     assert shutdown[0]["clean"] is False and shutdown[0]["restarts"] == 1
@@ -230,7 +174,7 @@ def test_a_group_without_a_live_instance_makes_runshareconsumers_exit_non_zero(
     kafka_bootstrap_servers, share_topic
 ):
     name = share_topic()
-    produce(kafka_bootstrap_servers, name, [(None, v) for v in good_values(3)])
+    produce(kafka_bootstrap_servers, name, good_values(3))
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.fixtures.dying_settings",

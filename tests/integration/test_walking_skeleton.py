@@ -8,8 +8,7 @@ import pytest
 
 from django_sharegroups import ShareGroupConsumer
 
-from ..helpers import declare, kafka_settled, produce, running, wait_until
-from .conftest import Collector
+from ..helpers import Deliveries, declare, kafka_settled, produce, running, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -31,7 +30,7 @@ def test_ten_thousand_records_four_threads_every_offset_once(kafka_bootstrap_ser
     for partition in range(3):  # every partition gets records, whatever the partitioner does
         numbers = range(partition, total, 3)
         produce(kafka_bootstrap_servers, name, ({"n": i} for i in numbers), partition=partition)
-    seen = Collector()
+    seen = Deliveries()
 
     def accept(consumer, message):
         seen.add(message)
@@ -44,11 +43,11 @@ def test_ten_thousand_records_four_threads_every_offset_once(kafka_bootstrap_ser
     offsets = seen.offsets()
     assert len(offsets) == total
     assert len(set(offsets)) == total
-    assert sorted(p["n"] for *_, p in seen.seen) == list(range(total))
+    assert sorted(p["n"] for p in seen.payloads()) == list(range(total))
     assert {partition for partition, _ in offsets} == {0, 1, 2}
 
     # A second run of the same group gets nothing old: only a record produced now.
-    again = Collector()
+    again = Deliveries()
 
     def accept_again(consumer, message):
         again.add(message)
@@ -59,13 +58,13 @@ def test_ten_thousand_records_four_threads_every_offset_once(kafka_bootstrap_ser
         produce(kafka_bootstrap_servers, name, [{"n": "sentinel"}])
         assert wait_until(lambda: len(again) >= 1, timeout=60)
         assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), timeout=30)
-    assert [p for *_, p in again.seen] == [{"n": "sentinel"}]
+    assert again.payloads() == [{"n": "sentinel"}]
 
 
 def test_release_redelivers_with_delivery_count_two(kafka_bootstrap_servers, share_topic):
     name = share_topic()
     produce(kafka_bootstrap_servers, name, [{"n": 1}])
-    seen = Collector()
+    seen = Deliveries()
 
     def release_first(consumer, message):
         seen.add(message)
@@ -77,13 +76,13 @@ def test_release_redelivers_with_delivery_count_two(kafka_bootstrap_servers, sha
     with running([declare(name, consumer_class(release_first))], kafka_bootstrap_servers):
         assert wait_until(lambda: len(seen) >= 2, timeout=60)
         assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), timeout=30)
-    assert [(offset, count) for _, _, offset, count, _ in seen.seen] == [(0, 1), (0, 2)]
+    assert [(d.offset, d.delivery_count) for d in seen.items] == [(0, 1), (0, 2)]
 
 
 def test_rejected_record_never_comes_back(kafka_bootstrap_servers, share_topic):
     name = share_topic()
     produce(kafka_bootstrap_servers, name, [{"poison": True}])
-    seen = Collector()
+    seen = Deliveries()
 
     def reject_poison(consumer, message):
         seen.add(message)
@@ -97,7 +96,7 @@ def test_rejected_record_never_comes_back(kafka_bootstrap_servers, share_topic):
         produce(kafka_bootstrap_servers, name, [{"poison": False}])
         assert wait_until(lambda: len(seen) >= 2, timeout=60)
         assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), timeout=30)
-    assert [(offset, count) for _, _, offset, count, _ in seen.seen] == [(0, 1), (1, 1)]
+    assert [(d.offset, d.delivery_count) for d in seen.items] == [(0, 1), (1, 1)]
 
 
 def test_released_until_the_delivery_limit_is_not_delivered_again(
@@ -105,7 +104,7 @@ def test_released_until_the_delivery_limit_is_not_delivered_again(
 ):
     name = share_topic(share_delivery_count_limit=3)
     produce(kafka_bootstrap_servers, name, [{"always": "fails"}])
-    seen = Collector()
+    seen = Deliveries()
 
     def always_release(consumer, message):
         seen.add(message)
@@ -119,7 +118,7 @@ def test_released_until_the_delivery_limit_is_not_delivered_again(
         produce(kafka_bootstrap_servers, name, [{"always": None}])
         assert wait_until(lambda: len(seen) >= 4, timeout=60)
         assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), timeout=30)
-    assert [(offset, count) for _, _, offset, count, _ in seen.seen] == [
+    assert [(d.offset, d.delivery_count) for d in seen.items] == [
         (0, 1),
         (0, 2),
         (0, 3),
@@ -132,7 +131,7 @@ def test_a_raising_consumer_is_logged_and_its_thread_keeps_consuming(
 ):
     name = share_topic(partitions=2)
     produce(kafka_bootstrap_servers, name, ({"n": i} for i in range(10)))
-    seen = Collector()
+    seen = Deliveries()
 
     class Flaky(ShareGroupConsumer):
         def consume(self, messages):
@@ -144,11 +143,11 @@ def test_a_raising_consumer_is_logged_and_its_thread_keeps_consuming(
 
     with caplog.at_level(logging.ERROR, logger="django_sharegroups"):
         with running([declare(name, Flaky)], kafka_bootstrap_servers) as runner:
-            assert wait_until(lambda: len(seen) >= 20, timeout=90), seen.seen
+            assert wait_until(lambda: len(seen) >= 20, timeout=90), seen.items
             assert wait_until(lambda: kafka_settled(kafka_bootstrap_servers, name), timeout=30)
             assert all(listener.is_alive() for listener in runner.listeners)
-    firsts = sorted(p["n"] for *_, count, p in seen.seen if count == 1)
-    seconds = sorted(p["n"] for *_, count, p in seen.seen if count == 2)
+    firsts = sorted(d.payload["n"] for d in seen.items if d.delivery_count == 1)
+    seconds = sorted(d.payload["n"] for d in seen.items if d.delivery_count == 2)
     assert firsts == seconds == list(range(10))
     failures = [r for r in caplog.records if "consume() of" in r.getMessage()]
     assert len(failures) == 10

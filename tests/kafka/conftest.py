@@ -5,16 +5,15 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
-from confluent_kafka import Producer, ShareConsumer
+from confluent_kafka import ShareConsumer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from django_sharegroups.kafka.admin import ShareGroupAdmin
-from django_sharegroups.kafka.errors import KafkaError
 
-from ..helpers import wait_for
+from ..helpers import assigned, wait_for
 
 CONSUMER_CLIENT_ID = "sharegroups-admin-test"
 
@@ -49,21 +48,6 @@ def group(admin: ShareGroupAdmin) -> str:
     name = unique("admin-group")
     admin.alter_share_group_config(name, {"share.auto.offset.reset": "earliest"})
     return name
-
-
-@pytest.fixture
-def produce(kafka_bootstrap_servers: str) -> Callable[[str, int], list[bytes]]:
-    """``produce(topic, count)`` writes ``count`` records alternately to partitions 0 and 1."""
-
-    def write(topic_name: str, count: int) -> list[bytes]:
-        producer = Producer({"bootstrap.servers": kafka_bootstrap_servers})
-        values = [f"record-{uuid.uuid4().hex[:8]}".encode() for _ in range(count)]
-        for index, value in enumerate(values):
-            producer.produce(topic_name, value=value, partition=index % 2)
-        assert producer.flush(30) == 0
-        return values
-
-    return write
 
 
 @pytest.fixture
@@ -104,16 +88,6 @@ def consume(consumer: ShareConsumer, count: int, timeout: float = 30.0) -> list[
 
 
 def wait_for_member(admin: ShareGroupAdmin, consumer: ShareConsumer, group_id: str):
-    """Poll the consumer until the group shows it as a member with an assignment."""
-
-    def assigned():
-        consumer.poll(0.1)
-        try:
-            description = admin.describe_share_group(group_id)
-        except KafkaError:
-            return None
-        if description.members and description.members[0].assignment:
-            return description
-        return None
-
-    return wait_for(assigned)
+    """Poll the consumer (it joins only while polling) until the group shows it as its one
+    member with an assignment."""
+    return wait_for(lambda: consumer.poll(0.1) is not None and assigned(admin, group_id))

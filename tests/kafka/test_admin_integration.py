@@ -16,7 +16,8 @@ from django_sharegroups.kafka.errors import (
 )
 from django_sharegroups.kafka.results import TopicPartition
 
-from .conftest import CONSUMER_CLIENT_ID, consume, unique, wait_for, wait_for_member
+from ..helpers import numbered, produce, wait_for
+from .conftest import CONSUMER_CLIENT_ID, consume, unique, wait_for_member
 
 pytestmark = pytest.mark.kafka
 
@@ -58,13 +59,13 @@ def test_list_and_describe_show_a_running_consumer(admin, group, topic, share_co
 
 
 def test_offsets_show_lag_that_drops_to_zero_after_consumption(
-    admin, group, topic, produce, share_consumer
+    admin, group, topic, kafka_bootstrap_servers, share_consumer
 ) -> None:
-    produce(topic, 10)
+    produce(kafka_bootstrap_servers, topic, numbered(10), spread=2)
     consume_all_and_close(share_consumer, group, topic, 10)
     wait_for(lambda: total_lag(admin, group) == 0)
 
-    produce(topic, 6)
+    produce(kafka_bootstrap_servers, topic, numbered(6), spread=2)
     offsets = wait_for(lambda: total_lag(admin, group) == 6 and admin.share_group_offsets(group))
     assert [(entry.partition, entry.log_end_offset) for entry in offsets] == [(0, 8), (1, 8)]
     assert all(entry.start_offset is not None for entry in offsets)
@@ -74,9 +75,9 @@ def test_offsets_show_lag_that_drops_to_zero_after_consumption(
 
 
 def test_reset_to_earliest_makes_an_empty_group_redeliver_everything(
-    admin, group, topic, produce, share_consumer
+    admin, group, topic, kafka_bootstrap_servers, share_consumer
 ) -> None:
-    values = produce(topic, 8)
+    values = produce(kafka_bootstrap_servers, topic, numbered(8), spread=2)
     assert sorted(consume_all_and_close(share_consumer, group, topic, 8)) == sorted(values)
     wait_for(lambda: total_lag(admin, group) == 0)
     assert admin.describe_share_group(group).is_empty
@@ -99,9 +100,9 @@ def test_reset_to_earliest_makes_an_empty_group_redeliver_everything(
 
 
 def test_reset_while_a_member_is_active_is_refused(
-    admin, group, topic, produce, share_consumer
+    admin, group, topic, kafka_bootstrap_servers, share_consumer
 ) -> None:
-    produce(topic, 2)
+    produce(kafka_bootstrap_servers, topic, numbered(2), spread=2)
     with share_consumer(group, topic) as consumer:
         consume(consumer, 2)
         wait_for_member(admin, consumer, group)
@@ -115,9 +116,9 @@ def test_reset_while_a_member_is_active_is_refused(
 
 
 def test_reset_to_latest_a_datetime_and_explicit_offsets(
-    admin, group, topic, produce, share_consumer
+    admin, group, topic, kafka_bootstrap_servers, share_consumer
 ) -> None:
-    produce(topic, 4)
+    produce(kafka_bootstrap_servers, topic, numbered(4), spread=2)
     consume_all_and_close(share_consumer, group, topic, 4)
     wait_for(lambda: total_lag(admin, group) == 0)
 
@@ -138,9 +139,9 @@ def test_reset_to_latest_a_datetime_and_explicit_offsets(
 
 
 def test_reset_with_topics_covers_partitions_the_group_has_not_initialised(
-    admin, group, topic, produce, share_consumer, kafka_bootstrap_servers
+    admin, group, topic, share_consumer, kafka_bootstrap_servers
 ) -> None:
-    produce(topic, 2)
+    produce(kafka_bootstrap_servers, topic, numbered(2), spread=2)
     consume_all_and_close(share_consumer, group, topic, 2)
     other = unique("admin-topic")
     from confluent_kafka.admin import AdminClient, NewTopic
@@ -194,8 +195,10 @@ def test_configs_round_trip(admin, group) -> None:
     assert "share.no.such.setting" in invalid.value.broker_message
 
 
-def test_delete_offsets_then_the_group(admin, group, topic, produce, share_consumer) -> None:
-    produce(topic, 2)
+def test_delete_offsets_then_the_group(
+    admin, group, topic, kafka_bootstrap_servers, share_consumer
+) -> None:
+    produce(kafka_bootstrap_servers, topic, numbered(2), spread=2)
     consume_all_and_close(share_consumer, group, topic, 2)
     wait_for(lambda: spso(admin, group))
 
@@ -219,9 +222,9 @@ def test_unknown_groups_are_reported(admin) -> None:
 
 
 def test_a_consumer_group_is_never_taken_for_a_share_group(
-    admin, topic, produce, kafka_bootstrap_servers
+    admin, topic, kafka_bootstrap_servers
 ) -> None:
-    produce(topic, 1)
+    produce(kafka_bootstrap_servers, topic, numbered(1), spread=2)
     name = unique("classic-group")
     consumer = Consumer(
         {

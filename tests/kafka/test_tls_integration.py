@@ -17,7 +17,7 @@ from django_sharegroups.clients.confluent import ConfluentClientFactory
 from django_sharegroups.clients.native import NativeClientFactory
 from django_sharegroups.kafka.admin import ShareGroupAdmin
 from django_sharegroups.kafka.errors import KafkaConnectionError, SaslAuthenticationFailedError
-from tests.native.conftest import produce
+from tests.helpers import produce
 from tests.services import kafka as kafka_service
 from tests.services import require_or_skip
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
 
@@ -13,9 +13,7 @@ from django_sharegroups.clients.memory import (
     MemoryShareConsumer,
 )
 
-from .helpers import GROUP, TOPIC
-
-MakeMember = Callable[..., MemoryShareConsumer]
+from .helpers import GROUP, TOPIC, MakeMember
 
 
 @pytest.fixture

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django_sharegroups.clients.base import AcknowledgeType, ReceivedRecord
 from django_sharegroups.clients.memory import MemoryBroker, MemoryShareConsumer
+
+#: ``member(group=GROUP, topics=(TOPIC,), client_id=None)``: the conftest's ``member`` fixture.
+MakeMember = Callable[..., MemoryShareConsumer]
 
 GROUP = "workers"
 TOPIC = "jobs"
@@ -24,11 +27,6 @@ def earliest(
     manual_broker.alter_group_config(
         group, {"share.auto.offset.reset": "earliest", **(extra or {})}
     )
-
-
-def produce(manual_broker: MemoryBroker, count: int, topic: str = TOPIC, **kwargs: Any) -> None:
-    for index in range(count):
-        manual_broker.produce(topic, f"value-{index}".encode(), **kwargs)
 
 
 def offsets(records: Sequence[ReceivedRecord]) -> list[int]:

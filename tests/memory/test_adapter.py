@@ -16,8 +16,8 @@ from django_sharegroups.clients.memory import (
     reset_default_broker,
 )
 
-from .conftest import MakeMember
-from .helpers import ACCEPT, GROUP, RELEASE, TOPIC, earliest, offsets, produce
+from ..helpers import numbered, produce
+from .helpers import ACCEPT, GROUP, RELEASE, TOPIC, MakeMember, earliest, offsets
 
 
 def test_declares_what_it_can_do() -> None:
@@ -39,7 +39,7 @@ def test_lock_timeout_follows_the_group_config(
 
 def test_records_can_be_held_across_polls(manual_broker: MemoryBroker, member: MakeMember) -> None:
     earliest(manual_broker)
-    produce(manual_broker, 4)
+    produce(manual_broker, TOPIC, numbered(4))
     consumer = member()
     first = consumer.poll(2, 0)
     second = consumer.poll(2, 0)
@@ -54,7 +54,7 @@ def test_failures_of_acknowledgements_sent_by_poll_or_commit_async_reach_commit_
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker)
-    produce(manual_broker, 2)
+    produce(manual_broker, TOPIC, numbered(2))
     owner, other = member(), member()
     records = owner.poll(2, 0)
     other.acknowledge(records[0], ACCEPT)
@@ -72,7 +72,7 @@ def test_take_acknowledgement_failures_reports_refusals_sent_by_poll_once(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker)
-    produce(manual_broker, 1)
+    produce(manual_broker, TOPIC, numbered(1))
     owner, other = member(), member()
     [record] = owner.poll(1, 0)
     other.acknowledge(record, ACCEPT)
@@ -105,7 +105,7 @@ def test_subscribing_to_nothing_leaves_the_group(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker)
-    produce(manual_broker, 1)
+    produce(manual_broker, TOPIC, numbered(1))
     consumer = member()
     consumer.poll(10, 0)
     consumer.subscribe([])

@@ -6,8 +6,8 @@ import pytest
 
 from django_sharegroups.clients.memory import BrokerError, MemoryBroker, RecordState
 
-from .conftest import MakeMember
-from .helpers import ACCEPT, GROUP, TOPIC, earliest, offsets, produce
+from ..helpers import numbered, produce
+from .helpers import ACCEPT, GROUP, TOPIC, MakeMember, earliest, offsets
 
 
 def test_describe_lists_members_and_assignments(
@@ -29,7 +29,7 @@ def test_offsets_report_start_offset_and_lag(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker)
-    produce(manual_broker, 10)
+    produce(manual_broker, TOPIC, numbered(10))
     consumer = member()
     records = consumer.poll(4, 0)
     for record in (records[0], records[2]):
@@ -45,7 +45,7 @@ def test_offsets_can_only_be_reset_while_the_group_is_empty(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker)
-    produce(manual_broker, 10)
+    produce(manual_broker, TOPIC, numbered(10))
     consumer = member()
     consumer.poll(10, 0)
     with pytest.raises(BrokerError) as error:
@@ -64,7 +64,7 @@ def test_offsets_can_only_be_reset_while_the_group_is_empty(
 def test_offsets_can_be_set_before_the_group_exists(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
-    produce(manual_broker, 5)
+    produce(manual_broker, TOPIC, numbered(5))
     manual_broker.alter_share_group_offsets("new-group", {(TOPIC, 0): 3})
     assert offsets(member(group="new-group").poll(10, 0)) == [3, 4]
 
@@ -73,7 +73,7 @@ def test_deleting_offsets_starts_over_per_auto_reset(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker)
-    produce(manual_broker, 2)
+    produce(manual_broker, TOPIC, numbered(2))
     consumer = member()
     for record in consumer.poll(10, 0):
         consumer.acknowledge(record, ACCEPT)
@@ -97,7 +97,7 @@ def test_delete_group(manual_broker: MemoryBroker, member: MakeMember) -> None:
 
 def test_inspection_helpers(manual_broker: MemoryBroker, member: MakeMember) -> None:
     earliest(manual_broker)
-    produce(manual_broker, 3)
+    produce(manual_broker, TOPIC, numbered(3))
     consumer = member()
     assert manual_broker.share_partition(GROUP, TOPIC, 0) is None
     assert manual_broker.record_state(GROUP, TOPIC, 0, 0) is None

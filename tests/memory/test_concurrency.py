@@ -15,8 +15,8 @@ from django_sharegroups.clients.memory import (
     SystemClock,
 )
 
-from .conftest import MakeMember
-from .helpers import ACCEPT, GROUP, RELEASE, TOPIC, earliest, produce
+from ..helpers import numbered, produce
+from .helpers import ACCEPT, GROUP, RELEASE, TOPIC, MakeMember, earliest
 
 RECORDS = 10_000
 THREADS = 8
@@ -114,7 +114,7 @@ def test_advancing_the_manual_clock_wakes_a_poll_waiting_for_an_expiring_lock(
     manual_broker: MemoryBroker, member: MakeMember, clock: ManualClock
 ) -> None:
     earliest(manual_broker)
-    produce(manual_broker, 1)
+    produce(manual_broker, TOPIC, numbered(1))
     owner, other = member(), member()
     owner.poll(10, 0)
     waiting = _poll_in_thread(other, timeout=10)
@@ -132,7 +132,7 @@ def test_real_lock_expiry_wakes_a_waiting_poll() -> None:
     )
     manual_broker.create_topic(TOPIC)
     earliest(manual_broker, extra={"share.record.lock.duration.ms": 200})
-    produce(manual_broker, 1)
+    produce(manual_broker, TOPIC, numbered(1))
     factory = MemoryClientFactory(manual_broker)
     owner, other = factory.create(GROUP, client_id="a"), factory.create(GROUP, client_id="b")
     owner.subscribe([TOPIC])

@@ -12,8 +12,8 @@ from django_sharegroups.clients.memory import (
 )
 from django_sharegroups.exceptions import ConfigurationError
 
-from .conftest import MakeMember
-from .helpers import GROUP, RELEASE, TOPIC, earliest, produce
+from ..helpers import numbered, produce
+from .helpers import GROUP, RELEASE, TOPIC, MakeMember, earliest
 
 
 def test_group_configs_default_to_kafkas(manual_broker: MemoryBroker) -> None:
@@ -100,7 +100,7 @@ def test_config_changes_apply_to_records_already_in_flight(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker)
-    produce(manual_broker, 1)
+    produce(manual_broker, TOPIC, numbered(1))
     consumer = member()
     [record] = consumer.poll(10, 0)
     consumer.acknowledge(record, RELEASE)

@@ -9,9 +9,19 @@ from django_sharegroups.clients.memory import (
     RecordState,
 )
 
-from .conftest import MakeMember
-from .helpers import ACCEPT, GROUP, REJECT, RELEASE, RENEW, TOPIC, ack_all, earliest, offsets
-from .helpers import produce as produce_records
+from ..helpers import numbered, produce
+from .helpers import (
+    ACCEPT,
+    GROUP,
+    REJECT,
+    RELEASE,
+    RENEW,
+    TOPIC,
+    MakeMember,
+    ack_all,
+    earliest,
+    offsets,
+)
 
 
 def state(manual_broker: MemoryBroker, offset: int):
@@ -42,7 +52,7 @@ def test_release_redelivers_with_delivery_count_plus_one(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker)
-    produce_records(manual_broker, 1)
+    produce(manual_broker, TOPIC, numbered(1))
     first, second = member(), member()
     [record] = first.poll(10, 0)
     first.acknowledge(record, RELEASE)
@@ -59,7 +69,7 @@ def test_acknowledgements_reach_the_broker_with_the_next_poll_or_commit(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker)
-    produce_records(manual_broker, 1)
+    produce(manual_broker, TOPIC, numbered(1))
     consumer = member()
     [record] = consumer.poll(10, 0)
     consumer.acknowledge(record, ACCEPT)
@@ -70,7 +80,7 @@ def test_acknowledgements_reach_the_broker_with_the_next_poll_or_commit(
 
 def test_reject_archives_for_good(manual_broker: MemoryBroker, member: MakeMember) -> None:
     earliest(manual_broker)
-    produce_records(manual_broker, 2)
+    produce(manual_broker, TOPIC, numbered(2))
     consumer = member()
     records = consumer.poll(10, 0)
     consumer.acknowledge(records[0], REJECT)
@@ -92,7 +102,7 @@ def test_release_at_the_delivery_count_limit_archives(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker, extra={"share.delivery.count.limit": 3})
-    produce_records(manual_broker, 1)
+    produce(manual_broker, TOPIC, numbered(1))
     consumer = member()
     counts = []
     for _ in range(3):
@@ -117,7 +127,7 @@ def test_default_delivery_count_limit_is_five(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker)
-    produce_records(manual_broker, 1)
+    produce(manual_broker, TOPIC, numbered(1))
     consumer = member()
     deliveries = 0
     while records := consumer.poll(10, 0):
@@ -132,7 +142,7 @@ def test_lock_expiry_makes_the_record_available_to_another_member(
     manual_broker: MemoryBroker, member: MakeMember, clock: ManualClock
 ) -> None:
     earliest(manual_broker)
-    produce_records(manual_broker, 1)
+    produce(manual_broker, TOPIC, numbered(1))
     slow, other = member(), member()
     [record] = slow.poll(10, 0)
     clock.advance(ms=29_999)
@@ -153,7 +163,7 @@ def test_lock_expiry_at_the_delivery_count_limit_archives(
     manual_broker: MemoryBroker, member: MakeMember, clock: ManualClock
 ) -> None:
     earliest(manual_broker, extra={"share.delivery.count.limit": 2})
-    produce_records(manual_broker, 1)
+    produce(manual_broker, TOPIC, numbered(1))
     consumer = member()
     for expected in (1, 2):
         [record] = consumer.poll(10, 0)
@@ -171,7 +181,7 @@ def test_renew_restarts_the_lock_without_a_new_delivery(
     manual_broker: MemoryBroker, member: MakeMember, clock: ManualClock
 ) -> None:
     earliest(manual_broker)
-    produce_records(manual_broker, 1)
+    produce(manual_broker, TOPIC, numbered(1))
     owner, other = member(), member()
     [record] = owner.poll(10, 0)
     clock.advance(20)
@@ -196,7 +206,7 @@ def test_renewed_lock_still_expires(
     manual_broker: MemoryBroker, member: MakeMember, clock: ManualClock
 ) -> None:
     earliest(manual_broker)
-    produce_records(manual_broker, 1)
+    produce(manual_broker, TOPIC, numbered(1))
     owner, other = member(), member()
     [record] = owner.poll(10, 0)
     clock.advance(20)
@@ -211,7 +221,7 @@ def test_only_the_owner_may_renew_or_acknowledge(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker)
-    produce_records(manual_broker, 1)
+    produce(manual_broker, TOPIC, numbered(1))
     owner, intruder = member(), member()
     [record] = owner.poll(10, 0)
     for ack_type in (RENEW, ACCEPT, RELEASE, REJECT):
@@ -225,7 +235,7 @@ def test_renew_can_be_switched_off_per_group(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker, extra={"share.renew.acknowledge.enable": "false"})
-    produce_records(manual_broker, 1)
+    produce(manual_broker, TOPIC, numbered(1))
     consumer = member()
     [record] = consumer.poll(10, 0)
     consumer.acknowledge(record, RENEW)
@@ -236,7 +246,7 @@ def test_acknowledging_twice_or_unacquired_offsets_fails(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker)
-    produce_records(manual_broker, 3)
+    produce(manual_broker, TOPIC, numbered(3))
     consumer = member()
     head, second = consumer.poll(2, 0)  # the head stays acquired: the SPSO stays at 0
     consumer.acknowledge(second, ACCEPT)
@@ -262,7 +272,7 @@ def test_acknowledgements_before_the_start_offset_are_ignored_as_kafka_does(
     nothing (checked on Kafka 4.4 by tests/scenarios/test_locks.py, also for a record archived
     at the delivery limit)."""
     earliest(manual_broker)
-    produce_records(manual_broker, 2)
+    produce(manual_broker, TOPIC, numbered(2))
     slow, other = member(), member()
     [late] = slow.poll(1, 0)
     clock.advance(30)
@@ -285,7 +295,7 @@ def test_start_offset_moves_past_acknowledged_and_archived_records(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker)
-    produce_records(manual_broker, 5)
+    produce(manual_broker, TOPIC, numbered(5))
     consumer = member()
     records = consumer.poll(10, 0)
     view = manual_broker.share_partition(GROUP, TOPIC, 0)
@@ -309,7 +319,7 @@ def test_in_flight_records_are_capped_by_max_record_locks(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker, extra={"share.partition.max.record.locks": 100})
-    produce_records(manual_broker, 150)
+    produce(manual_broker, TOPIC, numbered(150))
     first, second = member(), member()
     taken = first.poll(500, 0)
     assert offsets(taken) == list(range(100))
@@ -328,7 +338,7 @@ def test_acknowledging_the_head_makes_room_for_new_records(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker, extra={"share.partition.max.record.locks": 100})
-    produce_records(manual_broker, 150)
+    produce(manual_broker, TOPIC, numbered(150))
     consumer = member()
     taken = consumer.poll(500, 0)
     ack_all(consumer, taken[:10], ACCEPT)
@@ -339,7 +349,7 @@ def test_poll_never_returns_more_than_asked(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker)
-    produce_records(manual_broker, 10)
+    produce(manual_broker, TOPIC, numbered(10))
     consumer = member()
     assert offsets(consumer.poll(3, 0)) == [0, 1, 2]
     assert offsets(consumer.poll(3, 0)) == [3, 4, 5]
@@ -352,7 +362,7 @@ def test_records_delivered_often_are_delivered_alone(
     # Kafka 4.4 throttles records at or past half the delivery limit (here 3 of 5) so a
     # poison record cannot take healthy ones down with it again and again.
     earliest(manual_broker)
-    produce_records(manual_broker, 3)
+    produce(manual_broker, TOPIC, numbered(3))
     consumer = member()
     for count in (1, 2, 3):
         records = consumer.poll(2, 0)
@@ -368,7 +378,7 @@ def test_redelivered_records_come_before_new_ones(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker)
-    produce_records(manual_broker, 3)
+    produce(manual_broker, TOPIC, numbered(3))
     consumer = member()
     records = consumer.poll(2, 0)
     consumer.acknowledge(records[1], RELEASE)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django_sharegroups.clients.memory import BrokerEvent, EventKind, ManualClock, MemoryBroker
 
-from .conftest import MakeMember
-from .helpers import ACCEPT, GROUP, REJECT, RELEASE, TOPIC, earliest, produce
+from ..helpers import numbered, produce
+from .helpers import ACCEPT, GROUP, REJECT, RELEASE, TOPIC, MakeMember, earliest
 
 
 def test_listeners_see_every_state_change_in_order(
@@ -14,7 +14,7 @@ def test_listeners_see_every_state_change_in_order(
     events: list[BrokerEvent] = []
     manual_broker.add_listener(events.append)
     earliest(manual_broker, extra={"share.delivery.count.limit": 2})
-    produce(manual_broker, 3)
+    produce(manual_broker, TOPIC, numbered(3))
     consumer = member()
     records = consumer.poll(10, 0)
     consumer.acknowledge(records[0], ACCEPT)

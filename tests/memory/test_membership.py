@@ -13,8 +13,8 @@ from django_sharegroups.clients.memory import (
 )
 from django_sharegroups.clients.memory.assignment import assign_partitions
 
-from .conftest import MakeMember
-from .helpers import ACCEPT, GROUP, REJECT, TOPIC, ack_all, earliest, offsets, produce
+from ..helpers import numbered, produce
+from .helpers import ACCEPT, GROUP, REJECT, TOPIC, MakeMember, ack_all, earliest, offsets
 
 
 def drain(consumers, max_records: int = 7) -> dict[str, list[tuple[int, int]]]:
@@ -57,7 +57,7 @@ def test_two_groups_each_see_everything_independently(
 ) -> None:
     earliest(manual_broker, group="billing")
     earliest(manual_broker, group="audit")
-    produce(manual_broker, 5)
+    produce(manual_broker, TOPIC, numbered(5))
     billing, audit = member(group="billing"), member(group="audit")
     billing_records = billing.poll(10, 0)
     ack_all(billing, billing_records, REJECT)
@@ -123,7 +123,7 @@ def test_close_releases_held_records_keeping_their_delivery_count(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker)
-    produce(manual_broker, 3)
+    produce(manual_broker, TOPIC, numbered(3))
     leaving, staying = member(), member()
     records = leaving.poll(10, 0)
     leaving.acknowledge(records[0], ACCEPT)  # sent before leaving
@@ -137,7 +137,7 @@ def test_close_at_the_delivery_limit_archives(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker, extra={"share.delivery.count.limit": 2})
-    produce(manual_broker, 1)
+    produce(manual_broker, TOPIC, numbered(1))
     first = member()
     first.poll(10, 0)
     first.close()
@@ -151,7 +151,7 @@ def test_crashed_member_records_come_back_when_the_lock_expires(
     manual_broker: MemoryBroker, member: MakeMember, clock: ManualClock
 ) -> None:
     earliest(manual_broker)
-    produce(manual_broker, 1)
+    produce(manual_broker, TOPIC, numbered(1))
     crashing, survivor = member(), member()
     crashing.poll(10, 0)
     crashing.simulate_crash()
@@ -168,7 +168,7 @@ def test_crashed_member_leaves_after_the_session_timeout_even_with_long_locks(
     manual_broker: MemoryBroker, member: MakeMember, clock: ManualClock
 ) -> None:
     earliest(manual_broker, extra={"share.record.lock.duration.ms": 60_000})
-    produce(manual_broker, 1)
+    produce(manual_broker, TOPIC, numbered(1))
     crashing, survivor = member(), member()
     crashing.poll(10, 0)
     crashing.simulate_crash()
@@ -182,7 +182,7 @@ def test_a_removed_member_rejoins_with_its_member_id(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     earliest(manual_broker)
-    produce(manual_broker, 1)
+    produce(manual_broker, TOPIC, numbered(1))
     consumer = member()
     member_id = consumer.member_id
     [record] = consumer.poll(10, 0)

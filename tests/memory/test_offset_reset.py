@@ -6,20 +6,20 @@ import pytest
 
 from django_sharegroups.clients.memory import BrokerError, ManualClock, MemoryBroker
 
-from .conftest import MakeMember
-from .helpers import GROUP, TOPIC, earliest, offsets, produce
+from ..helpers import numbered, produce
+from .helpers import GROUP, TOPIC, MakeMember, earliest, offsets
 
 
 def test_latest_is_the_default_and_skips_earlier_records(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
-    produce(manual_broker, 3)
+    produce(manual_broker, TOPIC, numbered(3))
     consumer = member()
     assert manual_broker.share_partition(GROUP, TOPIC, 0) is None  # not initialised until fetched
     assert consumer.poll(10, 0) == []
     view = manual_broker.share_partition(GROUP, TOPIC, 0)
     assert (view.start_offset, view.end_offset) == (3, 3)
-    produce(manual_broker, 2)
+    produce(manual_broker, TOPIC, numbered(2))
     assert offsets(consumer.poll(10, 0)) == [3, 4]
 
 
@@ -27,14 +27,14 @@ def test_latest_means_the_log_end_at_the_first_fetch_not_at_subscribe(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
     consumer = member()
-    produce(manual_broker, 2)  # after subscribe, before the first fetch
+    produce(manual_broker, TOPIC, numbered(2))  # after subscribe, before the first fetch
     assert consumer.poll(10, 0) == []
-    produce(manual_broker, 1)
+    produce(manual_broker, TOPIC, numbered(1))
     assert offsets(consumer.poll(10, 0)) == [2]
 
 
 def test_earliest_delivers_everything(manual_broker: MemoryBroker, member: MakeMember) -> None:
-    produce(manual_broker, 3)
+    produce(manual_broker, TOPIC, numbered(3))
     earliest(manual_broker)
     assert offsets(member().poll(10, 0)) == [0, 1, 2]
 
@@ -55,7 +55,7 @@ def test_by_duration_starts_at_records_younger_than_the_duration(
 def test_reset_strategy_only_matters_for_a_new_share_partition(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
-    produce(manual_broker, 2)
+    produce(manual_broker, TOPIC, numbered(2))
     consumer = member()
     consumer.poll(10, 0)  # initialised at the log end (latest)
     earliest(manual_broker)
@@ -65,7 +65,7 @@ def test_reset_strategy_only_matters_for_a_new_share_partition(
 def test_every_group_initialises_its_own_share_partition(
     manual_broker: MemoryBroker, member: MakeMember
 ) -> None:
-    produce(manual_broker, 2)
+    produce(manual_broker, TOPIC, numbered(2))
     earliest(manual_broker, group="replay")
     assert member(group="live").poll(10, 0) == []
     assert offsets(member(group="replay").poll(10, 0)) == [0, 1]

@@ -19,7 +19,7 @@ from django_sharegroups.clients.native import NativeShareConsumer
 from tests.services import kafka as kafka_service
 from tests.services import require_or_skip
 
-from .conftest import produce
+from ..helpers import produce
 
 RECORDS = 300
 #: Offset from the session broker's port: this broker's own ports (it uses port .. port + 2).

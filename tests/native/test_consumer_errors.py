@@ -17,16 +17,9 @@ from django_sharegroups.kafka.errors import KafkaConnectionError
 from django_sharegroups.kafka.protocol import Struct
 
 from .batches import Rec, batch
+from .helpers import FAST_RETRIES
 
 TOPIC_ID = uuid.UUID(int=11)
-
-FAST_RETRIES = {
-    "bootstrap.servers": "127.0.0.1:1",
-    "socket.timeout.ms": 1000,
-    "retry.backoff.ms": 10,
-    "reconnect.backoff.ms": 10,
-    "reconnect.backoff.max.ms": 50,
-}
 
 
 def fetch_answer(*partitions, error_code=0, lock_ms=5000) -> Struct:

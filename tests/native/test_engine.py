@@ -4,7 +4,6 @@ consumer process killed with SIGKILL mid-job."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -18,8 +17,17 @@ import pytest
 from django_sharegroups import ShareGroupConsumer
 from django_sharegroups.instrumentation import EventBus
 
-from ..helpers import Deliveries, declare, events_of, kafka_settled, running, wait_until
-from .conftest import poll_until, produce
+from ..helpers import (
+    Deliveries,
+    declare,
+    events_of,
+    kafka_settled,
+    produce,
+    released_once,
+    running,
+    wait_until,
+)
+from .helpers import poll_until
 
 pytestmark = pytest.mark.kafka
 
@@ -31,7 +39,7 @@ def test_auto_renew_keeps_a_job_of_three_locks_and_accepts_it_once(
     kafka_bootstrap_servers, share_topic
 ) -> None:
     name = share_topic(share_record_lock_duration_ms=LOCK_MS)
-    produce(kafka_bootstrap_servers, name, [json.dumps({"n": n}).encode() for n in range(2)])
+    produce(kafka_bootstrap_servers, name, [{"n": n} for n in range(2)])
     seen = Deliveries()
     bus = EventBus()
     renewed, expired = events_of(bus, "lock.renewed"), events_of(bus, "lock.expired")
@@ -71,20 +79,13 @@ def test_a_delayed_release_longer_than_the_lock_comes_back_after_its_delay(
     kafka_bootstrap_servers, share_topic
 ) -> None:
     name = share_topic(share_record_lock_duration_ms=LOCK_MS)
-    produce(kafka_bootstrap_servers, name, [b'{"n": 0}'])
+    produce(kafka_bootstrap_servers, name, [{"n": 0}])
     seen = Deliveries()
     bus = EventBus()
     delayed = events_of(bus, "release.delayed")
     delay_ms = 3 * LOCK_MS
 
-    class RetryLater(ShareGroupConsumer):
-        def consume(self, messages):
-            for message in messages:
-                seen.add(message)
-                if message.delivery_count == 1:
-                    self.mark_released(message, delay=delay_ms)
-                else:
-                    self.mark_accepted(message)
+    RetryLater = released_once(seen, delay_ms)
 
     group = declare(
         name, RetryLater, client="native", concurrency=2, topic_options={"renew_fraction": 0.3}
@@ -103,7 +104,7 @@ def test_a_killed_consumer_process_leaves_its_records_to_another_member(
     kafka_bootstrap_servers, share_topic, member
 ) -> None:
     name = share_topic(share_record_lock_duration_ms=LOCK_MS)
-    produce(kafka_bootstrap_servers, name, [b"%d" % n for n in range(5)], **{"linger.ms": 50})
+    produce(kafka_bootstrap_servers, name, [b"%d" % n for n in range(5)], config={"linger.ms": 50})
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.native.crash_process", kafka_bootstrap_servers, name],
         cwd=ROOT,

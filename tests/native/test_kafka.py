@@ -12,7 +12,8 @@ from django_sharegroups.clients.base import AcknowledgeType, Capability
 from django_sharegroups.clients.native import NativeShareConsumer
 from django_sharegroups.instrumentation import events
 
-from .conftest import poll_until, produce, quiet
+from ..helpers import numbered, produce
+from .helpers import poll_until, quiet
 
 pytestmark = pytest.mark.kafka
 
@@ -37,7 +38,7 @@ def test_two_members_accept_every_record_exactly_once(
 ) -> None:
     name = share_topic(4)
     values = [b"record-%d" % i for i in range(400)]
-    produce(kafka_bootstrap_servers, name, values)
+    produce(kafka_bootstrap_servers, name, values, keys=numbered(400, "key"))
     first, second = member(name), member(name)
     seen: list[tuple[int, int, bytes]] = []
     refused: list = []
@@ -161,7 +162,9 @@ def test_record_limit_is_strict_even_inside_one_producer_batch(
     kafka_bootstrap_servers, share_topic, member
 ) -> None:
     name = share_topic()
-    produce(kafka_bootstrap_servers, name, [b"%d" % i for i in range(100)], **{"linger.ms": 200})
+    produce(
+        kafka_bootstrap_servers, name, [b"%d" % i for i in range(100)], config={"linger.ms": 200}
+    )
     first, second = member(name), member(name)
     records = poll_until(first, 1, max_records=3, ack=None)
     assert len(records) == 3
@@ -184,7 +187,8 @@ def test_compressed_topics_decode(kafka_bootstrap_servers, share_topic, member, 
         kafka_bootstrap_servers,
         name,
         values,
-        **{"compression.type": codec, "linger.ms": 100},
+        keys=numbered(200, "key"),
+        config={"compression.type": codec, "linger.ms": 100},
     )
     client = member(name)
     records = poll_until(client, 200, max_records=500)
@@ -219,7 +223,7 @@ def test_a_corrupt_batch_is_released_and_comes_back(
 
     events.subscribe("batch.corrupt", record_event)
     name = share_topic()
-    produce(kafka_bootstrap_servers, name, [b"a", b"b", b"c"], **{"linger.ms": 100})
+    produce(kafka_bootstrap_servers, name, [b"a", b"b", b"c"], config={"linger.ms": 100})
     client = member(name)
     try:
         records = poll_until(client, 3, timeout=20)
@@ -279,7 +283,7 @@ def test_worker_threads_acknowledge_while_the_owner_polls(
     import queue
 
     name = share_topic(2)
-    produce(kafka_bootstrap_servers, name, [b"%d" % i for i in range(300)])
+    produce(kafka_bootstrap_servers, name, numbered(300), keys=numbered(300, "key"))
     client = member(name)
     work: queue.Queue = queue.Queue()
     acknowledged: list[int] = []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 
 import pytest
@@ -13,15 +12,10 @@ from django_sharegroups.kafka.config import ConnectionConfig
 from django_sharegroups.kafka.errors import KafkaConnectionError
 from django_sharegroups.kafka.protocol import Struct
 
-TOPIC_ID = uuid.UUID(int=3)
+from ..helpers import wait_for
+from .helpers import FAST_RETRIES
 
-FAST_RETRIES = {
-    "bootstrap.servers": "127.0.0.1:1",
-    "socket.timeout.ms": 1000,
-    "retry.backoff.ms": 10,
-    "reconnect.backoff.ms": 10,
-    "reconnect.backoff.max.ms": 50,
-}
+TOPIC_ID = uuid.UUID(int=3)
 
 
 def answer(error_code=0, epoch=1, interval_ms=20, assignment=None, message=None) -> Struct:
@@ -63,13 +57,6 @@ class ScriptedCoordinator:
     def epochs(self) -> list[int]:
         with self.lock:
             return [r["member_epoch"] for r in self.requests]
-
-
-def wait_for(condition, timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition never held"
-        time.sleep(0.005)
 
 
 def test_member_ids_look_like_kafkas() -> None:
@@ -171,7 +158,8 @@ def test_waiting_for_an_assignment_change() -> None:
 def test_a_fenced_member_rejoins_and_goes_on_consuming(
     kafka_bootstrap_servers, share_topic, member
 ) -> None:
-    from .conftest import poll_until, produce
+    from ..helpers import produce
+    from .helpers import poll_until
 
     name = share_topic()
     client = member(name)

@@ -18,7 +18,6 @@ import pytest
 from confluent_kafka import Producer
 
 from ..helpers import wait_for
-from ..integration.conftest import share_topic  # noqa: F401 - a fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Children start in a few seconds; on a loaded 2-core machine it can take much longer.

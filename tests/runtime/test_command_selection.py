@@ -8,8 +8,8 @@ from django.core.management import CommandError, call_command
 
 from django_sharegroups import ShareGroupConsumer, share_group, topic
 from django_sharegroups.conf import ShareGroupsSettings
-from django_sharegroups.management.commands import runshareconsumers
 from django_sharegroups.routing import registry
+from django_sharegroups.runtime import launch
 
 
 class RecordingRunner:
@@ -29,7 +29,7 @@ class RecordingRunner:
 @pytest.fixture
 def declared(monkeypatch):
     """Three declared groups in the project's registry (restored after the test)."""
-    monkeypatch.setattr(runshareconsumers, "ShareConsumerRunner", RecordingRunner)
+    monkeypatch.setattr(launch, "ShareConsumerRunner", RecordingRunner)
     RecordingRunner.ran = []
     with registry.isolated():
         for name in ("billing", "emails", "reports"):

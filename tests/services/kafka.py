@@ -44,68 +44,90 @@ JVM_OPTIONS = [
     *("-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true"),
 ]
 
-# Broker settings for a one-node test cluster. Replication factors and min ISR are 1 because
-# there is one node; the share-group limits are lowered so lock-expiry tests run in seconds.
-SERVER_PROPERTIES = """\
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:{controller_port}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port},\
-SASL_PLAINTEXT://127.0.0.1:{sasl_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,\
-SASL_PLAINTEXT:SASL_PLAINTEXT
-sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
-listener.name.sasl_plaintext.plain.sasl.jaas.config=\
-org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";
-listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=\
-org.apache.kafka.common.security.scram.ScramLoginModule required;
-listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=\
-org.apache.kafka.common.security.scram.ScramLoginModule required;
-log.dirs={data_dir}
-num.partitions=1
-default.replication.factor=1
-auto.create.topics.enable=false
-delete.topic.enable=true
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=3
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=3
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-share.coordinator.state.topic.num.partitions=3
-group.initial.rebalance.delay.ms=0
-group.share.min.record.lock.duration.ms=1000
-group.share.min.session.timeout.ms=6000
-group.share.session.timeout.ms=10000
-group.share.min.heartbeat.interval.ms=500
-group.share.heartbeat.interval.ms=500
-group.share.min.assignment.interval.ms=100
-group.share.assignment.interval.ms=100
-log.retention.hours=4
-log.segment.bytes=16777216
-num.network.threads=2
-num.io.threads=4
-"""
+SASL_JAAS = {
+    "plain": "org.apache.kafka.common.security.plain.PlainLoginModule required "
+    'user_alice="alice-secret";',
+    "scram-sha-256": "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+    "scram-sha-512": "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+}
 
-# The TLS listeners, added when openssl can make their certificates: SSL on port + 3 requires
-# a client certificate (mTLS), SASL_SSL on port + 4 takes the SASL users above.
-TLS_PROPERTIES = """\
-ssl.keystore.type=PEM
-ssl.keystore.location={keystore}
-ssl.truststore.type=PEM
-ssl.truststore.location={ca}
-listener.name.ssl.ssl.client.auth=required
-listener.name.sasl_ssl.plain.sasl.jaas.config=\
-org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";
-listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=\
-org.apache.kafka.common.security.scram.ScramLoginModule required;
-listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=\
-org.apache.kafka.common.security.scram.ScramLoginModule required;
-"""
+
+def server_properties(
+    *,
+    node_id: int,
+    voters: str,
+    listeners: Mapping[str, int],
+    data_dir: Path,
+    replicas: int = 1,
+    tls: Mapping[str, Path] | None = None,
+) -> str:
+    """``server.properties`` of one KRaft node (broker and controller) on 127.0.0.1.
+
+    ``listeners``: name → port; each name is also its security protocol (CONTROLLER and
+    PLAINTEXT are plaintext); SASL listeners take the users alice/bob/carol. ``replicas``: 1
+    for the one-node broker, 3 for the failover cluster (min ISR 2, so one node can die without
+    losing an acknowledged write; new topics get ``replicas`` partitions). ``tls``: ``keystore``
+    and ``ca`` files, for SSL (client certificate required) and SASL_SSL listeners. The
+    share-group limits are lowered so lock-expiry tests run in seconds."""
+    isr = min(replicas, 2)
+    where = [f"{name}://127.0.0.1:{port}" for name, port in listeners.items()]
+    properties: dict[str, object] = {
+        "process.roles": "broker,controller",
+        "node.id": node_id,
+        "controller.quorum.voters": voters,
+        "listeners": ",".join(where),
+        "advertised.listeners": ",".join(w for w in where if not w.startswith("CONTROLLER:")),
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": ",".join(
+            f"{name}:{'PLAINTEXT' if name == 'CONTROLLER' else name}" for name in listeners
+        ),
+        "log.dirs": data_dir,
+        "num.partitions": replicas,
+        "default.replication.factor": replicas,
+        "min.insync.replicas": isr,
+        "unclean.leader.election.enable": "false",
+        "auto.create.topics.enable": "false",
+        "delete.topic.enable": "true",
+        "offsets.topic.replication.factor": replicas,
+        "offsets.topic.num.partitions": 3,
+        "transaction.state.log.replication.factor": replicas,
+        "transaction.state.log.min.isr": isr,
+        "transaction.state.log.num.partitions": 3,
+        "share.coordinator.state.topic.replication.factor": replicas,
+        "share.coordinator.state.topic.min.isr": isr,
+        "share.coordinator.state.topic.num.partitions": 3,
+        "group.initial.rebalance.delay.ms": 0,
+        "group.share.min.record.lock.duration.ms": 1000,
+        "group.share.min.session.timeout.ms": 6000,
+        "group.share.session.timeout.ms": 10000,
+        "group.share.min.heartbeat.interval.ms": 500,
+        "group.share.heartbeat.interval.ms": 500,
+        "group.share.min.assignment.interval.ms": 100,
+        "group.share.assignment.interval.ms": 100,
+        "log.retention.hours": 4,
+        "log.segment.bytes": 16777216,
+        "num.network.threads": 2,
+        "num.io.threads": 4 if replicas == 1 else 2,  # three nodes share two cores
+    }
+    sasl = [name for name in listeners if name.startswith("SASL_")]
+    if sasl:
+        properties["sasl.enabled.mechanisms"] = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+    for name in sasl:
+        for mechanism, jaas in SASL_JAAS.items():
+            properties[f"listener.name.{name.lower()}.{mechanism}.sasl.jaas.config"] = jaas
+    if tls is not None:
+        properties.update(
+            {
+                "ssl.keystore.type": "PEM",
+                "ssl.keystore.location": tls["keystore"],
+                "ssl.truststore.type": "PEM",
+                "ssl.truststore.location": tls["ca"],
+                "listener.name.ssl.ssl.client.auth": "required",
+            }
+        )
+    return "".join(f"{key}={value}\n" for key, value in properties.items())
+
 
 LOG4J2_PROPERTIES = """\
 status = warn
@@ -245,6 +267,11 @@ class KafkaBroker:
         self.logs_dir = self.directory / "logs"
         self.pid_file = self.directory / "broker.pid"
         self.tls = TlsFiles(self.directory / "tls")
+        #: KRaft identity: node 1, its own only voter, a fresh cluster id when first formatted.
+        self.node_id = 1
+        self.voters = f"1@127.0.0.1:{self.controller_port}"
+        self.cluster_id = _kafka_uuid()
+        self.replicas = 1
 
     @property
     def bootstrap_servers(self) -> str:
@@ -264,7 +291,8 @@ class KafkaBroker:
         return pid if not cmdline or str(self.config_file).encode() in cmdline else None
 
     def is_ready(self, timeout: float = 5.0) -> bool:
-        """Ready means a real Metadata request is answered with node 1 and a controller."""
+        """Ready: a real Metadata request is answered, listing this node and an elected
+        controller."""
         if not _port_open(self.port):
             return False
         from confluent_kafka import KafkaException
@@ -275,7 +303,7 @@ class KafkaBroker:
             metadata = admin.list_topics(timeout=timeout)
         except KafkaException:
             return False
-        return 1 in metadata.brokers and metadata.controller_id == 1
+        return self.node_id in metadata.brokers and metadata.controller_id > 0
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
@@ -301,32 +329,36 @@ class KafkaBroker:
             f"-Dkafka.logs.dir={self.logs_dir}",
         ]
 
+    def listeners(self) -> dict[str, int]:
+        """Listener name → port: PLAINTEXT, CONTROLLER, SASL_PLAINTEXT, and SSL and SASL_SSL
+        (``port + 3``, ``port + 4``) when openssl can make their certificates."""
+        listeners = {
+            "PLAINTEXT": self.port,
+            "CONTROLLER": self.controller_port,
+            "SASL_PLAINTEXT": self.sasl_port,
+        }
+        if openssl_available():
+            listeners.update(SSL=self.ssl_port, SASL_SSL=self.sasl_ssl_port)
+        return listeners
+
     def _write_config(self) -> None:
         for path in (self.data_dir, self.logs_dir):
             path.mkdir(parents=True, exist_ok=True)
-        properties = SERVER_PROPERTIES.format(
-            port=self.port,
-            controller_port=self.controller_port,
-            sasl_port=self.sasl_port,
+        listeners = self.listeners()
+        tls = None
+        if "SSL" in listeners:
+            files = ensure_tls_files(self.tls.directory)
+            tls = {"keystore": files.broker_keystore, "ca": files.ca}
+        properties = server_properties(
+            node_id=self.node_id,
+            voters=self.voters,
+            listeners=listeners,
             data_dir=self.data_dir,
+            replicas=self.replicas,
+            tls=tls,
         )
-        if openssl_available():
-            properties = self._with_tls(properties)
         self.config_file.write_text(properties)
         self.log4j_file.write_text(LOG4J2_PROPERTIES)
-
-    def _with_tls(self, properties: str) -> str:
-        files = ensure_tls_files(self.tls.directory)
-        listeners = f",SSL://127.0.0.1:{self.ssl_port},SASL_SSL://127.0.0.1:{self.sasl_ssl_port}"
-        lines = []
-        for line in properties.splitlines():
-            if line.startswith(("listeners=", "advertised.listeners=")):
-                line += listeners
-            elif line.startswith("listener.security.protocol.map="):
-                line += ",SSL:SSL,SASL_SSL:SASL_SSL"
-            lines.append(line)
-        tls = TLS_PROPERTIES.format(keystore=files.broker_keystore, ca=files.ca)
-        return "\n".join(lines) + "\n" + tls
 
     def _format_storage(self) -> None:
         """Format the KRaft log dir once; share.version comes from the release's defaults."""
@@ -334,7 +366,7 @@ class KafkaBroker:
             return
         command = java_command(
             "kafka.tools.StorageTool",
-            *("format", "--cluster-id", _kafka_uuid(), "--config", str(self.config_file)),
+            *("format", "--cluster-id", self.cluster_id, "--config", str(self.config_file)),
             "--ignore-formatted",
             options=self._logging_options(),
         )
@@ -346,9 +378,7 @@ class KafkaBroker:
         """Start the broker unless it runs already; return the bootstrap address once ready."""
         with _file_lock(self.directory / "broker.lock"):
             if self.pid() is None:
-                ports = (self.port, self.controller_port, self.sasl_port)
-                if openssl_available():
-                    ports += (self.ssl_port, self.sasl_ssl_port)
+                ports = tuple(self.listeners().values())
                 if any(_port_open(port) for port in ports):
                     raise RuntimeError(
                         f"a port of {ports} on 127.0.0.1 is taken by another process; "
@@ -377,6 +407,8 @@ class KafkaBroker:
 
     def _ensure_scram_users(self) -> None:
         """SCRAM credentials live in the cluster metadata; (re)set them on every start."""
+        if "SASL_PLAINTEXT" not in self.listeners():
+            return
         from confluent_kafka.admin import (
             AdminClient,
             ScramCredentialInfo,
@@ -427,47 +459,6 @@ class KafkaBroker:
         return finalized_features(self.bootstrap_servers)
 
 
-# A three-node cluster (KRaft combined mode, three voters) for failover tests: every topic is
-# replicated three times with min ISR 2, so one node can die without losing an acknowledged write.
-CLUSTER_PROPERTIES = """\
-process.roles=broker,controller
-node.id={node_id}
-controller.quorum.voters={voters}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-log.dirs={data_dir}
-num.partitions=3
-default.replication.factor=3
-min.insync.replicas=2
-unclean.leader.election.enable=false
-auto.create.topics.enable=false
-delete.topic.enable=true
-offsets.topic.replication.factor=3
-offsets.topic.num.partitions=3
-transaction.state.log.replication.factor=3
-transaction.state.log.min.isr=2
-transaction.state.log.num.partitions=3
-share.coordinator.state.topic.replication.factor=3
-share.coordinator.state.topic.min.isr=2
-share.coordinator.state.topic.num.partitions=3
-group.initial.rebalance.delay.ms=0
-group.share.min.record.lock.duration.ms=1000
-group.share.min.session.timeout.ms=6000
-group.share.session.timeout.ms=10000
-group.share.min.heartbeat.interval.ms=500
-group.share.heartbeat.interval.ms=500
-group.share.min.assignment.interval.ms=100
-group.share.assignment.interval.ms=100
-log.retention.hours=4
-log.segment.bytes=16777216
-num.network.threads=2
-num.io.threads=2
-"""
-
-
 class ClusterNode(KafkaBroker):
     """One node of :class:`KafkaCluster`: broker on ``port``, controller on ``port + 1``."""
 
@@ -475,55 +466,12 @@ class ClusterNode(KafkaBroker):
 
     def __init__(self, node_id: int, port: int, voters: str, cluster_id: str, directory: Path):
         super().__init__(port, directory)
-        self.node_id = node_id
-        self.voters = voters
-        self.cluster_id = cluster_id
-        # No SASL or TLS listeners on cluster nodes (port + 3 is the next node's controller).
-        self.sasl_port = self.ssl_port = self.sasl_ssl_port = port
+        self.node_id, self.voters, self.cluster_id, self.replicas = node_id, voters, cluster_id, 3
 
-    def is_ready(self, timeout: float = 5.0) -> bool:
-        """Ready: this node serves metadata, knows itself and an elected controller."""
-        if not _port_open(self.port):
-            return False
-        from confluent_kafka import KafkaException
-        from confluent_kafka.admin import AdminClient
-
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "log_level": 0})
-        try:
-            metadata = admin.list_topics(timeout=timeout)
-        except KafkaException:
-            return False
-        return self.node_id in metadata.brokers and metadata.controller_id > 0
-
-    def _write_config(self) -> None:
-        for path in (self.data_dir, self.logs_dir):
-            path.mkdir(parents=True, exist_ok=True)
-        self.config_file.write_text(
-            CLUSTER_PROPERTIES.format(
-                node_id=self.node_id,
-                voters=self.voters,
-                port=self.port,
-                controller_port=self.controller_port,
-                data_dir=self.data_dir,
-            )
-        )
-        self.log4j_file.write_text(LOG4J2_PROPERTIES)
-
-    def _format_storage(self) -> None:
-        if (self.data_dir / "meta.properties").exists():
-            return
-        command = java_command(
-            "kafka.tools.StorageTool",
-            *("format", "--cluster-id", self.cluster_id, "--config", str(self.config_file)),
-            "--ignore-formatted",
-            options=self._logging_options(),
-        )
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise RuntimeError(f"StorageTool format failed:\n{result.stdout}{result.stderr}")
-
-    def _ensure_scram_users(self) -> None:
-        """Cluster nodes have no SASL listener."""
+    def listeners(self) -> dict[str, int]:
+        """No SASL or TLS listeners on cluster nodes (``port + 3`` is the next node's
+        controller)."""
+        return {"PLAINTEXT": self.port, "CONTROLLER": self.controller_port}
 
     def kill(self) -> None:
         """SIGKILL: no controlled shutdown, leadership moves only when the cluster notices."""

@@ -16,7 +16,7 @@ from django_sharegroups.instrumentation import EventBus
 from django_sharegroups.instrumentation.counts import EventCounts
 from django_sharegroups.instrumentation.prometheus import ShareGroupsMetrics, start_exporter
 from django_sharegroups.instrumentation.summary import SummaryLogger
-from django_sharegroups.management.commands.runshareconsumers import serve_metrics
+from django_sharegroups.runtime.metrics_endpoint import serve_metrics
 
 
 def publish_a_run(bus: EventBus) -> None:

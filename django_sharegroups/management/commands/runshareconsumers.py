@@ -1,22 +1,14 @@
 """``manage.py runshareconsumers``: run the declared share groups until SIGTERM/SIGINT."""
 
-import logging
-import os
 from argparse import ArgumentTypeError
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...conf import ShareGroupsSettings, get_settings
 from ...exceptions import ConfigurationError
-from ...instrumentation import events
-from ...instrumentation.counts import EventCounts
-from ...instrumentation.summary import SummaryLogger
 from ...kafka.errors import KafkaError
 from ...kafka.hints import connection_hint
-from ...runtime.process_identity import process_index
-from ...runtime.runner import ShareConsumerRunner
-from ...runtime.selection import select_share_groups
-from ...runtime.supervisor import supervise
+from ...runtime.console_log import log_to_console
+from ...runtime.launch import Launch, run_here, run_supervised
 
 
 class Command(BaseCommand):
@@ -65,60 +57,21 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         log_to_console(options["verbosity"])
-        if supervised(options):
-            return self.handle_supervised(options)
+        launch = Launch.from_options(options)
         try:
-            groups = select_share_groups(options["group"], options["exclude_group"])
-            runner = ShareConsumerRunner(groups)
-            counts = EventCounts()  # what the endpoint and the summary lines read
-            if serve_metrics(options["metrics_port"], runner.settings, counts) or (
-                runner.settings.summary_interval > 0
-            ):
-                counts.subscribe(events)
-            if runner.settings.summary_interval > 0:
-                names = [group.name for group in groups]
-                SummaryLogger(counts, runner.settings.summary_interval, names).start()
-            if options["demo"]:
-                from ...runtime.demo import start_demo
-
-                start_demo(
-                    runner, records=options["records"], exit_when_done=options["exit_when_done"]
-                )
-            elif options["records"] is not None or options["exit_when_done"]:
-                raise ConfigurationError("--records and --exit-when-done work with --demo only.")
-            exit_code = runner.run()
+            if launch.supervised():
+                exit_code, who, why = run_supervised(launch), "Supervisor", "."
+            else:
+                exit_code, reason = run_here(launch)
+                who, why = "Share consumers", f": {reason}" if reason else "."
         except ConfigurationError as exc:
             raise CommandError(str(exc)) from exc
         except KafkaError as exc:  # unreachable, TLS or SASL mismatch: found at preflight
             hint = connection_hint(exc)
             raise CommandError(f"{exc}. {hint}" if hint else str(exc)) from exc
         if exit_code:
-            reason = f": {runner.group_down}" if runner.group_down is not None else "."
             raise CommandError(
-                f"Share consumers stopped with exit code {exit_code}{reason}", returncode=exit_code
-            )
-
-    def handle_supervised(self, options) -> None:
-        """``--processes N`` (or a probe): the supervisor starts N children (docs/capacity.md)."""
-        if options["demo"]:
-            raise CommandError("--demo feeds an in-memory broker, which lives in one process.")
-        try:
-            groups = select_share_groups(options["group"], options["exclude_group"])
-            settings = get_settings()
-            processes = options["processes"] or settings.processes
-            port = options["metrics_port"]
-            if port is not None or settings.metrics_port is not None:
-                serve_supervisor_metrics(port, settings, processes)
-            exit_code = supervise(
-                [group.name for group in groups],
-                processes,
-                probe=options["probe"],
-            )
-        except ConfigurationError as exc:
-            raise CommandError(str(exc)) from exc
-        if exit_code:
-            raise CommandError(
-                f"Supervisor stopped with exit code {exit_code}.", returncode=exit_code
+                f"{who} stopped with exit code {exit_code}{why}", returncode=exit_code
             )
 
 
@@ -126,84 +79,3 @@ def positive_int(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise ArgumentTypeError(f"must be a whole number of at least 1, not {value!r}")
     return int(value)
-
-
-def supervised(options) -> bool:
-    """More than one process, or a probe: the supervisor runs (``--processes 1`` alone: not).
-    A supervised child runs this command too, unsupervised."""
-    if process_index() is not None:
-        return False
-    settings = get_settings()
-    processes = options["processes"] or settings.processes
-    return processes > 1 or bool(options["probe"] or settings.supervisor.probe)
-
-
-#: The supervisor's metrics port, for its children (they serve on the ports after it).
-CHILD_METRICS_PORT = "SHAREGROUPS_SUPERVISOR_METRICS_PORT"
-
-
-def _prometheus():
-    try:
-        from ...instrumentation import prometheus
-    except ImportError as exc:
-        raise ConfigurationError(
-            f"Metrics need prometheus-client ({exc}): pip install 'django-sharegroups[metrics]'."
-        ) from exc
-    return prometheus
-
-
-def _bind_error(address: str, port: int | None, exc: OSError) -> ConfigurationError:
-    return ConfigurationError(f"Cannot serve metrics on {address}:{port}: {exc.strerror or exc}.")
-
-
-def serve_supervisor_metrics(port: int | None, settings: ShareGroupsSettings, processes: int):
-    """``--processes N``: one endpoint adding up the children's (each on a port of its own
-    after this one, loopback only)."""
-    port = settings.metrics_port if port is None else port
-    os.environ[CHILD_METRICS_PORT] = str(port)  # the children inherit the environment
-    try:
-        _prometheus().start_supervisor_exporter(port, settings.metrics_address, processes)
-    except OSError as exc:
-        raise _bind_error(settings.metrics_address, port, exc) from exc
-    logging.getLogger("django_sharegroups").info(
-        "Metrics of %d processes on http://%s:%d/metrics", processes, settings.metrics_address, port
-    )
-
-
-def serve_metrics(port: int | None, settings: ShareGroupsSettings, counts: EventCounts) -> bool:
-    """Start the Prometheus endpoint when a port is given (option first, then the setting);
-    a supervised child serves on its own port for the supervisor to read."""
-    port = settings.metrics_port if port is None else port
-    index = process_index()
-    if index is not None:
-        port = int(os.environ[CHILD_METRICS_PORT]) if CHILD_METRICS_PORT in os.environ else None
-    if port is None:
-        return False
-    prometheus, address = _prometheus(), settings.metrics_address
-    if index is not None:
-        port, address = prometheus.child_port(port, index), "127.0.0.1"
-    try:
-        prometheus.start_exporter(port, address, counts=counts)
-    except OSError as exc:
-        raise _bind_error(address, port, exc) from exc
-    logging.getLogger("django_sharegroups").info("Metrics on http://%s:%d/metrics", address, port)
-    return True
-
-
-#: ``--verbosity`` → level of the ``django_sharegroups`` logger when the project set none.
-VERBOSITY_LEVELS = {0: logging.WARNING, 1: logging.INFO}
-
-
-def log_to_console(verbosity: int) -> None:
-    """A project that configured no logging for ``django_sharegroups`` still sees what the
-    process does (started instances, archives, shutdown) on stderr, as ``runserver`` shows its
-    requests; a project's own LOGGING setting always wins."""
-    logger = logging.getLogger("django_sharegroups")
-    if logger.handlers or logger.level != logging.NOTSET or logging.getLogger().handlers:
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s")
-    )
-    logger.addHandler(handler)
-    logger.setLevel(VERBOSITY_LEVELS.get(verbosity, logging.DEBUG))
