@@ -60,7 +60,11 @@ class ShareGroupConsumer:
 
     def mark_accepted(self, message: Message) -> None:
         """The record was processed: the broker will not deliver it again."""
-        self._mark(message, AcknowledgeType.ACCEPT)
+        acknowledgements = self._acknowledgements  # inline: this is the per-record path
+        if acknowledgements is None:
+            self._require_acknowledgements()  # raises
+        else:
+            acknowledgements.accept(message)
 
     def mark_released(self, message: Message, delay: int | None = None) -> None:
         """Give the record back: the broker redelivers it (delivery count + 1) until its limit.

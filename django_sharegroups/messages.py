@@ -82,6 +82,29 @@ class Deserializers:
             resolve_deserializer(route.headers_deserializer),
         )
 
+    def messages(
+        self, records: Iterable[ReceivedRecord], undecodable: list[tuple[ReceivedRecord, str]]
+    ) -> list[Message]:
+        """``message`` for each record, in one loop; the records that cannot be decoded go to
+        ``undecodable`` with the ``DeserializationError``'s text instead."""
+        messages: list[Message] = []
+        append, decode = messages.append, self.payload
+        if self.key is not raw_deserializer or self.headers is not raw_deserializer:
+            for record in records:
+                try:
+                    append(self.message(record))
+                except DeserializationError as exc:
+                    undecodable.append((record, str(exc)))
+        elif decode is raw_deserializer:
+            messages.extend(Message(record, record.value) for record in records)
+        else:  # the usual case: only the payload is decoded
+            for record in records:
+                try:
+                    append(Message(record, decode(record.value)))
+                except Exception as exc:
+                    undecodable.append((record, str(_error(record, "payload", exc))))
+        return messages
+
     def message(self, record: ReceivedRecord) -> Message:
         """The record as a ``Message``, its fallible parts decoded once; raises
         ``DeserializationError`` (naming the record and the part) when one cannot be."""
@@ -100,11 +123,14 @@ class Deserializers:
                 else {name: decode(value) for name, value in record.headers}
             )
         except Exception as exc:
-            raise DeserializationError(
-                f"{record.topic}[{record.partition}]@{record.offset} {part}: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
+            raise _error(record, part, exc) from exc
         return Message(record, payload, key, headers)
+
+
+def _error(record: ReceivedRecord, part: str, exc: Exception) -> DeserializationError:
+    return DeserializationError(
+        f"{record.topic}[{record.partition}]@{record.offset} {part}: {type(exc).__name__}: {exc}"
+    )
 
 
 class Message:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 
 from ..clients.base import AcknowledgeType
 from ..exceptions import NotSupportedError, ShareGroupsError
@@ -100,6 +101,27 @@ class JobAcknowledgements:
             self.marked_at[message.coordinates] = now
         return left
 
+    def accept(self, message: Message) -> None:
+        """``mark(message, ACCEPT)``, the common case, with one lookup less."""
+        key = message.coordinates
+        if key in self._types or key not in self._messages:
+            self.mark(message, AcknowledgeType.ACCEPT)  # raises the right error
+            return
+        self._types[key] = AcknowledgeType.ACCEPT
+        self.marked_at[key] = time.time()
+
+    def has(self, ack_type: AcknowledgeType) -> bool:
+        return ack_type in self._types.values()
+
+    def marked(self) -> Mapping[tuple[str, int, int], AcknowledgeType]:
+        """The type of each acknowledgement by coordinates, in order (a view, no copy)."""
+        return self._types
+
+    @property
+    def messages(self) -> Mapping[tuple[str, int, int], Message]:
+        """The job's messages by coordinates."""
+        return self._messages
+
     def unacknowledged(self) -> list[Message]:
         return [m for key, m in self._messages.items() if key not in self._types]
 
@@ -107,8 +129,4 @@ class JobAcknowledgements:
         return [(self._messages[key], ack_type) for key, ack_type in self._types.items()]
 
     def counts(self) -> dict[str, int]:
-        """Records per acknowledgement type, for ``job.finished``: counted in C (a handful of
-        types, ``list.count`` each) rather than a Python loop with an enum's ``name`` per
-        record, which cost ~3 % of a per_batch job's time when the metrics listened."""
-        types = list(self._types.values())
-        return {ack_type.name: types.count(ack_type) for ack_type in dict.fromkeys(types)}
+        return {t.name: n for t, n in Counter(self._types.values()).items()}

@@ -4,7 +4,8 @@ The outcome is a complete set of acknowledgements for the job's records: whateve
 left open is RELEASEd (explicit mode) or ACCEPTed/REJECTed (implicit mode), so the owning thread
 can hand every record back to the client before it polls again. Records whose lease lapsed
 before the job started are not processed at all: the broker may have given them to another
-member already.
+member already. Those checks are per record only once the poll's lock deadline has passed
+(``deadline``): before it, no lock of the job can have run out.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ def execute_job(
     partition_scoped: bool = False,
     on_renew: Callable[[Message], None] | None = None,
     adapter: str | None = None,
+    deadline: float | None = None,
 ) -> JobAcknowledgements:
     acknowledgements = JobAcknowledgements(messages)
     acknowledgements.on_renew = on_renew
@@ -49,7 +51,7 @@ def execute_job(
     name = type(consumer).__name__
     group = consumer.share_group.name
     live = messages
-    if leases is not None:
+    if leases is not None and _may_have_lapsed(deadline):
         now = time.time()
         lapsed = [m for m in messages if leases.lapsed(m.coordinates, now)]
         if lapsed:
@@ -107,7 +109,7 @@ def execute_job(
         close_old_connections()
         acknowledgements.started = len(live)
         acknowledgements.seconds = time.perf_counter() - started
-    if leases is not None:
+    if leases is not None and _may_have_lapsed(deadline):
         marked_at = acknowledgements.marked_at
         for message in live:
             key = message.coordinates
@@ -115,6 +117,12 @@ def execute_job(
                 acknowledgements.lapsed.add(key)
                 _lock_expired(consumer, message, bus, started=True)
     return acknowledgements
+
+
+def _may_have_lapsed(deadline: float | None) -> bool:
+    """False while the poll's lock deadline is ahead (a RENEW only moves locks later);
+    unknown deadlines are checked per record."""
+    return deadline is None or time.time() >= deadline
 
 
 def _lock_expired(

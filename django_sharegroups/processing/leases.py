@@ -67,11 +67,9 @@ class LeaseTracker:
         self, records: Iterable[ReceivedRecord], lock_duration_ms: int | None, at: float
     ) -> LeaseBatch:
         batch = LeaseBatch(at, None if lock_duration_ms is None else at + lock_duration_ms / 1000)
-        held, batch_of = batch.records, self._batch_of
-        for record in records:
-            key = (record.topic, record.partition, record.offset)
-            held[key] = record
-            batch_of[key] = batch
+        held = batch.records
+        held.update({record.coordinates: record for record in records})
+        self._batch_of.update(dict.fromkeys(held, batch))
         self._batches.append(batch)
         return batch
 
@@ -90,6 +88,13 @@ class LeaseTracker:
         batch = self._batch_of.pop(key, None)
         if batch is not None:
             batch.records.pop(key, None)
+
+    def settled_all(self, keys: Iterable[Coordinates]) -> None:
+        batch_of = self._batch_of
+        for key in keys:
+            batch = batch_of.pop(key, None)
+            if batch is not None:
+                batch.records.pop(key, None)
 
     def deadline(self, key: Coordinates) -> float | None:
         batch = self._batch_of.get(key)

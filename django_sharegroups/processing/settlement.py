@@ -53,9 +53,21 @@ class Settlement:
 class SettlementStrategy(Protocol):
     def settle(self, acknowledgements: JobAcknowledgements) -> Iterator[Settlement]: ...
 
+    def as_marked(self, acknowledgements: JobAcknowledgements) -> bool:
+        """Whether every record is simply acknowledged as marked (the common case, which the
+        owner thread then applies without a ``Settlement`` per record)."""
+        ...
+
+
+def _plain(acknowledgements: JobAcknowledgements) -> bool:
+    return not (acknowledgements.lapsed or acknowledgements.delays or acknowledgements.dead_letters)
+
 
 class DefaultStrategy:
     """Acknowledge as marked; hold delayed releases; leave lapsed records to the broker."""
+
+    def as_marked(self, acknowledgements: JobAcknowledgements) -> bool:
+        return _plain(acknowledgements)
 
     def settle(self, acknowledgements: JobAcknowledgements) -> Iterator[Settlement]:
         lapsed, delays, error = acknowledgements.lapsed, acknowledgements.delays, None
@@ -77,6 +89,9 @@ class DeadLetterStrategy:
     def __init__(self, topic: str, max_retries: int) -> None:
         self.topic = topic
         self.max_retries = max_retries
+
+    def as_marked(self, acknowledgements: JobAcknowledgements) -> bool:
+        return _plain(acknowledgements) and not acknowledgements.has(AcknowledgeType.RELEASE)
 
     def settle(self, acknowledgements: JobAcknowledgements) -> Iterator[Settlement]:
         dead_letters = acknowledgements.dead_letters

@@ -10,14 +10,14 @@ other records go on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..clients.base import AcknowledgeType, ReceivedRecord
 from ..exceptions import ShareGroupsError
 from ..instrumentation import EventBus
-from ..messages import DeserializationError, Message
+from ..messages import Message
 from ..processing.acknowledgements import JobAcknowledgements
 from ..processing.executor import describe
 from ..routing.settings import TopicSettings
@@ -35,6 +35,9 @@ class Job:
     topic: TopicSettings
     messages: list[Message]
     polled_at: datetime
+    #: When the locks of the poll the records came from run out (``time.time()``; None:
+    #: unknown). A RENEW only moves a lock's end later, so until then none of them lapsed.
+    deadline: float | None = None
 
 
 @dataclass(slots=True)
@@ -55,33 +58,50 @@ class RecordIntake:
         self.share_group = share_group
         self.bus = bus
 
+    def take_poll(
+        self,
+        topics: Mapping[str, TopicSettings],
+        records: list[ReceivedRecord],
+        polled_at: datetime,
+        deadline: float | None,
+    ) -> list[Intake]:
+        """``take`` for each topic of one poll."""
+        if len(topics) == 1:  # no need to split
+            return [self.take(next(iter(topics.values())), records, polled_at, deadline)]
+        by_topic: dict[str, list[ReceivedRecord]] = {}
+        for record in records:
+            by_topic.setdefault(record.topic, []).append(record)
+        return [self.take(topics[name], rs, polled_at, deadline) for name, rs in by_topic.items()]
+
     def take(
-        self, topic: TopicSettings, records: Sequence[ReceivedRecord], polled_at: datetime
+        self,
+        topic: TopicSettings,
+        records: Sequence[ReceivedRecord],
+        polled_at: datetime,
+        deadline: float | None = None,
     ) -> Intake:
         intake = Intake()
         messages = self._filter(topic, self._deserialize(topic, records, intake), intake, polled_at)
         if messages:
             for job_messages in self._build_jobs(topic, messages, intake, polled_at):
-                intake.jobs.append(Job(topic, job_messages, polled_at))
+                intake.jobs.append(Job(topic, job_messages, polled_at, deadline))
         return intake
 
     def _deserialize(
         self, topic: TopicSettings, records: Sequence[ReceivedRecord], intake: Intake
     ) -> list[Message]:
-        messages = []
-        for record in records:
-            try:
-                messages.append(Message.deserialize(record, topic.deserializers))
-            except DeserializationError as exc:
-                action = topic.on_deserialization_error
-                intake.settled.append((record, action, f"DeserializationError: {exc}"))
-                self.bus.publish(
-                    "record.undeserializable",
-                    share_group=self.share_group,
-                    record=f"{record.topic}[{record.partition}]@{record.offset}",
-                    error=str(exc),
-                    action=action.name,
-                )
+        undecodable: list[tuple[ReceivedRecord, str]] = []
+        messages = topic.deserializers.messages(records, undecodable)
+        for record, error in undecodable:
+            action = topic.on_deserialization_error
+            intake.settled.append((record, action, f"DeserializationError: {error}"))
+            self.bus.publish(
+                "record.undeserializable",
+                share_group=self.share_group,
+                record=f"{record.topic}[{record.partition}]@{record.offset}",
+                error=error,
+                action=action.name,
+            )
         return messages
 
     def _filter(

@@ -42,8 +42,8 @@ class JobRunner:
         self.adapter = factory.client_class.name
         #: How ``extend_lock`` reaches the owner thread (None: the adapter cannot RENEW).
         self.on_renew: Callable[[Message], None] | None = None
-        #: Jobs running now by thread, for the shutdown report.
-        self.running: dict[int, str] = {}
+        #: Jobs running now by thread, for the shutdown report (described when asked).
+        self.running: dict[int, tuple[ShareGroupConsumer, Job]] = {}
 
     def __call__(self, job: Job, consumers: dict[str, ShareGroupConsumer]) -> JobAcknowledgements:
         topic = job.topic
@@ -56,7 +56,7 @@ class JobRunner:
             except Exception as exc:  # settle the job like a failed consume()
                 return self.intake.fail(job, "creating the consumer", exc)
         key = threading.get_ident()
-        self.running[key] = f"{type(consumer).__name__}({describe(job.messages)})"
+        self.running[key] = (consumer, job)
         try:
             return execute_job(
                 consumer,
@@ -65,12 +65,19 @@ class JobRunner:
                 implicit=topic.implicit,
                 leases=self.leases,
                 polled_at=job.polled_at,
+                deadline=job.deadline,
                 partition_scoped=topic.partition_scoped,
                 on_renew=self.on_renew,
                 adapter=self.adapter,
             )
         finally:
             self.running.pop(key, None)
+
+
+def describe_running(running: dict[int, tuple[ShareGroupConsumer, Job]]) -> str | None:
+    """``Consumer(topic[p]@o, ...)`` for each job running now, for the shutdown report."""
+    jobs = list(running.values())
+    return "; ".join(f"{type(c).__name__}({describe(job.messages)})" for c, job in jobs) or None
 
 
 def shutdown_consumers(consumers: dict[str, ShareGroupConsumer], owner: str) -> None:

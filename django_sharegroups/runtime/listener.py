@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import datetime
 from typing import Any
 
@@ -27,8 +26,7 @@ from ..clients.base import (
 )
 from ..consumer import ShareGroupConsumer
 from ..instrumentation import EventBus
-from ..messages import Message
-from ..processing.acquisition import MAX_RECORDS_PER_POLL, AcquisitionSizer
+from ..processing.acquisition import MAX_RECORDS_PER_POLL
 from ..processing.delayed_release import DelayedReleases
 from ..processing.leases import LeaseTracker
 from ..processing.poison import PoisonObserver
@@ -36,13 +34,11 @@ from ..processing.renewal import RenewScheduler
 from ..routing.settings import GroupSettings
 from . import process_identity
 from .intake import RecordIntake
-from .jobs import JobRunner, shutdown_consumers
-from .poller import Poller
+from .jobs import JobRunner, describe_running, shutdown_consumers
+from .parts import ListenerParts, build_parts
 from .preflight import GroupLimits
-from .settler import Settler
 from .state import ListenerState, StateMachine
-from .throttle import Throttle
-from .workers import JobResult, RenewRequest, WorkerFailure, WorkerPool
+from .workers import JobResult, WorkerPool
 
 logger = logging.getLogger("django_sharegroups.runtime")
 
@@ -68,7 +64,6 @@ class ShareGroupListener(threading.Thread):
         self.stop_event = stop_event
         self.poll_timeout, self.commit_timeout = poll_timeout, commit_timeout
         self.client_id = process_identity.client_id(share_group.name, index)
-        self.client_name = factory.client_class.name
         self.topics = share_group.topics
         self.intake = RecordIntake(share_group.name, bus)
         self.leases = LeaseTracker(self.name)
@@ -87,25 +82,27 @@ class ShareGroupListener(threading.Thread):
         )
         #: Jobs running now, for the shutdown report.
         self.running = self.run_job.running
-        self.pool: WorkerPool | None = None
         #: Consumer instances of the listener thread itself (one per topic).
         self.inline_consumers: dict[str, ShareGroupConsumer] = {}
         self.renews = False
-        self.sizer: AcquisitionSizer | None = None
-        self.poller: Poller | None = None
-        self.settler: Settler | None = None
+        #: The poller, settler and worker pool, once the client exists.
+        self.parts: ListenerParts | None = None
 
     @property
     def current_job(self) -> str | None:
-        return "; ".join(self.running.values()) or None
+        return describe_running(self.running)
 
     @property
     def state(self) -> ListenerState:
         return self.machine.state
 
     @property
+    def pool(self) -> WorkerPool | None:
+        return self.parts.pool if self.parts is not None else None
+
+    @property
     def poll_failing_since(self) -> float | None:
-        return self.poller.failing_since if self.poller is not None else None
+        return self.parts.poller.failing_since if self.parts is not None else None
 
     @property
     def live(self) -> bool:
@@ -133,7 +130,8 @@ class ShareGroupListener(threading.Thread):
             if self.quiet_requested:
                 self.machine.to(ListenerState.QUIET)
             self.machine.to(ListenerState.STOPPING)
-            self._finish_in_flight(client)
+            assert self.parts is not None
+            self.parts.finish_in_flight()
         except BaseException as exc:  # noqa: BLE001 - the runner restarts a failed listener
             self._fail(exc)
         finally:
@@ -151,82 +149,59 @@ class ShareGroupListener(threading.Thread):
         )
         client.subscribe(self.share_group.topic_names)
         self.renews = client.supports(Capability.RENEW)
-        self.run_job.on_renew = self._request_renew if self.renews else None
-        self.sizer = AcquisitionSizer(
-            workers=self.share_group.workers_per_consumer,
-            max_messages_per_job=self.share_group.max_messages_per_job,
-            lock_ms=None,
-            renewing=self.renews and self.renewal.every_topic,
-        )
-        self.poller = Poller(
-            self.share_group.name,
+        parts = build_parts(
+            self.share_group,
             client,
-            sizer=self.sizer,
-            throttle=Throttle(self.share_group.throttle, self.share_group.name, self.bus),
-            leases=self.leases,
-            bus=self.bus,
-            stop_event=self.stop_event,
-            timeout=self.poll_timeout,
-            declared_lock_ms=self.limits.record_lock_duration_ms,
-        )
-        self.poller.lock_ms()
-        self.settler = Settler(
-            self.share_group.name,
-            self.topics,
-            client,
+            name=self.name,
+            renews=self.renews,
             leases=self.leases,
             delayed=self.delayed,
             observer=self.observer,
+            renewal=self.renewal,
+            run_job=self.run_job,
             producer=self.factory.producer,
             bus=self.bus,
-            renews=self.renews,
-            lock_ms=lambda: self._lock_ms(client),
+            stop_event=self.stop_event,
+            poll_timeout=self.poll_timeout,
+            declared_lock_ms=self.limits.record_lock_duration_ms,
         )
-        self.bus.publish(
-            "consumer.started", share_group=self.share_group.name, client_id=self.client_id
-        )
+        self.parts = parts
+        self.run_job.on_renew = parts.request_renew if self.renews else None
+        self._publish("consumer.started", client_id=self.client_id)
         self.machine.to(ListenerState.RUNNING)
         self.started_consuming.set()
-        self.sizer.publish_report(self.bus, self.share_group.name)
-        # With RENEW the owner thread must stay free to renew while jobs run: use a pool.
-        if self.share_group.workers_per_consumer > 1 or self.renews:
-            self.pool = WorkerPool(
-                self.share_group.workers_per_consumer, self.name, self.run_job, self.stop_event
-            )
+        parts.sizer.publish_report(self.bus, self.share_group.name)
         return client
 
     def _fail(self, exc: BaseException) -> None:
         self.failure = exc
         self.machine.to(ListenerState.FAILED)
-        self.bus.publish(
-            "consumer.failed",
-            share_group=self.share_group.name,
-            client_id=self.client_id,
-            error=f"{type(exc).__name__}: {exc}",
-            exception=exc,
-        )
+        error = f"{type(exc).__name__}: {exc}"
+        self._publish("consumer.failed", client_id=self.client_id, error=error, exception=exc)
 
     def _loop(self, client: ShareConsumerClient) -> None:
         interval = self.share_group.poll_interval_ms / 1000
         holds_across_polls = client.supports(Capability.HOLD_ACROSS_POLLS)
-        pool, poller, settler = self.pool, self.poller, self.settler
-        assert poller is not None and settler is not None
+        parts = self.parts
+        assert parts is not None
+        pool, poller, settler = parts.pool, parts.poller, parts.settler
         while not self.stop_event.is_set():
-            self._housekeeping(client)
+            parts.housekeeping()
             busy = pool is not None and (
                 pool.free_slots() == 0 or (pool.in_flight and not holds_across_polls)
             )
             if busy or (self.delayed and not holds_across_polls):
-                self._wait(client)  # librdkafka: all of a poll acknowledged before the next
+                # librdkafka: all of a poll acknowledged before the next
+                parts.wait(self.poll_timeout)
                 continue
             settler.report_expired_locks()
             polled = poller.poll(pool.free_slots() if pool is not None else 1)
             if polled is None:
                 continue
             self._report_failures(client.take_acknowledgement_failures())
-            records, polled_at = polled
+            records, polled_at, deadline = polled
             if records:
-                self._dispatch(records, polled_at)
+                self._dispatch(parts, records, polled_at, deadline)
                 if not interval and pool is not None:  # overlap the next fetch with the jobs
                     poller.prefetch()
                 else:
@@ -234,112 +209,27 @@ class ShareGroupListener(threading.Thread):
             if interval:
                 self.stop_event.wait(interval)
 
-    def _lock_ms(self, client: ShareConsumerClient) -> int | None:
-        assert self.poller is not None
-        return self.poller.lock_ms()
-
-    def _wait(self, client: ShareConsumerClient) -> None:
-        """Sleep until a job finishes, a request arrives or something falls due."""
-        timeout = self.poll_timeout
-        lock_ms = self._lock_ms(client)
-        renew_at = self.renewal.next_due(lock_ms) if self.renews and lock_ms else None
-        for due in (self.delayed.next_due(), renew_at):
-            if due is not None:
-                timeout = min(timeout, due - time.time())
-        if self.pool is not None:
-            self._handle(client, self.pool.wait(timeout))
-        else:
-            self.stop_event.wait(max(0.0, timeout))
-
-    def _housekeeping(self, client: ShareConsumerClient) -> None:
-        """Between polls: take finished jobs and requests, renew locks, release what is due."""
-        if self.pool is not None:
-            self._handle(client, self.pool.drain())
-        assert self.settler is not None
-        renewed = self._renew_due(client)
-        released = self.delayed.pop_due(time.time())
-        for entry in released:
-            self.settler.release(entry.message)
-        if renewed or released:
-            client.commit_async()
-
-    def _handle(self, client: ShareConsumerClient, items: list) -> None:
-        assert self.settler is not None
-        renewed = 0
-        for item in items:
-            if isinstance(item, WorkerFailure):
-                raise item.error
-            if isinstance(item, RenewRequest):
-                renewed = self.settler.renew([item.record], self._lock_ms(client)) or renewed
-            else:
-                self._settle(item)
-        if renewed:
-            client.commit_async()
-
-    def _settle(self, result: JobResult) -> None:
-        assert self.settler is not None and self.sizer is not None
-        acknowledgements = result.acknowledgements
-        if acknowledgements is not None and acknowledgements.started:
-            self.sizer.job_finished(acknowledgements.started, acknowledgements.seconds)
-            self.sizer.publish_report(self.bus, self.share_group.name)
-        self.settler.apply(result.job, acknowledgements)
-
-    # -- lock renewal (adapters with RENEW) --------------------------------------------------
-
-    def _renew_due(self, client: ShareConsumerClient) -> int:
-        lock_ms = self._lock_ms(client)
-        if not self.renews or not lock_ms:
-            return 0
-        assert self.settler is not None
-        return self.settler.renew(self.renewal.due(lock_ms, time.time()), lock_ms)
-
-    def _request_renew(self, message: Message) -> None:
-        """``extend_lock``: the job's thread asks the owner thread to RENEW."""
-        assert self.pool is not None  # adapters with RENEW always get a pool
-        self.pool.post(RenewRequest(message.record))
-
-    # -- processing ----------------------------------------------------------------------------
-
-    def _dispatch(self, records: list[ReceivedRecord], polled_at: datetime) -> None:
-        assert self.settler is not None
-        by_topic: dict[str, list[ReceivedRecord]] = {}
-        for record in records:
-            by_topic.setdefault(record.topic, []).append(record)
-        for topic_name, topic_records in by_topic.items():
-            intake = self.intake.take(self.topics[topic_name], topic_records, polled_at)
-            for record, ack_type, reason in intake.settled:
-                self.settler.acknowledge(record, ack_type, reason)
-            for job, acknowledgements in intake.failed:
-                self.settler.apply(job, acknowledgements)
+    def _dispatch(
+        self,
+        parts: ListenerParts,
+        records: list[ReceivedRecord],
+        polled_at: datetime,
+        deadline: float | None,
+    ) -> None:
+        settler, pool = parts.settler, parts.pool
+        for intake in self.intake.take_poll(self.topics, records, polled_at, deadline):
+            settler.take(intake)
             for job in intake.jobs:
-                if self.pool is not None:
-                    self.pool.submit(job)
+                if pool is not None:
+                    pool.submit(job)
                 elif self.stop_event.is_set():
-                    self.settler.apply(job, None)
+                    settler.apply(job, None)
                 else:
-                    self._settle(JobResult(job, self.run_job(job, self.inline_consumers)))
-
-    # -- stopping ------------------------------------------------------------------------------
-
-    def _finish_in_flight(self, client: ShareConsumerClient) -> None:
-        """Let running jobs finish (jobs not started yet come back unstarted), then release
-        every delayed release at once."""
-        assert self.settler is not None
-        while self.pool is not None and self.pool.in_flight:
-            self._handle(client, self.pool.wait(0.2))
-            self._renew_due(client)
-        for entry in self.delayed.drain():
-            self.settler.release(entry.message)
-        self.settler.report_expired_locks()
+                    settler.finished(JobResult(job, self.run_job(job, self.inline_consumers)))
 
     def _close(self, client: ShareConsumerClient) -> None:
-        if self.pool is not None:
-            self.pool.close()
-            finished = [i for i in self.pool.drain() if not isinstance(i, WorkerFailure)]
-            try:
-                self._handle(client, finished)
-            except Exception:
-                logger.exception("%s: acknowledging the last jobs failed", self.name)
+        assert self.parts is not None
+        self.parts.close_pool(self.name)
         try:
             self._report_failures(client.commit_sync(self.commit_timeout))
         except Exception as exc:
@@ -350,9 +240,7 @@ class ShareGroupListener(threading.Thread):
         except Exception:
             logger.exception("%s: closing the client failed", self.name)
         connections.close_all()
-        self.bus.publish(
-            "consumer.stopped", share_group=self.share_group.name, client_id=self.client_id
-        )
+        self._publish("consumer.stopped", client_id=self.client_id)
 
     def _report_failures(self, failures: list) -> None:
         if failures:

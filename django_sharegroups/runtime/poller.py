@@ -58,9 +58,10 @@ class Poller:
             self.sizer.lock_ms = lock_ms
         return lock_ms
 
-    def poll(self, free_workers: int) -> tuple[list[ReceivedRecord], datetime] | None:
-        """Acquire records for ``free_workers``; None when nothing was asked or the poll
-        failed (after the backoff)."""
+    def poll(self, free_workers: int) -> tuple[list[ReceivedRecord], datetime, float | None] | None:
+        """Acquire records for ``free_workers``: the records, when, and when their locks run
+        out (None: unknown); None when nothing was asked or the poll failed (after the
+        backoff)."""
         asked = self.throttle.bound(self.sizer.records_for(free_workers), self.stop_event)
         if asked == 0:
             return None
@@ -101,9 +102,10 @@ class Poller:
                 received=received,
                 client=self.client.name,
             )
-        if records:
-            self.leases.acquired(records, self.lock_ms(), polled_at.timestamp())
-        return records, polled_at
+        if not records:
+            return records, polled_at, None
+        batch = self.leases.acquired(records, self.lock_ms(), polled_at.timestamp())
+        return records, polled_at, batch.deadline
 
     def prefetch(self) -> None:
         """While the records held now are processed, let the adapter acquire the next poll's

@@ -29,6 +29,20 @@ from .supervision import GroupDown, ListenerSupervisor
 
 logger = logging.getLogger("django_sharegroups.runtime")
 
+#: Young-generation threshold while consuming (CPython's default: 700). The records of a poll
+#: (a few thousand objects) live until their job is settled; collected every 700 allocations
+#: they are scanned and promoted again and again. Past 50,000 most of a poll's objects are
+#: gone when the collector runs: 10-15 % less CPU per record (docs/benchmarks.md).
+YOUNG_GENERATION_THRESHOLD = 50_000
+
+
+def tune_collector() -> None:
+    """Raise the young generation's threshold (never lower one a project set higher)."""
+    young, *older = gc.get_threshold()
+    if 0 < young < YOUNG_GENERATION_THRESHOLD:
+        gc.set_threshold(YOUNG_GENERATION_THRESHOLD, *older)
+
+
 EXIT_OK = 0
 #: Listeners did not stop within the shutdown timeout, or a second signal forced the exit.
 EXIT_FORCED = 2
@@ -116,6 +130,7 @@ class ShareConsumerRunner:
         # Everything built so far (routes, modules, clients) lives as long as the process:
         # keep it out of the collector's generations, so collections stay short.
         gc.freeze()
+        tune_collector()
 
     def _listener(self, settings: GroupSettings, index: int) -> ShareGroupListener:
         return ShareGroupListener(

@@ -26,10 +26,12 @@ from ..instrumentation import EventBus
 from ..messages import Message
 from ..processing import dead_letter
 from ..processing.acknowledgements import JobAcknowledgements
+from ..processing.acquisition import AcquisitionSizer
 from ..processing.delayed_release import DelayedReleases, latest_release
 from ..processing.executor import describe
 from ..processing.leases import LeaseTracker
 from ..processing.poison import PoisonObserver
+from ..processing.renewal import RenewScheduler
 from ..processing.settlement import (
     Action,
     DeadLetterStrategy,
@@ -37,7 +39,8 @@ from ..processing.settlement import (
     SettlementStrategy,
 )
 from ..routing.settings import TopicSettings
-from .intake import Job
+from .intake import Intake, Job
+from .workers import JobResult, RenewRequest, WorkerFailure
 
 logger = logging.getLogger("django_sharegroups.runtime")
 
@@ -70,6 +73,8 @@ class Settler:
         bus: EventBus,
         renews: bool,
         lock_ms: Callable[[], int | None],
+        sizer: AcquisitionSizer,
+        renewal: RenewScheduler,
     ) -> None:
         self.share_group = share_group
         self.strategies = {name: strategy_for(topic) for name, topic in topics.items()}
@@ -81,7 +86,46 @@ class Settler:
         self.bus = bus
         self.renews = renews
         self.lock_ms = lock_ms
+        self.sizer = sizer
+        self.renewal = renewal
         self.expired = ExpiredLocks()
+
+    def handle(self, items: list) -> None:
+        """What the worker pool handed back: finished jobs and RENEW requests are applied, a
+        worker failure is raised (the listener fails with it)."""
+        renewed = 0
+        for item in items:
+            if isinstance(item, WorkerFailure):
+                raise item.error
+            if isinstance(item, RenewRequest):
+                renewed = self.renew([item.record], self.lock_ms()) or renewed
+            else:
+                self.finished(item)
+        if renewed:
+            self.client.commit_async()
+
+    def finished(self, result: JobResult) -> None:
+        """Settle a finished job; its duration feeds acquisition sizing."""
+        acknowledgements = result.acknowledgements
+        if acknowledgements is not None and acknowledgements.started:
+            self.sizer.job_finished(acknowledgements.started, acknowledgements.seconds)
+            self.sizer.publish_report(self.bus, self.share_group)
+        self.apply(result.job, acknowledgements)
+
+    def take(self, intake: Intake) -> None:
+        """Settle what intake settled already: undecodable and filtered records, and the
+        records user code raised on."""
+        for record, ack_type, reason in intake.settled:
+            self.acknowledge(record, ack_type, reason)
+        for job, acknowledgements in intake.failed:
+            self.apply(job, acknowledgements)
+
+    def renew_due(self) -> int:
+        """RENEW the held records whose renewal is due (adapters with RENEW); how many."""
+        lock_ms = self.lock_ms()
+        if not self.renews or not lock_ms:
+            return 0
+        return self.renew(self.renewal.due(lock_ms, time.time()), lock_ms)
 
     def apply(self, job: Job, acknowledgements: JobAcknowledgements | None) -> None:
         """Settle every record of ``job`` (None: it was not started — RELEASE them all)."""
@@ -89,8 +133,12 @@ class Settler:
             for message in job.messages:
                 self.acknowledge(message.record, AcknowledgeType.RELEASE)
             return
+        strategy = self.strategies[job.topic.name]
+        if strategy.as_marked(acknowledgements):
+            self._acknowledge_as_marked(acknowledgements)
+            return
         names: list[str] | None = [] if self.bus.wants("acks.sent") else None
-        for settlement in self.strategies[job.topic.name].settle(acknowledgements):
+        for settlement in strategy.settle(acknowledgements):
             message, ack_type, action = settlement.message, settlement.ack_type, settlement.action
             if action is Action.LAPSED:
                 self.acknowledge(message.record, ack_type, observe=False)
@@ -114,6 +162,21 @@ class Settler:
             self.expired.processed += lapsed - acknowledgements.lapsed_before_start
         if names is not None:  # counted once per job, in C
             self.bus.publish("acks.sent", share_group=self.share_group, counts=dict(Counter(names)))
+
+    def _acknowledge_as_marked(self, acknowledgements: JobAcknowledgements) -> None:
+        """``apply`` for a job the strategy leaves as marked: no ``Settlement`` per record."""
+        acknowledge, accept = self.client.acknowledge, AcknowledgeType.ACCEPT
+        messages, marked = acknowledgements.messages, acknowledgements.marked()
+        for key, ack_type in marked.items():
+            record = messages[key].record
+            acknowledge(record, ack_type)
+            if ack_type is not accept:
+                self.observer.acknowledged(record, ack_type, acknowledgements.error)
+        self.leases.settled_all(marked)
+        if self.bus.wants("acks.sent"):
+            self.bus.publish(
+                "acks.sent", share_group=self.share_group, counts=acknowledgements.counts()
+            )
 
     def report_expired_locks(self) -> None:
         expired = self.expired

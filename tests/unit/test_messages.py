@@ -82,6 +82,13 @@ def test_a_null_key_decoded_from_json_stays_none():
         b'{"a": 1} trailing',
         b"\xff\xfe\xfa",
         b"[" * 100_000,  # too deep for the scanner
+        b'{"a": 1, "b": 2, "a": 3}',  # a repeated key: the last value, at the first place
+        b"[1e400, -1e400, -0.0, 0.1, 1.7976931348623157e308, 5e-324]",
+        b"[18446744073709551615, 18446744073709551616, -9223372036854775809]",
+        b'["\\u0000", "\\ud83d\\ude00", "\xf0\x9f\x98\x80"]',
+        b"Infinity",
+        b'{"deep": ' * 600 + b"1" + b"}" * 600,  # deeper than orjson reads
+        b"\t1\r\n",
     ],
 )
 def test_the_json_fast_path_reads_exactly_what_json_loads_reads(raw):
@@ -96,6 +103,7 @@ def test_the_json_fast_path_reads_exactly_what_json_loads_reads(raw):
         assert math.isnan(got)
     else:
         assert got == expected and type(got) is type(expected)
+        assert repr(got) == repr(expected)  # same types inside, same key order, -0.0 kept
 
 
 def test_tombstones_stay_none():
