@@ -46,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
     # Seconds between reads of the groups' per-partition SPSO and lag from the broker for
     # /metrics (by the process that serves it); 0 = none.
     "METRICS_OFFSETS_INTERVAL": 30.0,
+    # OpenTelemetry tracing of jobs (True/"otel", or False); needs the `otel` extra. See
+    # docs/metrics.md.
+    "TRACING": False,
     # Seconds between runshareconsumers' summary lines (one per share group at INFO); 0 = none.
     "SUMMARY_INTERVAL": 60.0,
     # The broker-side DLQ of KIP-1191 ("auto", True, False or a dict); see docs/dead-letters.md.
@@ -74,6 +77,7 @@ class ShareGroupsSettings:
     metrics_address: str = "127.0.0.1"
     metrics_offsets_interval: float = 30.0
     summary_interval: float = 60.0
+    tracing: bool = False
     #: Built by hand, settings leave the broker DLQ alone; ``get_settings()`` uses "auto".
     broker_dlq: BrokerDLQSettings = BROKER_DLQ_OFF
     processes: int = 1
@@ -106,6 +110,12 @@ def get_settings() -> ShareGroupsSettings:
         raise ConfigurationError(
             f"SHAREGROUPS['PROCESSES'] must be a whole number ≥ 1, not {merged['PROCESSES']!r}."
         )
+    if merged["TRACING"] not in (True, False, None, "otel"):
+        from .exceptions import ConfigurationError
+
+        raise ConfigurationError(
+            f"SHAREGROUPS['TRACING'] must be True, 'otel' or False, not {merged['TRACING']!r}."
+        )
     client = merged["CLIENT"] or ("auto" if kafka.get("bootstrap.servers") else "memory")
     return ShareGroupsSettings(
         client=client,
@@ -120,6 +130,7 @@ def get_settings() -> ShareGroupsSettings:
         metrics_address=str(merged["METRICS_ADDRESS"]),
         metrics_offsets_interval=float(merged["METRICS_OFFSETS_INTERVAL"] or 0),
         summary_interval=float(merged["SUMMARY_INTERVAL"] or 0),
+        tracing=bool(merged["TRACING"]),
         broker_dlq=BrokerDLQSettings.from_setting(merged["BROKER_DLQ"]),
         processes=int(merged["PROCESSES"]),
         supervisor=SupervisorSettings.from_setting(merged["SUPERVISOR"]),

@@ -50,6 +50,8 @@ class JobAcknowledgements:
         #: Records ``consume`` was called with (lapsed ones are not) and how long it took.
         self.started = 0
         self.seconds = 0.0
+        #: Tracing on: the trace headers of the job's span, for its client-side DLQ copies.
+        self.trace_headers: list[tuple[str, bytes | None]] | None = None
 
     def mark(self, message: Message, ack_type: AcknowledgeType, delay: int | None = None) -> None:
         key = message.coordinates

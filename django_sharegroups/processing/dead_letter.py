@@ -8,11 +8,21 @@ the original is RELEASEd instead, so a record is never lost.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from ..clients.base import RecordProducer
 from ..messages import Message
 
 HEADER_PREFIX = "sharegroups.dlq."
+
+Headers = list[tuple[str, bytes | None]]
+
+
+def replace_headers(headers: Sequence[tuple[str, bytes | None]], new: Headers) -> Headers:
+    """``headers`` with those named in ``new`` replaced by ``new`` (e.g. a fresher
+    ``traceparent``)."""
+    names = {name for name, _ in new}
+    return [*[(k, v) for k, v in headers if k not in names], *new]
 
 
 def dead_letter_headers(
@@ -45,11 +55,11 @@ def dispatch(
     message: Message,
     share_group: str,
     error: BaseException | str | None,
+    trace_headers: Headers | None = None,
 ) -> tuple[int, int]:
-    """Store the copy in ``dlq_topic``; ``(partition, offset)`` or ``ProduceError``."""
-    return producer.produce(
-        dlq_topic,
-        message.raw_payload,
-        key=message.raw_key,
-        headers=dead_letter_headers(message, share_group, error),
-    )
+    """Store the copy in ``dlq_topic``; ``(partition, offset)`` or ``ProduceError``.
+    ``trace_headers`` (tracing on): the job span's context, in place of the record's."""
+    headers = dead_letter_headers(message, share_group, error)
+    if trace_headers:
+        headers = replace_headers(headers, trace_headers)
+    return producer.produce(dlq_topic, message.raw_payload, key=message.raw_key, headers=headers)

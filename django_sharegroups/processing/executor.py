@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db import close_old_connections
 
@@ -23,6 +24,9 @@ from ..messages import Message, Messages, build_metadata
 from .acknowledgements import JobAcknowledgements
 from .leases import LeaseTracker
 from .transactions import run_consume
+
+if TYPE_CHECKING:  # OpenTelemetry is imported only where tracing is on
+    from ..instrumentation.tracing import JobTracer
 
 
 def describe(messages: list[Message]) -> str:
@@ -43,6 +47,7 @@ def execute_job(
     on_renew: Callable[[Message], None] | None = None,
     adapter: str | None = None,
     deadline: float | None = None,
+    tracer: JobTracer | None = None,
 ) -> JobAcknowledgements:
     acknowledgements = JobAcknowledgements(messages)
     acknowledgements.on_renew = on_renew
@@ -71,11 +76,14 @@ def execute_job(
     close_old_connections()
     if bus.wants("job.started"):
         bus.publish("job.started", share_group=group, consumer=name, size=len(live))
+    span = tracer.start(group, consumer.topic.name, live) if tracer is not None else None
     try:
         batch = Messages(live, topic=consumer.topic.name, metadata=metadata)
         run_consume(consumer, batch, acknowledgements, implicit=implicit)  # atomic/idempotent
     except Exception as exc:
         acknowledgements.error = exc
+        if span is not None:
+            span.failed(exc)
         ack_type = AcknowledgeType.REJECT if implicit else AcknowledgeType.RELEASE
         settled = acknowledgements.mark_all_unacknowledged(ack_type)
         bus.publish(
@@ -105,6 +113,8 @@ def execute_job(
                 acknowledgements=acknowledgements.counts(),
             )
     finally:
+        if span is not None:
+            acknowledgements.trace_headers = span.end()
         consumer._acknowledgements = None
         close_old_connections()
         acknowledgements.started = len(live)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..clients.base import ShareConsumerClientFactory
 from ..consumer import ShareGroupConsumer
@@ -20,6 +21,9 @@ from ..processing.executor import describe, execute_job
 from ..processing.leases import LeaseTracker
 from ..routing.settings import GroupSettings
 from .intake import Job, RecordIntake
+
+if TYPE_CHECKING:  # OpenTelemetry is imported only where tracing is on
+    from ..instrumentation.tracing import JobTracer
 
 logger = logging.getLogger("django_sharegroups.runtime")
 
@@ -33,12 +37,16 @@ class JobRunner:
         bus: EventBus,
         leases: LeaseTracker,
         intake: RecordIntake,
+        tracer: JobTracer | None = None,
     ) -> None:
         self.share_group = share_group
         self.factory = factory
         self.bus = bus
         self.leases = leases
         self.intake = intake
+        #: Tracing on: the span of each job; the consumers' records carry its context.
+        self.tracer = tracer
+        self.producer = factory.producer if tracer is None else tracer.producer(factory.producer)
         self.adapter = factory.client_class.name
         #: How ``extend_lock`` reaches the owner thread (None: the adapter cannot RENEW).
         self.on_renew: Callable[[Message], None] | None = None
@@ -51,7 +59,7 @@ class JobRunner:
         if consumer is None:
             try:
                 consumer = consumers[topic.name] = topic.consumer_class(
-                    self.share_group.route, topic.route, producer=self.factory.producer
+                    self.share_group.route, topic.route, producer=self.producer
                 )
             except Exception as exc:  # settle the job like a failed consume()
                 return self.intake.fail(job, "creating the consumer", exc)
@@ -69,6 +77,7 @@ class JobRunner:
                 partition_scoped=topic.partition_scoped,
                 on_renew=self.on_renew,
                 adapter=self.adapter,
+                tracer=self.tracer,
             )
         finally:
             self.running.pop(key, None)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connections
 
@@ -40,6 +40,9 @@ from .preflight import GroupLimits
 from .state import ListenerState, StateMachine
 from .workers import JobResult, WorkerPool
 
+if TYPE_CHECKING:  # OpenTelemetry is imported only where tracing is on
+    from ..instrumentation.tracing import JobTracer
+
 logger = logging.getLogger("django_sharegroups.runtime")
 
 
@@ -57,6 +60,7 @@ class ShareGroupListener(threading.Thread):
         poll_timeout: float,
         commit_timeout: float,
         limits: GroupLimits | None = None,
+        tracer: JobTracer | None = None,
     ) -> None:
         super().__init__(name=f"sharegroups:{share_group.name}:{index}", daemon=True)
         self.share_group, self.index, self.factory, self.bus = share_group, index, factory, bus
@@ -78,7 +82,7 @@ class ShareGroupListener(threading.Thread):
         self.startup_error: BaseException | None = None
         self.started_consuming = threading.Event()
         self.run_job = JobRunner(
-            share_group, factory, bus=bus, leases=self.leases, intake=self.intake
+            share_group, factory, bus=bus, leases=self.leases, intake=self.intake, tracer=tracer
         )
         #: Jobs running now, for the shutdown report.
         self.running = self.run_job.running

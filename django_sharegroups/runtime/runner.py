@@ -21,6 +21,7 @@ from ..clients import build_client_factory
 from ..clients.base import ShareConsumerClientFactory
 from ..conf import ShareGroupsSettings, get_settings
 from ..instrumentation import EventBus, events
+from ..instrumentation.otel import job_tracer
 from ..routing import ShareGroup
 from ..routing.settings import GroupSettings
 from .listener import ShareGroupListener
@@ -68,6 +69,8 @@ class ShareConsumerRunner:
         self.settings = settings or get_settings()
         self.bus = bus
         self.factories = dict(factories or {})
+        #: Tracing on: the span of each job (ConfigurationError here if OpenTelemetry is missing).
+        self.tracer = job_tracer(self.settings.tracing)
         #: Tells listeners to stop polling; ``exit_event`` ends the process.
         self.stop_event = threading.Event()
         self.exit_event = threading.Event()
@@ -142,6 +145,7 @@ class ShareConsumerRunner:
             poll_timeout=self.settings.poll_timeout,
             commit_timeout=min(self.settings.shutdown_timeout, 30.0),
             limits=self._limits[settings.name],
+            tracer=self.tracer,
         )
 
     def _on_group_down(self, down: GroupDown) -> None:

@@ -150,7 +150,9 @@ class Settler:
                 self.hold(message, settlement.delay_ms)
                 name = "RELEASE_DELAYED"
             elif action is Action.DEAD_LETTER:
-                name = self.dead_letter(message, job.topic, settlement.error).name
+                name = self.dead_letter(
+                    message, job.topic, settlement.error, acknowledgements.trace_headers
+                ).name
             else:
                 self.acknowledge(message.record, ack_type, settlement.error)
                 name = ack_type.name
@@ -231,14 +233,18 @@ class Settler:
             self.release(message)
 
     def dead_letter(
-        self, message: Message, topic: TopicSettings, error: BaseException | str | None
+        self,
+        message: Message,
+        topic: TopicSettings,
+        error: BaseException | str | None,
+        trace_headers: dead_letter.Headers | None = None,
     ) -> AcknowledgeType:
         """Copy to the DLQ and REJECT; if the DLQ does not take it, RELEASE (never lose it)."""
         assert topic.dead_letter_queue is not None
         dlq_topic = topic.dead_letter_queue.topic
         try:
             partition, offset = dead_letter.dispatch(
-                self.producer(), dlq_topic, message, self.share_group, error
+                self.producer(), dlq_topic, message, self.share_group, error, trace_headers
             )
         except ProduceError as exc:
             self.bus.publish(

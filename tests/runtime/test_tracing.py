@@ -1,0 +1,202 @@
+"""OpenTelemetry tracing (docs/metrics.md, "Tracing"): a CONSUMER span per job on the memory
+broker, its parent read from the record's ``traceparent``, its context written into DLQ and
+delay-topic copies; with tracing off nothing of OpenTelemetry is loaded."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from django_sharegroups import ShareGroupConsumer
+from django_sharegroups.conf import ShareGroupsSettings
+from django_sharegroups.exceptions import ConfigurationError
+from django_sharegroups.instrumentation.otel import job_tracer
+from django_sharegroups.processing.delay_topic import release_to_delay_topic
+from django_sharegroups.runtime.runner import ShareConsumerRunner
+
+from ..helpers import declare, prepare, produce, running, wait_for
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+SPAN_ID = "00f067aa0ba902b7"
+TRACEPARENT = f"00-{TRACE_ID}-{SPAN_ID}-01".encode()
+
+EXPORTER = InMemorySpanExporter()
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    """The exporter of the process-wide SDK tracer provider (set once), emptied."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    if not getattr(provider, "_sharegroups_test_exporter", False):
+        provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
+        provider._sharegroups_test_exporter = True  # type: ignore[attr-defined]
+    EXPORTER.clear()
+    return EXPORTER
+
+
+def job_spans(exporter: InMemorySpanExporter, topic: str) -> list[ReadableSpan]:
+    return [s for s in exporter.get_finished_spans() if s.name == f"process {topic}"]
+
+
+def traceparent_of(span: ReadableSpan) -> bytes:
+    context = span.get_span_context()
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-01".encode()
+
+
+def test_a_job_span_has_the_records_parent_and_messaging_attributes(memory_broker, spans):
+    prepare(memory_broker, "traced")
+    done: list[int] = []
+
+    class Accept(ShareGroupConsumer):
+        def consume(self, messages):
+            for message in messages:
+                self.mark_accepted(message)
+                done.append(message.offset)
+
+    with running([declare("traced", Accept)], memory_broker, tracing=True):
+        produce(memory_broker, "traced", [{"n": 1}], headers=[("traceparent", TRACEPARENT)])
+        [span] = wait_for(lambda: job_spans(spans, "traced"))
+    assert done == [0]
+    assert span.kind is SpanKind.CONSUMER
+    assert span.parent is not None and span.parent.is_remote
+    assert f"{span.parent.span_id:016x}" == SPAN_ID
+    assert f"{span.context.trace_id:032x}" == TRACE_ID
+    assert dict(span.attributes or {}) == {
+        "messaging.system": "kafka",
+        "messaging.operation.type": "process",
+        "messaging.operation.name": "process",
+        "messaging.destination.name": "traced",
+        "messaging.consumer.group.name": "traced",
+        "messaging.batch.message_count": 1,
+        "sharegroups.delivery_count": 1,
+        "messaging.destination.partition.id": "0",
+        "messaging.kafka.offset": 0,
+    }
+    assert span.status.status_code is StatusCode.UNSET
+
+
+def test_a_raising_job_gives_an_error_span_and_its_dlq_copy_carries_the_jobs_trace(
+    memory_broker, spans
+):
+    prepare(memory_broker, "failing")
+    memory_broker.create_topic("failing-dlq", 1)
+
+    class Fail(ShareGroupConsumer):
+        def consume(self, messages):
+            raise ValueError("no such order")
+
+    dlq = {"topic": "failing-dlq", "max_retries": 1}
+    group = declare("failing", Fail, topic_options={"dead_letter_queue": dlq})
+    with running([group], memory_broker, tracing=True):
+        produce(memory_broker, "failing", [{"n": 1}], headers=[("traceparent", TRACEPARENT)])
+        [copy] = wait_for(lambda: memory_broker.read_records("failing-dlq", 0))
+    [span] = job_spans(spans, "failing")
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.status.description == "ValueError: no such order"
+    assert (span.attributes or {})["error.type"] == "ValueError"
+    [event] = span.events
+    assert event.name == "exception"
+    assert (event.attributes or {})["exception.type"] == "ValueError"
+    # The copy's trace context is the job span's (one traceparent, not the original's).
+    headers = [value for name, value in copy.headers if name == "traceparent"]
+    assert headers == [traceparent_of(span)]
+    assert f"{span.context.trace_id:032x}" == TRACE_ID
+
+
+def test_a_delay_topic_copy_carries_the_jobs_trace(memory_broker, spans):
+    prepare(memory_broker, "later")
+    memory_broker.create_topic("later-delay", 1)
+
+    class Park(ShareGroupConsumer):
+        def consume(self, messages):
+            for message in messages:
+                release_to_delay_topic(self, message, 60_000, "later-delay")
+
+    with running([declare("later", Park)], memory_broker, tracing=True):
+        produce(memory_broker, "later", [{"n": 1}], headers=[("traceparent", TRACEPARENT)])
+        [copy] = wait_for(lambda: memory_broker.read_records("later-delay", 0))
+        [span] = wait_for(lambda: job_spans(spans, "later"))
+    assert [v for k, v in copy.headers if k == "traceparent"] == [traceparent_of(span)]
+
+
+def test_tracing_off_makes_no_spans(memory_broker, spans):
+    prepare(memory_broker, "untraced")
+    done: list[int] = []
+
+    class Accept(ShareGroupConsumer):
+        def consume(self, messages):
+            for message in messages:
+                self.mark_accepted(message)
+                done.append(message.offset)
+
+    with running([declare("untraced", Accept)], memory_broker):
+        produce(memory_broker, "untraced", [{"n": 1}], headers=[("traceparent", TRACEPARENT)])
+        wait_for(lambda: done)
+    assert spans.get_finished_spans() == ()
+
+
+def test_tracing_off_does_not_import_opentelemetry():
+    script = textwrap.dedent(
+        """
+        import os, sys
+        os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+        import django
+        django.setup()
+        from django_sharegroups import ShareGroupConsumer
+        from django_sharegroups.clients.memory import MemoryBroker
+        from tests.helpers import declare, prepare, produce, running, wait_for
+
+        done = []
+
+        class Accept(ShareGroupConsumer):
+            def consume(self, messages):
+                for message in messages:
+                    self.mark_accepted(message)
+                    done.append(message.offset)
+
+        broker = MemoryBroker()
+        prepare(broker, "plain")
+        with running([declare("plain", Accept)], broker):
+            produce(broker, "plain", [{"n": 1}])
+            wait_for(lambda: done)
+        print(done, sorted(m for m in sys.modules if m.startswith("opentelemetry")))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[0] []"
+
+
+def test_tracing_on_without_opentelemetry_is_a_configuration_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "django_sharegroups.instrumentation.tracing", None)
+    monkeypatch.setitem(sys.modules, "opentelemetry", None)
+    with pytest.raises(ConfigurationError, match=r"pip install 'django-sharegroups\[otel\]'"):
+        job_tracer(True)
+    with pytest.raises(ConfigurationError, match="TRACING"):
+        ShareConsumerRunner([], settings=ShareGroupsSettings(client="memory", tracing=True))
+    assert job_tracer(False) is None
+
+
+def test_the_tracing_setting_is_checked(settings):
+    from django_sharegroups.conf import get_settings
+
+    settings.SHAREGROUPS = {"TRACING": "yes"}
+    with pytest.raises(ConfigurationError, match="TRACING"):
+        get_settings()
+    settings.SHAREGROUPS = {"TRACING": "otel"}
+    assert get_settings().tracing is True
+    settings.SHAREGROUPS = {}
+    assert get_settings().tracing is False
