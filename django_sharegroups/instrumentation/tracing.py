@@ -10,6 +10,7 @@ written after the job, get the headers the span left on the job's acknowledgemen
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 from opentelemetry import context, propagate, trace
@@ -18,6 +19,8 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from ..clients.base import RecordProducer
 from ..messages import Message
 from ..processing.dead_letter import Headers, replace_headers
+
+logger = logging.getLogger("django_sharegroups.tracing")
 
 #: Most links one span gets (the SDK's default span limit).
 MAX_LINKS = 128
@@ -28,10 +31,19 @@ class JobTracer:
 
     def __init__(self, tracer_provider: trace.TracerProvider | None = None) -> None:
         self.tracer = trace.get_tracer("django_sharegroups", tracer_provider=tracer_provider)
+        #: Whether a failure to read trace context was logged (once per process).
+        self.warned = False
 
     def start(self, share_group: str, topic: str, messages: Sequence[Message]) -> JobSpan:
         first = messages[0]
-        parent = _extract(first.raw_headers)
+        try:
+            parent = _extract(first.raw_headers)
+            links = _links(parent, messages[1:]) if len(messages) > 1 else None
+        except Exception:  # a propagator that fails on odd headers must not cost the job
+            if not self.warned:
+                self.warned = True
+                logger.warning("Reading trace context from record headers failed", exc_info=True)
+            parent, links = None, None
         attributes: dict[str, str | int] = {
             "messaging.system": "kafka",
             "messaging.operation.type": "process",
@@ -49,7 +61,7 @@ class JobTracer:
             context=parent,
             kind=SpanKind.CONSUMER,
             attributes=attributes,
-            links=_links(parent, messages[1:]) if len(messages) > 1 else None,
+            links=links,
         )
         return JobSpan(span)
 
@@ -107,17 +119,19 @@ def _extract(headers: Sequence[tuple[str, bytes | None]]) -> context.Context | N
 
 def _links(parent: context.Context | None, messages: Sequence[Message]) -> list[Link]:
     """Links to the other records' span contexts (each once; not the parent's)."""
-    seen = set()
+    seen: set[tuple[int, int]] = set()
     if parent is not None:
-        seen.add(trace.get_current_span(parent).get_span_context())
+        span_context = trace.get_current_span(parent).get_span_context()
+        seen.add((span_context.trace_id, span_context.span_id))
     links: list[Link] = []
     for message in messages:
         found = _extract(message.raw_headers)
         if found is None:
             continue
         span_context = trace.get_current_span(found).get_span_context()
-        if span_context.is_valid and span_context not in seen:
-            seen.add(span_context)
+        key = (span_context.trace_id, span_context.span_id)
+        if span_context.is_valid and key not in seen:
+            seen.add(key)
             links.append(Link(span_context))
             if len(links) >= MAX_LINKS:
                 break

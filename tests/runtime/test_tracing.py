@@ -200,3 +200,46 @@ def test_the_tracing_setting_is_checked(settings):
     assert get_settings().tracing is True
     settings.SHAREGROUPS = {}
     assert get_settings().tracing is False
+
+
+def test_a_batch_job_links_the_other_records_contexts(memory_broker, spans):
+    prepare(memory_broker, "batched")
+    span_ids = ["00000000000000a1", "00000000000000a2", "00000000000000a3"]
+    for span_id in [*span_ids, span_ids[1]]:  # the repeated context is linked once
+        header = f"00-{TRACE_ID}-{span_id}-01".encode()
+        produce(memory_broker, "batched", [{"n": 1}], headers=[("traceparent", header)])
+    sizes: list[int] = []
+
+    class Accept(ShareGroupConsumer):
+        def consume(self, messages):
+            sizes.append(len(messages))
+            for message in messages:
+                self.mark_accepted(message)
+
+    group = declare(
+        "batched", Accept, topic_options={"jobs_builder": "per_batch", "max_messages_per_job": 10}
+    )
+    with running([group], memory_broker, tracing=True):
+        [span] = wait_for(lambda: job_spans(spans, "batched"))
+    assert sizes == [4]
+    assert f"{span.parent.span_id:016x}" == span_ids[0]
+    assert [f"{link.context.span_id:016x}" for link in span.links] == span_ids[1:]
+    attributes = dict(span.attributes or {})
+    assert attributes["messaging.batch.message_count"] == 4
+    assert "messaging.kafka.offset" not in attributes
+
+
+def test_a_malformed_traceparent_gives_a_root_span_and_the_job_runs(memory_broker, spans):
+    prepare(memory_broker, "odd")
+    done: list[int] = []
+
+    class Accept(ShareGroupConsumer):
+        def consume(self, messages):
+            for message in messages:
+                self.mark_accepted(message)
+                done.append(message.offset)
+
+    with running([declare("odd", Accept)], memory_broker, tracing=True):
+        produce(memory_broker, "odd", [{"n": 1}], headers=[("traceparent", b"\xff-not-one")])
+        [span] = wait_for(lambda: job_spans(spans, "odd"))
+    assert done == [0] and span.parent is None
