@@ -47,6 +47,11 @@ class EventBus:
         with self._lock:
             self._listeners.get(event, []).remove(listener)
 
+    def listeners(self, event: str) -> tuple[Listener, ...]:
+        """Who subscribed to ``event`` itself (``"*"``: to every event), for checks and tests."""
+        with self._lock:
+            return tuple(self._listeners.get(event, ()))
+
     def wants(self, event: str) -> bool:
         """Whether anything listens to ``event`` (so its payload is worth building). A
         listener with an ``active()`` method (e.g. DEBUG log lines) counts only while active."""

@@ -88,7 +88,7 @@ def test_sampling_is_stable_and_close_to_the_rate():
 def test_the_app_connects_the_mirror_listener_to_the_process_bus():
     listener = apps.get_app_config("django_sharegroups").mirror_listener
     assert isinstance(listener, MirrorListener)
-    assert listener.process_started in events._listeners["process.started"]
+    assert listener.process_started in events.listeners("process.started")
 
 
 # -- processes and leases --------------------------------------------------------------------
