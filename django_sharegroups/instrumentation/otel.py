@@ -29,3 +29,12 @@ def job_tracer(enabled: bool) -> JobTracer | None:
     except ImportError as exc:
         raise ConfigurationError(MISSING.format(error=exc)) from exc
     return JobTracer()
+
+
+def tracing_unavailable() -> str | None:
+    """Why tracing cannot be turned on here (for the system check), or None."""
+    try:
+        job_tracer(True)
+    except ConfigurationError as exc:
+        return str(exc)
+    return None

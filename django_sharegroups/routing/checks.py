@@ -62,6 +62,11 @@ def _check_settings() -> Iterable[Error]:
             hint=f"Use one of: {', '.join(ADAPTERS)}.",
             id="sharegroups.E009",
         )
+    if settings.tracing:
+        from ..instrumentation.otel import tracing_unavailable
+
+        if problem := tracing_unavailable():
+            yield Error(problem, id="sharegroups.E009")
 
 
 def _hashable(value) -> bool:

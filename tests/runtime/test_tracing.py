@@ -20,6 +20,8 @@ from django_sharegroups.conf import ShareGroupsSettings
 from django_sharegroups.exceptions import ConfigurationError
 from django_sharegroups.instrumentation.otel import job_tracer
 from django_sharegroups.processing.delay_topic import release_to_delay_topic
+from django_sharegroups.routing import RouteRegistry
+from django_sharegroups.routing.checks import check_routes
 from django_sharegroups.runtime.runner import ShareConsumerRunner
 
 from ..helpers import declare, prepare, produce, running, wait_for
@@ -188,6 +190,14 @@ def test_tracing_on_without_opentelemetry_is_a_configuration_error(monkeypatch):
     with pytest.raises(ConfigurationError, match="TRACING"):
         ShareConsumerRunner([], settings=ShareGroupsSettings(client="memory", tracing=True))
     assert job_tracer(False) is None
+
+
+def test_the_system_check_reports_tracing_without_opentelemetry(monkeypatch, settings):
+    settings.SHAREGROUPS = {"TRACING": True}
+    assert [e for e in check_routes(routes=RouteRegistry()) if e.id == "sharegroups.E009"] == []
+    monkeypatch.setitem(sys.modules, "django_sharegroups.instrumentation.tracing", None)
+    [error] = check_routes(routes=RouteRegistry())
+    assert error.id == "sharegroups.E009" and "'otel' extra" in error.msg
 
 
 def test_the_tracing_setting_is_checked(settings):
