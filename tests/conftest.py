@@ -223,3 +223,12 @@ def postgres_database_url() -> str:
             '`export DATABASE_URL="$(python -m tests.services.postgres start)"`',
         )
     return url
+
+
+@pytest.fixture
+def spans():
+    """OpenTelemetry's in-memory exporter on the process-wide SDK provider, emptied
+    (tests/tracing.py)."""
+    from .tracing import tracing_exporter
+
+    return tracing_exporter()
