@@ -102,7 +102,9 @@ def _skip_processed(
             acknowledgements.mark(message, AcknowledgeType.ACCEPT)
         else:
             fresh.append(message)
-    logger.info(
+    # DEBUG: with per_message this is a line per record (a restart after kill -9 redelivers
+    # every record the dead process held); INFO stays free of per-record lines.
+    logger.debug(
         "%s: %d redelivered record(s) already processed; ACCEPTed without consume()",
         consumer.share_group.name,
         len(done),

@@ -8,8 +8,8 @@ librdkafka's over-acquisition (lapses, redeliveries, records archived unseen) wi
 on it; exactly once and nothing lost still hold — a record is either processed once or in the
 DLQ with the broker's reason.
 
-``PACED_RECORDS`` (default 2,000) sizes the run, ``PACED_BATCH_BYTES`` (default 1,000,000)
-the producer's ``batch.size``; ``PACED_REPORT`` names a file the report is
+``PACED_RECORDS`` (default 2,000; confluent gets half) sizes the run, ``PACED_BATCH_BYTES``
+(default 1,000,000) the producer's ``batch.size``; ``PACED_REPORT`` names a file the report is
 appended to as a JSON line. The throughput goal is printed, not asserted (speed goals are
 benchmarks): the documented 20,000-record run is in docs/benchmarks.md.
 """
@@ -38,10 +38,14 @@ BATCH_BYTES = int(os.environ.get("PACED_BATCH_BYTES", "1000000"))
 pytestmark = [
     pytest.mark.kafka,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.timeout(max(600, RECORDS // 5)),
+    pytest.mark.timeout(max(900, RECORDS // 5)),
 ]
 #: Generous: a loaded 2-core CI machine, and librdkafka at ~60 records/s; waits end early.
 STEP_TIMEOUT = max(240.0, RECORDS / 20)
+#: librdkafka's over-acquisition costs a 30 s lock per lapse cycle: on a loaded machine its
+#: run needs several (with a CPU hog beside CI, 2,000 records did not settle in 240 s), so
+#: its report runs on half the records with twice the wait.
+CONFLUENT_SHARE, CONFLUENT_WAIT = 2, 2
 
 
 @pytest.mark.parametrize("client", ["default", "confluent"])
@@ -50,8 +54,10 @@ def test_paced_jobs_through_a_kill_9_are_processed_exactly_once(
 ):
     name = share_topic(3)  # the broker's defaults: lock 30 s, delivery limit 5
     bootstrap = kafka_bootstrap_servers
-    placed = produce_backlog(bootstrap, name, RECORDS, BATCH_BYTES)
-    assert len(placed) == RECORDS
+    records = RECORDS if client == "default" else RECORDS // CONFLUENT_SHARE
+    step_timeout = STEP_TIMEOUT if client == "default" else STEP_TIMEOUT * CONFLUENT_WAIT
+    placed = produce_backlog(bootstrap, name, records, BATCH_BYTES)
+    assert len(placed) == records
     run = PacedRun(name, client, {"bootstrap.servers": bootstrap}, session_database_url(), tmp_path)
     effects = Effect.objects.filter(share_group=name)
     admin = ShareGroupAdmin({"bootstrap.servers": bootstrap})
@@ -63,12 +69,12 @@ def test_paced_jobs_through_a_kill_9_are_processed_exactly_once(
 
     try:
         run.start()
-        wait_for(lambda: effects.count() >= RECORDS // 2, STEP_TIMEOUT, "half of the effects")
+        wait_for(lambda: effects.count() >= records // 2, step_timeout, "half of the effects")
         run.measure_cpu()
         run.kill()
         killed_at = time.time()
         run.start()
-        wait_for(lambda: settled(admin, name), STEP_TIMEOUT, "backlog done", run.ensure_running)
+        wait_for(lambda: settled(admin, name), step_timeout, "backlog done", run.ensure_running)
         try:  # the DLQ watcher mirrors archived records a moment after they are settled
             wait_for(accounted, 30, "every record with an effect or a DLQ row")
         except AssertionError:
