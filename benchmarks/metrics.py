@@ -147,7 +147,7 @@ def job_events(
         names = []
         for _ in records:  # the settler's loop appends each record's type name
             names.append("ACCEPT")
-        bus.publish("acks.sent", share_group="g", counts=dict(Counter(names)))
+        bus.publish("acks.sent", share_group="g", topic="t", counts=dict(Counter(names)))
 
 
 def listener_cost(records_per_job: int, repeat: int = 5_000, pairs: int = 11) -> float:

@@ -141,6 +141,7 @@ class LockRenewed(TypedDict):
 
 class AcksSent(TypedDict):
     share_group: str
+    topic: str
     counts: dict[str, int]
 
 

@@ -43,10 +43,10 @@ METRICS = {
     m.name: m
     for m in (
         Metric("records_received", "Records delivered by polls."),
-        Metric("records_accepted", "Records acknowledged ACCEPT."),
-        Metric("records_released", "Records acknowledged RELEASE."),
-        Metric("records_rejected", "Records acknowledged REJECT."),
-        Metric("records_release_delayed", "Records held for a delayed RELEASE."),
+        Metric("records_accepted", "Records acknowledged ACCEPT.", (G, "topic")),
+        Metric("records_released", "Records acknowledged RELEASE.", (G, "topic")),
+        Metric("records_rejected", "Records acknowledged REJECT.", (G, "topic")),
+        Metric("records_release_delayed", "Records held for a delayed RELEASE.", (G, "topic")),
         Metric("records_filtered", "Records a topic filter dropped (ACCEPTed).", (G, "topic")),
         Metric("records_undeserializable", "Records that could not be decoded.", (G, "action")),
         Metric("records_dead_lettered", "Records copied to a DLQ.", (G, "topic", "reason")),
@@ -159,7 +159,7 @@ class EventCounts:
                 self.observe("received_delivery_count", group, delivery_count, records)
 
     def on_acks(self, event: str, p: dict[str, Any]) -> None:
-        group = (p["share_group"],)
+        group = (p["share_group"], p["topic"])
         for kind, count in p["counts"].items():
             name = SETTLED.get(kind)
             if name is not None:

@@ -135,7 +135,7 @@ class Settler:
             return
         strategy = self.strategies[job.topic.name]
         if strategy.as_marked(acknowledgements):
-            self._acknowledge_as_marked(acknowledgements)
+            self._acknowledge_as_marked(job.topic.name, acknowledgements)
             return
         names: list[str] | None = [] if self.bus.wants("acks.sent") else None
         for settlement in strategy.settle(acknowledgements):
@@ -163,9 +163,12 @@ class Settler:
             self.expired.not_started += acknowledgements.lapsed_before_start
             self.expired.processed += lapsed - acknowledgements.lapsed_before_start
         if names is not None:  # counted once per job, in C
-            self.bus.publish("acks.sent", share_group=self.share_group, counts=dict(Counter(names)))
+            counts = dict(Counter(names))
+            self.bus.publish(
+                "acks.sent", share_group=self.share_group, topic=job.topic.name, counts=counts
+            )
 
-    def _acknowledge_as_marked(self, acknowledgements: JobAcknowledgements) -> None:
+    def _acknowledge_as_marked(self, topic: str, acknowledgements: JobAcknowledgements) -> None:
         """``apply`` for a job the strategy leaves as marked: no ``Settlement`` per record."""
         acknowledge, accept = self.client.acknowledge, AcknowledgeType.ACCEPT
         messages, marked = acknowledgements.messages, acknowledgements.marked()
@@ -177,7 +180,10 @@ class Settler:
         self.leases.settled_all(marked)
         if self.bus.wants("acks.sent"):
             self.bus.publish(
-                "acks.sent", share_group=self.share_group, counts=acknowledgements.counts()
+                "acks.sent",
+                share_group=self.share_group,
+                topic=topic,
+                counts=acknowledgements.counts(),
             )
 
     def report_expired_locks(self) -> None:

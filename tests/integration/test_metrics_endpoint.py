@@ -103,8 +103,9 @@ def test_metrics_count_what_was_produced_accepted_and_rejected(
         take all the records while the other is still starting)."""
         samples.clear()
         samples.update(scrape(port))
-        done = samples.get(("sharegroups_records_accepted_total", group), 0)
-        done += samples.get(("sharegroups_records_rejected_total", group), 0)
+        acked = (*group, ("topic", name))
+        done = samples.get(("sharegroups_records_accepted_total", acked), 0)
+        done += samples.get(("sharegroups_records_rejected_total", acked), 0)
         caught_up = all(partition("sharegroups_partition_lag", p) == 0 for p in (0, 1))
         started = samples.get(("sharegroups_listeners", running), 0) >= processes
         return (done >= total and caught_up and started) or process.poll() is not None
@@ -135,9 +136,9 @@ def test_metrics_count_what_was_produced_accepted_and_rejected(
         return samples.get((metric, tuple(sorted({"share_group": name, **labels}.items()))), 0)
 
     assert value("sharegroups_records_received_total") == total + len(released)
-    assert value("sharegroups_records_accepted_total") == total // 2
-    assert value("sharegroups_records_rejected_total") == total // 2
-    assert value("sharegroups_records_released_total") == len(released)
+    assert value("sharegroups_records_accepted_total", topic=name) == total // 2
+    assert value("sharegroups_records_rejected_total", topic=name) == total // 2
+    assert value("sharegroups_records_released_total", topic=name) == len(released)
     # Every received record by its delivery count: each released one came back as its 2nd.
     delivered = "sharegroups_received_delivery_count"
     assert value(f"{delivered}_bucket", le="1.0") == total

@@ -47,7 +47,12 @@ def publish_a_run(bus: EventBus) -> None:
     poll(bus, 0, 0.5)
     bus.publish("job.started", share_group="orders", consumer="C", size=5)
     bus.publish("job.finished", share_group="orders", consumer="C", size=5, acknowledgements={})
-    bus.publish("acks.sent", share_group="orders", counts={"ACCEPT": 3, "RELEASE": 1, "REJECT": 1})
+    bus.publish(
+        "acks.sent",
+        share_group="orders",
+        topic="orders",
+        counts={"ACCEPT": 3, "RELEASE": 1, "REJECT": 1},
+    )
     bus.publish(
         "record.archived",
         share_group="orders",
@@ -80,9 +85,10 @@ def test_events_become_metrics_with_the_group_and_reason_labels():
     value = metrics.registry.get_sample_value
     group = {"share_group": "orders"}
     assert value("sharegroups_records_received_total", group) == 5
-    assert value("sharegroups_records_accepted_total", group) == 3
-    assert value("sharegroups_records_released_total", group) == 1
-    assert value("sharegroups_records_rejected_total", group) == 1
+    settled = {**group, "topic": "orders"}
+    assert value("sharegroups_records_accepted_total", settled) == 3
+    assert value("sharegroups_records_released_total", settled) == 1
+    assert value("sharegroups_records_rejected_total", settled) == 1
     archived = {**group, "topic": "orders", "reason": "rejected"}
     assert value("sharegroups_records_archived_total", archived) == 1
     assert (
@@ -165,7 +171,7 @@ def test_counts_from_many_threads_add_up_exactly():
     def publish() -> None:
         try:
             for _ in range(2000):
-                bus.publish("acks.sent", share_group="orders", counts={"ACCEPT": 1})
+                bus.publish("acks.sent", share_group="orders", topic="t", counts={"ACCEPT": 1})
         except BaseException as exc:  # noqa: BLE001 - handed to the test thread
             errors.append(exc)
 
@@ -175,7 +181,7 @@ def test_counts_from_many_threads_add_up_exactly():
     for thread in threads:
         thread.join()
     assert errors == []
-    assert counts.snapshot()[("records_accepted", ("orders",))] == 16000
+    assert counts.snapshot()[("records_accepted", ("orders", "t"))] == 16000
 
 
 def test_a_poll_event_carries_its_duration_and_records_per_delivery_count():

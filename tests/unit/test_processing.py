@@ -154,6 +154,6 @@ def test_a_failing_event_listener_does_not_break_publishing(caplog):
 
     bus.subscribe("acks.sent", broken)
     bus.subscribe("acks.sent", lambda event, payload: seen.append(payload))
-    bus.publish("acks.sent", share_group="g", counts={"ACCEPT": 3})
-    assert seen == [{"share_group": "g", "counts": {"ACCEPT": 3}}]
+    bus.publish("acks.sent", share_group="g", topic="t", counts={"ACCEPT": 3})
+    assert seen == [{"share_group": "g", "topic": "t", "counts": {"ACCEPT": 3}}]
     assert "listener bug" in caplog.text
