@@ -35,7 +35,7 @@ def test_implicit_mode_accepts_on_return_and_rejects_on_exception(broker):
                 raise ValueError("bad record")
 
     with running([declare("implicit", Implicit)], broker):
-        assert wait_until(lambda: settled(broker, "implicit"), timeout=10)
+        assert wait_until(lambda: settled(broker, "implicit"), timeout=60)
     archived = broker.archived_records("implicit")
     assert [(r.offset, r.reason) for r in archived] == [(1, ArchiveReason.REJECTED)]
     assert broker.record_state("implicit", "implicit", 0, 0).state == RecordState.ACKNOWLEDGED
@@ -55,7 +55,7 @@ def test_topic_option_overrides_the_class_acknowledgement_mode(broker):
 
     group = declare("explicit-topic", Implicit, topic_options={"acknowledgement": "explicit"})
     with running([group], broker, bus=bus):
-        assert wait_until(lambda: unacknowledged, timeout=10)
+        assert wait_until(lambda: unacknowledged, timeout=60)
     assert "explicit-topic[0]@0" in unacknowledged[0]["records"]
 
 
@@ -67,7 +67,7 @@ def test_filtered_records_are_accepted_counted_and_never_consumed(broker):
     seen = recording_consumer()
     group = declare("filtered", seen, topic_options={"filter": lambda m: m.payload["n"] % 2 == 0})
     with running([group], broker, bus=bus):
-        assert wait_until(lambda: settled(broker, "filtered"), timeout=10)
+        assert wait_until(lambda: settled(broker, "filtered"), timeout=60)
     assert sorted(m.payload["n"] for m in seen.seen) == [0, 2, 4, 6, 8]
     assert sum(e["count"] for e in filtered) == 5
     assert broker.archived_records("filtered") == []
@@ -132,7 +132,7 @@ def test_a_job_that_outlives_its_lock_calls_lock_expired_and_the_record_comes_ba
 
     group = declare("lapsed", SlowFirst, topic_options={"auto_renew": False})
     with running([group], broker, bus=bus):
-        assert wait_until(lambda: settled(broker, "lapsed"), timeout=15)
+        assert wait_until(lambda: settled(broker, "lapsed"), timeout=60)
     assert hooked == [(0, 1)]
     assert processed == [(0, 1), (0, 2), (1, 1), (2, 1)]
     assert [(e["record"], e["processed"]) for e in expired_events] == [("lapsed[0]@0", True)]
@@ -169,7 +169,7 @@ def test_each_delivery_is_decoded_once_and_an_undecodable_one_never_reaches_cons
     )
     group.topics[0].max_messages_per_job = 10
     with running([group], broker, bus=bus):
-        assert wait_until(lambda: settled(broker, "decoded-once"), timeout=10)
+        assert wait_until(lambda: settled(broker, "decoded-once"), timeout=60)
     assert sorted(m.payload["n"] for m in ReadsTwice.seen) == [0, 2]
     assert sorted(first["n"] for first, second in reads if first == second) == [0, 2]
     assert sorted(decoded) == sorted([b'{"n": 0}', b"\xff not json", b'{"n": 2}'])

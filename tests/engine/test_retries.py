@@ -43,7 +43,7 @@ def test_delayed_release_comes_back_after_the_delay_with_one_more_delivery(broke
     RetryLater = released_once(seen, delay_ms)
 
     with running([declare("delayed", RetryLater)], broker, bus=bus):
-        assert wait_until(lambda: settled(broker, "delayed"), timeout=15)
+        assert wait_until(lambda: settled(broker, "delayed"), timeout=60)
     (first_count, first_at), (second_count, second_at) = seen.of(0)
     assert (first_count, second_count) == (1, 2)
     assert second_at - first_at >= delay_ms / 1000
@@ -68,7 +68,7 @@ def test_delayed_releases_are_bounded_and_drained_on_shutdown(broker):
     with running([group], broker, bus=bus):
         # one is held for a minute; the other overflowed into an immediate release and
         # keeps coming back until the structure has room (it never does here)
-        assert wait_until(lambda: overflow, timeout=10)
+        assert wait_until(lambda: overflow, timeout=60)
     assert overflow[0]["share_group"] == "bounded"
     # shutdown released the held record at once: nothing is acquired any more
     assert broker.acquired_count("bounded") == 0
@@ -93,7 +93,7 @@ def test_extend_lock_keeps_a_long_job_from_expiring(broker):
     group = declare("extend", Long, topic_options={"auto_renew": False})
     with running([group], broker):
         # an expired lock would refuse the ACCEPT: the record would come back before this
-        assert wait_until(lambda: settled(broker, "extend"), 15)
+        assert wait_until(lambda: settled(broker, "extend"), 60)
     assert [count for count, _ in seen.of(0)] == [1]
     assert broker.archived_records("extend") == []
 
@@ -151,7 +151,7 @@ def test_dead_letter_queue_after_max_retries(broker):
         topic_options={"dead_letter_queue": {"topic": "orders-dlq", "max_retries": 3}},
     )
     with running([group], broker, bus=bus):
-        assert wait_until(lambda: settled(broker, "orders"), timeout=10)
+        assert wait_until(lambda: settled(broker, "orders"), timeout=60)
     assert [count for count, _ in seen.of(7)] == [1, 2, 3]
     [copy] = broker.read_records("orders-dlq", 0)
     headers = dict(copy.headers)
@@ -212,7 +212,7 @@ def test_explicit_dispatch_and_a_failing_dlq_never_lose_the_record(broker):
     )
     runner.start()
     try:
-        assert wait_until(lambda: len(dispatched) >= 2, timeout=10)
+        assert wait_until(lambda: len(dispatched) >= 2, timeout=60)
     finally:
         assert runner.shutdown() == 0
     assert failed[0]["error"] == "NOT_ENOUGH_REPLICAS: simulated"

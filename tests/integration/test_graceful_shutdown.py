@@ -142,7 +142,7 @@ def test_sigtstp_stops_polling_finishes_jobs_and_keeps_the_process_up(
         assert wait_until(lambda: logged(log, "start"), timeout=60), process.poll()
         process.send_signal(signal.SIGTSTP)
         # the running job finishes and is accepted; nothing new starts
-        assert wait_until(lambda: accepted(log), timeout=10)
+        assert wait_until(lambda: accepted(log), timeout=60)
         started = logged(log, "start")
         time.sleep(2)
         assert process.poll() is None

@@ -133,7 +133,7 @@ def test_crash_between_commit_and_acknowledgement_has_no_duplicate_effects(broke
     )
     first_effects = lambda: Effect.objects.filter(share_group=name).count()  # noqa: E731
     with running([group], broker, factories={"memory": AcksLostFactory(broker)}):
-        assert wait_until(lambda: first_effects() >= records, 15)
+        assert wait_until(lambda: first_effects() >= records, 60)
     assert not settled(broker, name), "the acknowledgements were supposed to be lost"
 
     phase["now"] = "second"
@@ -185,7 +185,7 @@ def test_accepts_reach_the_client_only_after_the_commit(broker):
 
     group = declare(name, Atomic, workers_per_consumer=3, concurrency=2)
     with running([group], broker, factories={"memory": Factory(broker)}):
-        assert wait_until(lambda: settled(broker, name), 15)
+        assert wait_until(lambda: settled(broker, name), 60)
     committed: set[int] = set()
     accepted = 0
     for kind, offset, ack_type in log:

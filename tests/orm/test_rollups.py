@@ -161,7 +161,8 @@ def test_a_run_writes_the_outcomes_of_its_acknowledgements(broker, bus):  # noqa
     produce(broker, name, numbered(12))  # accepted 0,2,4,6,8,10 and 1,5,7,11 on redelivery
     group = declare(name, Mixed)
     with running([group], broker, bus=bus, **mirror_settings()):
-        assert wait_until(lambda: settled(broker, name), 10)
+        # generous: a loaded 2-core machine (CI with a CPU hog beside it); waits end early
+        assert wait_until(lambda: settled(broker, name), 60)
 
         def totals() -> dict[str, int]:
             found: Counter[str] = Counter()
@@ -170,4 +171,4 @@ def test_a_run_writes_the_outcomes_of_its_acknowledgements(broker, bus):  # noqa
             return dict(+found)
 
         expected = {"accepted": 10, "released": 4, "rejected": 2, "archived": 2}
-        assert wait_until(lambda: totals() == expected, 5), totals()
+        assert wait_until(lambda: totals() == expected, 60), totals()
