@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from typing import Any
 
 from ..instrumentation import EventBus
@@ -23,20 +24,26 @@ EARLY_EVENTS = 10_000
 
 
 class AcksCounter:
-    """The ``acks.sent`` subscriber: active only while a reporter keeps rollups, so without
-    one the settler does not even build the counts (``EventBus.wants``)."""
+    """The ``acks.sent`` subscriber: active while a reporter keeps rollups, and while the
+    runner is still starting (listeners consume before ``process.started``: those counts are
+    kept for the reporter); otherwise the settler does not even build the counts
+    (``EventBus.wants``)."""
 
     def __init__(self, listener: MirrorListener) -> None:
         self.listener = listener
 
     def active(self) -> bool:
         reporter = self.listener.reporter
-        return reporter is not None and reporter.mirror.rollups != "off"
+        if reporter is not None:
+            return reporter.mirror.rollups != "off"
+        return self.listener.starting()
 
     def __call__(self, event: str, payload: dict[str, Any]) -> None:
         reporter = self.listener.reporter
         if reporter is not None:
             reporter.record_acks(payload["share_group"], payload["counts"])
+        else:
+            self.listener.early_acks(payload["share_group"], payload["counts"])
 
 
 class MirrorListener:
@@ -50,6 +57,8 @@ class MirrorListener:
     def __init__(self) -> None:
         self.reporter: MirrorReporter | None = None
         self._early: BoundedQueue | None = None
+        #: Acknowledgement counts per share group sent while the runner was starting.
+        self._early_acks: dict[str, Counter[str]] = {}
         self._lock = threading.Lock()
         #: The last ``record.archived`` payload per publishing thread (see record_undeserializable).
         self._last_archived = threading.local()
@@ -79,13 +88,30 @@ class MirrorListener:
             return
         with self._lock:
             early, self._early = self._early, None
+            early_acks, self._early_acks = self._early_acks, {}
             if settings.mirror.enabled:
                 self.reporter = MirrorReporter(runner.listeners, settings.mirror)
         if self.reporter is None:
             return
         for kind, event_payload in early.take() if early is not None else ():
             self._hand_over(self.reporter, kind, event_payload)
+        for share_group, counts in early_acks.items():
+            self.reporter.record_acks(share_group, dict(counts))
         self.reporter.start()
+
+    def starting(self) -> bool:
+        """Between the first ``consumer.started`` and ``process.started``."""
+        return self.reporter is None and self._early is not None
+
+    def early_acks(self, share_group: str, counts: dict[str, int]) -> None:
+        """Keep the counts of acknowledgements sent before the reporter exists."""
+        with self._lock:
+            reporter = self.reporter
+            if reporter is None:
+                if self._early is not None:
+                    self._early_acks.setdefault(share_group, Counter()).update(counts)
+                return
+        reporter.record_acks(share_group, counts)
 
     def consumer_started(self, event: str, payload: dict[str, Any]) -> None:
         with self._lock:
@@ -100,6 +126,7 @@ class MirrorListener:
     def process_shutdown(self, event: str, payload: dict[str, Any]) -> None:
         with self._lock:
             reporter, self.reporter, self._early = self.reporter, None, None
+            self._early_acks = {}
         if reporter is not None:
             reporter.stop(timeout=FINAL_FLUSH_TIMEOUT)
 

@@ -172,3 +172,45 @@ def test_a_run_writes_the_outcomes_of_its_acknowledgements(broker, bus):  # noqa
 
         expected = {"accepted": 10, "released": 4, "rejected": 2, "archived": 2}
         assert wait_until(lambda: totals() == expected, 60), totals()
+
+
+def test_acknowledgements_sent_before_the_runner_has_started_are_counted():
+    """Listeners consume as soon as they join, before ``process.started`` creates the
+    reporter: the counts of that moment are kept and handed over, not lost."""
+    from types import SimpleNamespace
+
+    from django_sharegroups.conf import ShareGroupsSettings
+    from django_sharegroups.instrumentation import EventBus
+    from django_sharegroups.mirroring.listeners import connect, disconnect
+
+    early_bus = EventBus()
+    listener = connect(early_bus)
+    try:
+        early_bus.publish("consumer.started", share_group="early", client_id="c-0")
+        assert early_bus.wants("acks.sent"), "counted while the runner is starting"
+        early_bus.publish("acks.sent", share_group="early", topic="t", counts={"ACCEPT": 3})
+        early_bus.publish("acks.sent", share_group="early", topic="t", counts={"REJECT": 1})
+        mirror = MirrorSettings.from_setting({"processes": "off", "leases": "off"})
+        settings = ShareGroupsSettings(client="memory", mirror=mirror)
+        runner = SimpleNamespace(listeners=[], settings=settings)
+        early_bus.publish("process.started", runner=runner)
+        early_bus.publish("acks.sent", share_group="early", topic="t", counts={"ACCEPT": 1})
+        assert listener.reporter is not None
+        listener.reporter.flush()
+        [counted] = [v for (group, _), v in rows().items() if group == "early"]
+        assert counted == {"accepted": 4, "rejected": 1}
+    finally:
+        early_bus.publish("process.shutdown", **shutdown_payload())
+        disconnect(early_bus, listener)
+
+
+def shutdown_payload() -> dict:
+    return {
+        "clean": True,
+        "still_running": [],
+        "listeners": 0,
+        "restarts": 0,
+        "failed": [],
+        "group_down": None,
+        "exit_code": 0,
+    }
