@@ -31,6 +31,7 @@ from ..models import ThroughputMinute
 from . import dashboard_data as data
 from .charts import BarChart, LineChart, Series
 from .share_groups import ADMIN_ERRORS
+from .view_only import ViewOnlyAdmin
 
 #: Rollup column → its label in charts and tables.
 OUTCOMES = {
@@ -61,17 +62,8 @@ def throughput_chart(throughput: data.Throughput, title: str) -> str:
 
 
 @admin.register(ThroughputMinute)
-class DashboardAdmin(admin.ModelAdmin):
+class DashboardAdmin(ViewOnlyAdmin):
     """Replaces the rollup model's changelist with the overview; rows are never edited."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def _may(self, request: HttpRequest, model_name: str) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.view_{model_name}")

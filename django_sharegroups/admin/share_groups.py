@@ -39,6 +39,7 @@ from ..kafka import ConfigEntry, KafkaError
 from ..kafka.errors import GroupIdNotFoundError
 from ..models import ShareGroup, ShareGroupAuditEntry
 from .links import CHANGELISTS, changelist_url
+from .view_only import ViewOnlyAdmin
 
 ADMIN_ERRORS = (ConfigurationError, KafkaError)
 """What the pages show as an error box instead of a server error: no Kafka configured, the
@@ -153,7 +154,7 @@ class ShareGroupConfigForm(forms.Form):
 
 
 @admin.register(ShareGroup)
-class ShareGroupModelAdmin(admin.ModelAdmin):
+class ShareGroupModelAdmin(ViewOnlyAdmin):
     """List, describe, reset, configure and delete share groups on the broker.
 
     Every view is replaced: there is no table behind the model, so no page may query it.
@@ -166,14 +167,8 @@ class ShareGroupModelAdmin(admin.ModelAdmin):
 
     # -- permissions ---------------------------------------------------------------------
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # Django's own delete; deleting a group is delete_share_group below
+    # Django's own add/change/delete are off (ViewOnlyAdmin); deleting a group is
+    # delete_share_group below.
 
     def _has(self, request: HttpRequest, codename: str) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.{codename}")
@@ -455,7 +450,7 @@ def _pretty_json(value: Any) -> str:
 
 
 @admin.register(ShareGroupAuditEntry)
-class ShareGroupAuditEntryAdmin(admin.ModelAdmin):
+class ShareGroupAuditEntryAdmin(ViewOnlyAdmin):
     """Read-only for everyone: an audit log nobody can edit through the admin."""
 
     list_display = (
@@ -485,15 +480,6 @@ class ShareGroupAuditEntryAdmin(admin.ModelAdmin):
         "after_display",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="parameters")
     def parameters_display(self, entry: ShareGroupAuditEntry) -> str:
