@@ -130,11 +130,15 @@ def produce_ledger(bootstrap: str, topic: str, ids: range | None, hold: bool = F
     return placed
 
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str, tick=None) -> None:
+def wait_for(
+    condition: Callable[[], object], timeout: float, what: str, tick=None, interval: float = 0.25
+) -> None:
+    """Check ``condition`` every ``interval`` seconds (the long runs check less often: a
+    count over a million Effect rows is work the database would otherwise not do)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout:g}s: {what}")
         if tick is not None:
             tick()
-        time.sleep(0.25)
+        time.sleep(interval)

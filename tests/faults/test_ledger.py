@@ -37,6 +37,9 @@ pytestmark = [
 ]
 #: Generous: a loaded 2-core CI machine; each wait ends as soon as its condition holds.
 STEP_TIMEOUT = max(120.0, RECORDS / 5)
+BUILDER = os.environ.get("LEDGER_BUILDER", "per_message")
+#: Seconds between checks of a step's condition.
+CHECK_EVERY = 0.25 if RECORDS <= 10_000 else 2.0
 
 
 @pytest.fixture
@@ -80,21 +83,43 @@ def test_kill_9_and_a_broker_restart_lose_nothing_and_duplicate_nothing(
     admin = ShareGroupAdmin({"bootstrap.servers": bootstrap})
     try:
         run.start()
-        wait_for(lambda: effects.count() >= first // 10, STEP_TIMEOUT, "first effects")
+        wait_for(
+            lambda: effects.count() >= first // 10,
+            STEP_TIMEOUT,
+            "first effects",
+            interval=CHECK_EVERY,
+        )
         run.kill()  # 1: mid-work
 
         run.start()
-        wait_for(lambda: settled(admin, name), STEP_TIMEOUT, "backlog done", run.ensure_running)
+        wait_for(
+            lambda: settled(admin, name),
+            STEP_TIMEOUT,
+            "backlog done",
+            run.ensure_running,
+            interval=CHECK_EVERY,
+        )
         # Alone, so it is polled alone: released until its last delivery, which it holds.
         held_record = produce_ledger(bootstrap, name, None, hold=True)
         placed.update(held_record)
         hold = next(iter(held_record))
-        wait_for(run.hold_file.exists, STEP_TIMEOUT, "the held last delivery", run.ensure_running)
+        wait_for(
+            run.hold_file.exists,
+            STEP_TIMEOUT,
+            "the held last delivery",
+            run.ensure_running,
+            interval=CHECK_EVERY,
+        )
         run.kill()  # 2: holding the last allowed delivery, so only the broker sees it go
 
         run.start()
         placed.update(produce_ledger(bootstrap, name, range(first, first + second)))
-        wait_for(lambda: effects.count() >= first + second // 4, STEP_TIMEOUT, "more effects")
+        wait_for(
+            lambda: effects.count() >= first + second // 4,
+            STEP_TIMEOUT,
+            "more effects",
+            interval=CHECK_EVERY,
+        )
         run.kill()  # 3: mid-work again
         run.start()
         restartable_broker.stop()  # and the broker goes away under the running consumers
@@ -106,7 +131,13 @@ def test_kill_9_and_a_broker_restart_lose_nothing_and_duplicate_nothing(
             )
             return settled(admin, name) and held_row.exists()
 
-        wait_for(done, STEP_TIMEOUT, "all settled, the held record mirrored", run.ensure_running)
+        wait_for(
+            done,
+            STEP_TIMEOUT,
+            "all settled, the held record mirrored",
+            run.ensure_running,
+            interval=CHECK_EVERY,
+        )
         exit_code = run.stop()
     except AssertionError as error:
         raise AssertionError(f"{error}\n{run.logs()}") from None
@@ -132,13 +163,13 @@ def test_kill_9_and_a_broker_restart_lose_nothing_and_duplicate_nothing(
     assert held.error_message, "the broker's reason"
     assert bytes(held.payload) == HOLD
 
-    result = manage("sharegroups", "audit", name, "--json", env=run.env())
+    result = manage("sharegroups", "audit", name, "--json", env=run.env(), timeout=STEP_TIMEOUT)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["unaccounted"] == 0, report
     assert report["accepted"] + report["dead_lettered"] == len(placed), report
     print(
-        f"\n{adapter}: {len(placed)} records, {run.kills} kill -9, 1 broker restart, "
+        f"\n{adapter} ({BUILDER}): {len(placed)} records, {run.kills} kill -9, 1 broker restart, "
         f"{len(per_record)} accepted once, {len(dead)} dead-lettered "
         f"({Counter(r.error_message for r in dead.values())}), 0 lost, 0 duplicates; "
         f"redeliveries {effects.filter(delivery_count__gt=1).count()}; exits {run.exits}"

@@ -256,7 +256,7 @@ def test_errors_retrying_cannot_fix_are_raised_from_poll(consumer_on):
     from django_sharegroups.kafka.errors import error_for_code
 
     consumer, _ = consumer_on({0: 1})
-    consumer._membership.error = error_for_code(30, "denied")
+    consumer.membership.error = error_for_code(30, "denied")
     with pytest.raises(Exception, match="GROUP_AUTHORIZATION_FAILED"):
         consumer.poll(10, 0)
 

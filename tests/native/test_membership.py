@@ -165,7 +165,7 @@ def test_a_fenced_member_rejoins_and_goes_on_consuming(
     client = member(name)
     produce(kafka_bootstrap_servers, name, [b"before"])
     assert len(poll_until(client, 1)) == 1
-    membership = client._membership  # the adapter's member: its public fencing hook
+    membership = client.membership
     version = membership.assignment_version
     membership.send_stale_epoch()  # the coordinator answers FENCED_MEMBER_EPOCH
     assert membership.wait_for_assignment_change(version, 10)

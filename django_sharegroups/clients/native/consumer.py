@@ -139,6 +139,12 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
     def member_id(self) -> str:
         return self._membership.member_id
 
+    @property
+    def membership(self) -> Membership:
+        """The group member behind this client (heartbeats, assignment, epoch): for operators
+        and tests that need to see or provoke a rejoin."""
+        return self._membership
+
     def subscribe(self, topics: Sequence[str]) -> None:
         self._check_open()
         self._subscription = tuple(topics)
