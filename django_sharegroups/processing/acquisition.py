@@ -1,11 +1,15 @@
 """How many records one poll asks for: sized by time, not by a fixed count.
 
-An instance asks for what its free workers can finish well within the acquisition lock:
-``free workers × (share × lock duration) / seconds per record``, where seconds per record is a
-running estimate over finished jobs. The estimate starts unknown (then a poll asks for one
-job per free worker, the seed's rule), follows slower jobs at once and faster ones gradually,
-and the allowance at most doubles from one poll to the next — small at first, growing quickly
-while jobs are fast, shrinking as soon as they slow down. A poll never asks for more than
+An instance asks for what its free workers can finish well within the acquisition lock, and
+no more than about a second of their work: ``free workers × min(share × lock duration,
+horizon) / seconds per record``, where seconds per record is a running estimate over finished
+jobs. The horizon leaves records for the other members: share groups put many consumers on
+the same partitions, and a member that took half a lock's worth of slow jobs (15 s of 20 ms
+jobs is 750 records per worker) left the others idle on a short backlog. The estimate starts
+unknown (then a poll asks for one job per free worker, the seed's rule), follows slower jobs
+at once and faster ones gradually, and the allowance at most doubles from one poll to the
+next — small at first, growing quickly while jobs are fast, shrinking as soon as they slow
+down. A poll never asks for more than
 ``MAX_RECORDS_PER_POLL`` (``MAX_RECORDS_PER_POLL_RENEWING`` when the adapter renews held
 records). ``max_messages_per_job`` sizes jobs only.
 """
@@ -21,6 +25,8 @@ LOCK_SHARE = 0.5
 #: With auto-renew waiting records are renewed, but a late renewal (a starved owner thread)
 #: would still let them lapse: the same share of the lock, only a larger bound per poll.
 LOCK_SHARE_RENEWING = LOCK_SHARE
+#: Seconds of work per free worker one poll acquires at most (see the module docstring).
+HORIZON_SECONDS = 1.0
 MAX_RECORDS_PER_POLL = 500
 MAX_RECORDS_PER_POLL_RENEWING = 2000
 #: Kafka's default ``share.record.lock.duration.ms``, when the lock is not known.
@@ -81,22 +87,25 @@ class AcquisitionSizer:
         if self.seconds_per_record is None:
             wanted = self.max_messages_per_job
         else:
-            share = LOCK_SHARE_RENEWING if self.renewing else LOCK_SHARE
-            budget = self.lock_ms / 1000 * share
-            wanted = max(1, int(budget / max(self.seconds_per_record, 1e-6)))
+            wanted = max(1, int(self.seconds_of_work / max(self.seconds_per_record, 1e-6)))
         self.per_worker = max(1, min(wanted, self.per_worker * 2, self.cap))
         return min(self.cap, free_workers * self.per_worker)
 
+    @property
+    def seconds_of_work(self) -> float:
+        """What one worker's share of a poll may take: part of the lock, at most the horizon."""
+        share = LOCK_SHARE_RENEWING if self.renewing else LOCK_SHARE
+        return min(self.lock_ms / 1000 * share, HORIZON_SECONDS)
+
     def prefetch_for(self, held: int) -> int:
         """Records that may be acquired ahead of the next poll while ``held`` records are
-        still to be processed: what the workers finish within the same share of the lock
-        after the held ones, at most one poll's worth; none while the speed is unknown."""
+        still to be processed: what the workers finish within the same time after the held
+        ones, at most one poll's worth; none while the speed is unknown."""
         pace = self.seconds_per_record
         if pace is None:
             return 0
         pace = max(pace, 1e-6)
-        share = LOCK_SHARE_RENEWING if self.renewing else LOCK_SHARE
-        worker_seconds = self.lock_ms / 1000 * share * self.workers
+        worker_seconds = self.seconds_of_work * self.workers
         room = int((worker_seconds - held * pace) / pace)
         return max(0, min(room, self.allowance))
 

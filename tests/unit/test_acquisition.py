@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django_sharegroups.processing.acquisition import (
+    HORIZON_SECONDS,
     LOCK_SHARE,
     MAX_RECORDS_PER_POLL,
     MAX_RECORDS_PER_POLL_RENEWING,
@@ -25,15 +26,27 @@ def test_it_starts_at_one_job_per_free_worker_and_doubles_while_jobs_are_fast():
 
 
 def test_slow_jobs_shrink_the_next_poll_at_once_to_what_fits_in_the_lock():
-    acquisition = sizer()
+    acquisition = sizer(lock_ms=1000)  # half of it, 0.5 s, is shorter than the horizon
     acquisition.job_finished(1, 0.001)
     for _ in range(10):
         acquisition.records_for(4)
-    acquisition.job_finished(1, 3.0)  # 3 s per record, a 30 s lock: 5 per worker fit in 15 s
+    acquisition.job_finished(1, 0.1)  # 100 ms per record: 5 per worker fit in 0.5 s
     asked = acquisition.records_for(4)
-    assert asked == 4 * int(30 * LOCK_SHARE / 3.0)
+    assert asked == 4 * int(1 * LOCK_SHARE / 0.1) == 20
     # the records of a poll are finished within the lock share, so each starts in time
-    assert asked / 4 * 3.0 <= 30 * LOCK_SHARE
+    assert asked / 4 * 0.1 <= 1 * LOCK_SHARE
+
+
+def test_a_long_lock_still_acquires_only_about_a_second_of_work_per_worker():
+    """Share groups put many members on the same partitions: a member that took 15 s of
+    20 ms jobs (half a 30 s lock) would leave the others idle on a short backlog."""
+    acquisition = sizer(workers=1)
+    acquisition.job_finished(1, 0.02)
+    asked = [acquisition.records_for(1) for _ in range(10)]
+    assert asked[-1] == int(HORIZON_SECONDS / 0.02) == 50
+    acquisition.job_finished(1, 3.0)  # slower than the horizon: one record per free worker
+    assert acquisition.records_for(1) == 1
+    assert acquisition.prefetch_for(held=1) == 0
 
 
 def test_faster_samples_move_the_estimate_gradually_and_slower_ones_at_once():
