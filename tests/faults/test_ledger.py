@@ -42,6 +42,11 @@ BUILDER = os.environ.get("LEDGER_BUILDER", "per_message")
 CHECK_EVERY = 0.25 if RECORDS <= 10_000 else 2.0
 
 
+def step(condition, what: str, tick=None) -> None:
+    """Wait for one step of the run: every step gets the same timeout and check interval."""
+    wait_for(condition, STEP_TIMEOUT, what, tick, interval=CHECK_EVERY)
+
+
 @pytest.fixture
 def restartable_broker(kafka_bootstrap_servers: str) -> kafka_service.KafkaBroker:
     port = int(kafka_bootstrap_servers.rsplit(":", 1)[1])
@@ -83,43 +88,21 @@ def test_kill_9_and_a_broker_restart_lose_nothing_and_duplicate_nothing(
     admin = ShareGroupAdmin({"bootstrap.servers": bootstrap})
     try:
         run.start()
-        wait_for(
-            lambda: effects.count() >= first // 10,
-            STEP_TIMEOUT,
-            "first effects",
-            interval=CHECK_EVERY,
-        )
+        step(lambda: effects.count() >= first // 10, "first effects")
         run.kill()  # 1: mid-work
 
         run.start()
-        wait_for(
-            lambda: settled(admin, name),
-            STEP_TIMEOUT,
-            "backlog done",
-            run.ensure_running,
-            interval=CHECK_EVERY,
-        )
+        step(lambda: settled(admin, name), "backlog done", run.ensure_running)
         # Alone, so it is polled alone: released until its last delivery, which it holds.
         held_record = produce_ledger(bootstrap, name, None, hold=True)
         placed.update(held_record)
         hold = next(iter(held_record))
-        wait_for(
-            run.hold_file.exists,
-            STEP_TIMEOUT,
-            "the held last delivery",
-            run.ensure_running,
-            interval=CHECK_EVERY,
-        )
+        step(run.hold_file.exists, "the held last delivery", run.ensure_running)
         run.kill()  # 2: holding the last allowed delivery, so only the broker sees it go
 
         run.start()
         placed.update(produce_ledger(bootstrap, name, range(first, first + second)))
-        wait_for(
-            lambda: effects.count() >= first + second // 4,
-            STEP_TIMEOUT,
-            "more effects",
-            interval=CHECK_EVERY,
-        )
+        step(lambda: effects.count() >= first + second // 4, "more effects")
         run.kill()  # 3: mid-work again
         run.start()
         restartable_broker.stop()  # and the broker goes away under the running consumers
@@ -131,13 +114,7 @@ def test_kill_9_and_a_broker_restart_lose_nothing_and_duplicate_nothing(
             )
             return settled(admin, name) and held_row.exists()
 
-        wait_for(
-            done,
-            STEP_TIMEOUT,
-            "all settled, the held record mirrored",
-            run.ensure_running,
-            interval=CHECK_EVERY,
-        )
+        step(done, "all settled, the held record mirrored", run.ensure_running)
         exit_code = run.stop()
     except AssertionError as error:
         raise AssertionError(f"{error}\n{run.logs()}") from None
