@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
@@ -67,10 +66,6 @@ class DashboardAdmin(ViewOnlyAdmin):
 
     def _may(self, request: HttpRequest, model_name: str) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.view_{model_name}")
-
-    def _require(self, request: HttpRequest) -> None:
-        if not (self.has_view_permission(request) and self._may(request, "sharegroup")):
-            raise PermissionDenied
 
     def get_urls(self) -> list:
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
@@ -142,7 +137,7 @@ class DashboardAdmin(ViewOnlyAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        self._require(request)
+        self._require(request, self._may(request, "sharegroup"))
         context = self._common(request)
         minutes = context["minutes"]
         throughput = data.throughput(minutes)
@@ -180,7 +175,7 @@ class DashboardAdmin(ViewOnlyAdmin):
         return self._render(request, "overview.html", {**context, **(extra_context or {})})
 
     def group_view(self, request: HttpRequest, group_id: str) -> HttpResponse:
-        self._require(request)
+        self._require(request, self._may(request, "sharegroup"))
         context = self._common(request)
         minutes = context["minutes"]
         throughput = data.throughput(minutes, group_id)

@@ -16,7 +16,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminRadioSelect
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -181,10 +180,6 @@ class ShareGroupModelAdmin(ViewOnlyAdmin):
 
     def has_delete_group_permission(self, request: HttpRequest) -> bool:
         return self._has(request, "delete_share_group")
-
-    def _require(self, request: HttpRequest, *checks: bool) -> None:
-        if not (self.has_view_permission(request) and all(checks)):
-            raise PermissionDenied
 
     # -- urls and rendering --------------------------------------------------------------
 

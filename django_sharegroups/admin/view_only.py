@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 
@@ -18,3 +19,8 @@ class ViewOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def _require(self, request: HttpRequest, *checks: bool) -> None:
+        """For the admin's own views: the model's view permission and every extra check."""
+        if not (self.has_view_permission(request) and all(checks)):
+            raise PermissionDenied
