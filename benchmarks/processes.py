@@ -108,8 +108,7 @@ class AcceptanceLog:
         self.path = path
         self.records: set[tuple[int, int]] = set()
         self.per_pid: dict[int, int] = {}
-        self.last = 0.0
-        #: Acceptance times (wall clock) of every line, for the steady-state rate.
+        #: Acceptance times (wall clock) of every line.
         self.times: list[float] = []
         self._offset = 0
         self._partial = b""
@@ -128,8 +127,12 @@ class AcceptanceLog:
             self.records.add((int(partition), int(offset)))
             self.per_pid[int(pid)] = self.per_pid.get(int(pid), 0) + 1
             self.times.append(float(at))
-            self.last = max(self.last, float(at))
         return len(self.records)
+
+    @property
+    def last(self) -> float:
+        """The last acceptance (wall clock)."""
+        return max(self.times)
 
     def steady_rate(self) -> float:
         """Records/s between the 10th and the 90th percentile of acceptance: without the
