@@ -86,6 +86,8 @@ class Bench:
         #: The adapter ``runshareconsumers`` picks when the settings name none.
         self.default_adapter = default_adapter(bootstrap)
         self.workdir = Path(tempfile.mkdtemp(prefix="sharegroups-throughput-"))
+        #: Partitions of each topic this run created (backlogs are spread evenly over them).
+        self.partitions: dict[str, int] = {}
         self.database_url, self.postgres = self._database()
 
     def close(self) -> None:
@@ -116,7 +118,9 @@ class Bench:
         return url, postgres
 
     def topic(self, partitions: int = 3) -> str:
-        return create_topic(self.admin, partitions, prefix="bench-throughput")
+        name = create_topic(self.admin, partitions, prefix="bench-throughput")
+        self.partitions[name] = partitions
+        return name
 
     def group(self) -> str:
         name = f"bench-group-{uuid.uuid4().hex[:10]}"
@@ -129,12 +133,17 @@ class Bench:
         return Producer({"bootstrap.servers": self.bootstrap, **config})
 
     def produce_backlog(self, topic: str, count: int) -> None:
-        """``count`` JSON records of 100 bytes each (``{"n": i, "pad": "xx…"}``), no key."""
+        """``count`` JSON records of 100 bytes each (``{"n": i, "pad": "xx…"}``), no key, spread
+        evenly over the topic's partitions. Without a key the sticky partitioner filled one
+        partition's batch at a time and left 80–99 % of a backlog in one partition; a share group
+        with more members than partitions gives each member only some partitions, so most
+        members had nothing to do: that measured the producer, not the consumers."""
         producer = self.producer(**{"linger.ms": 20, "batch.num.messages": 10000})
+        partitions = self.partitions.get(topic, 1)
         for n in range(count):
             while True:
                 try:
-                    producer.produce(topic, record(n))
+                    producer.produce(topic, record(n), partition=n % partitions)
                     break
                 except BufferError:
                     producer.poll(0.1)

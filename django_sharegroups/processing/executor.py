@@ -15,12 +15,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from django.db import close_old_connections
-
 from ..clients.base import AcknowledgeType
 from ..consumer import ShareGroupConsumer
 from ..instrumentation import EventBus
 from ..messages import Message, Messages, build_metadata
+from . import connections
 from .acknowledgements import JobAcknowledgements
 from .leases import LeaseTracker
 from .transactions import run_consume
@@ -73,7 +72,7 @@ def execute_job(
     )
     consumer._acknowledgements = acknowledgements
     started = time.perf_counter()
-    close_old_connections()
+    connections.before_job()
     if bus.wants("job.started"):
         bus.publish("job.started", share_group=group, consumer=name, size=len(live))
     span = tracer.start(group, consumer.topic.name, live) if tracer is not None else None
@@ -116,7 +115,7 @@ def execute_job(
         if span is not None:
             acknowledgements.trace_headers = span.end()
         consumer._acknowledgements = None
-        close_old_connections()
+        connections.after_job()
         acknowledgements.started = len(live)
         acknowledgements.seconds = time.perf_counter() - started
     if leases is not None and _may_have_lapsed(deadline):

@@ -4,9 +4,12 @@ supervisor of N such processes (``--processes N`` or a health probe; docs/capaci
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
+
+from django.conf import settings as django_settings
 
 from ..conf import get_settings
 from ..exceptions import ConfigurationError
@@ -18,6 +21,8 @@ from .process_identity import process_index
 from .runner import ShareConsumerRunner
 from .selection import select_share_groups
 from .supervisor import supervise
+
+logger = logging.getLogger("django_sharegroups.runtime")
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ def run_here(launch: Launch) -> tuple[int, str | None]:
     if not launch.demo and (launch.records is not None or launch.exit_when_done):
         raise ConfigurationError("--records and --exit-when-done work with --demo only.")
     groups = select_share_groups(launch.groups, launch.exclude_groups)
+    if not launch.demo:  # the in-memory demo is not production
+        warn_if_debug()
     runner = ShareConsumerRunner(groups)
     interval = runner.settings.summary_interval
     counts = EventCounts()  # what the endpoint and the summary lines read
@@ -69,6 +76,17 @@ def run_here(launch: Launch) -> tuple[int, str | None]:
         start_demo(runner, records=launch.records, exit_when_done=launch.exit_when_done)
     exit_code = runner.run()
     return exit_code, (str(runner.group_down) if exit_code and runner.group_down else None)
+
+
+def warn_if_debug() -> None:
+    """One line at startup when ``DEBUG`` is on (Celery workers warn the same way): every SQL
+    query of every job is then kept and formatted for ``connection.queries``."""
+    if django_settings.DEBUG:
+        logger.warning(
+            "settings.DEBUG is on: Django keeps and formats every SQL query of every job, which "
+            "slows database-bound consumers. Set DEBUG = False where runshareconsumers runs in "
+            "production."
+        )
 
 
 def run_supervised(launch: Launch) -> int:

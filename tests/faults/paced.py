@@ -80,12 +80,21 @@ class PacedRun(LedgerRun):
 
 
 def produce_backlog(
-    bootstrap: str, topic: str, count: int, batch_bytes: int = 1_000_000
+    bootstrap: str,
+    topic: str,
+    count: int,
+    batch_bytes: int = 1_000_000,
+    partitions: int | None = 3,
 ) -> dict[tuple[int, int], str]:
     """``count`` records ``"id-N"`` in large producer batches (up to ``batch_bytes``, 200 ms
-    linger, no key: the sticky partitioner fills one partition's batch at a time), as a
-    backlog is usually written; returns ``{(partition, offset): value}`` from the delivery
-    reports."""
+    linger), spread evenly over ``partitions`` (record N to partition N mod partitions, each
+    partition's batches filled side by side); returns ``{(partition, offset): value}`` from
+    the delivery reports.
+
+    ``partitions=None`` leaves the choice to the sticky partitioner (no key), which fills one
+    partition's batch at a time: 50–99 % of such a backlog lands in one partition, and as the
+    broker gives each partition to two of four members, the others run out of work early (see
+    docs/benchmarks.md, issue #12 acceptance)."""
     from confluent_kafka import Producer
 
     placed: dict[tuple[int, int], str] = {}
@@ -104,7 +113,9 @@ def produce_backlog(
         }
     )
     for number in range(count):
-        producer.produce(topic, json.dumps(f"id-{number}").encode(), on_delivery=delivered)
+        where = {} if partitions is None else {"partition": number % partitions}
+        value = json.dumps(f"id-{number}").encode()
+        producer.produce(topic, value, on_delivery=delivered, **where)
         if number % 10_000 == 0:
             producer.poll(0)
     assert producer.flush(120) == 0
@@ -216,6 +227,7 @@ class PacedReport:
         return {
             "adapter": self.adapter,
             "records": self.records,
+            "per_partition": per_partition(placed),
             "kills": self.kills,
             "processed_exactly_once": len(self.effects_per_record) - len(self.duplicates),
             "duplicates": len(self.duplicates),
@@ -247,7 +259,8 @@ class PacedReport:
         )
         return (
             f"{d['adapter']}: {d['records']:,} records, concurrency {self.concurrency}, "
-            f"{self.job_ms} ms jobs, {d['kills']} kill -9\n"
+            f"{self.job_ms} ms jobs, {d['kills']} kill -9; records per partition "
+            f"{d['per_partition']}\n"
             f"  exactly once: {d['processed_exactly_once']:,} "
             f"(duplicates {d['duplicates']}, missing {d['missing']}); "
             f"dead-lettered {d['dead_lettered']}, archived unseen {d['archived_unseen']}\n"
@@ -261,6 +274,12 @@ class PacedReport:
             f"{self.job_ms / 1000:g} s): {'met' if d['throughput_met'] else 'NOT met'}; "
             f"consumer CPU {d['cpu_ms_per_record']} ms per record"
         )
+
+
+def per_partition(placed: dict[tuple[int, int], str]) -> list[int]:
+    """Records of the backlog in each partition (0, 1, ...)."""
+    counts = Counter(partition for partition, _ in placed)
+    return [counts[p] for p in range(max(counts, default=-1) + 1)]
 
 
 def _round(value: float | None, digits: int = 1) -> float | None:

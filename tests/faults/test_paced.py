@@ -9,9 +9,11 @@ on it; exactly once and nothing lost still hold — a record is either processed
 DLQ with the broker's reason.
 
 ``PACED_RECORDS`` (default 2,000; confluent gets half) sizes the run, ``PACED_BATCH_BYTES``
-(default 1,000,000) the producer's ``batch.size``; ``PACED_REPORT`` names a file the report is
-appended to as a JSON line. The throughput goal is printed, not asserted (speed goals are
-benchmarks): the documented 20,000-record run is in docs/benchmarks.md.
+(default 1,000,000) the producer's ``batch.size``; ``PACED_PARTITIONER=sticky`` leaves the
+records' partitions to the sticky partitioner instead of spreading them evenly;
+``PACED_REPORT`` names a file the report is appended to as a JSON line. The throughput goal
+is printed, not asserted (speed goals are benchmarks): the documented 20,000-record run is
+in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from .test_ledger import settled
 RECORDS = int(os.environ.get("PACED_RECORDS", "2000"))
 #: The producer's ``batch.size``: large batches are what librdkafka over-acquires.
 BATCH_BYTES = int(os.environ.get("PACED_BATCH_BYTES", "1000000"))
+#: ``sticky``: no partition given, the sticky partitioner piles most records into one partition.
+STICKY = os.environ.get("PACED_PARTITIONER") == "sticky"
 
 pytestmark = [
     pytest.mark.kafka,
@@ -56,7 +60,7 @@ def test_paced_jobs_through_a_kill_9_are_processed_exactly_once(
     bootstrap = kafka_bootstrap_servers
     records = RECORDS if client == "default" else RECORDS // CONFLUENT_SHARE
     step_timeout = STEP_TIMEOUT if client == "default" else STEP_TIMEOUT * CONFLUENT_WAIT
-    placed = produce_backlog(bootstrap, name, records, BATCH_BYTES)
+    placed = produce_backlog(bootstrap, name, records, BATCH_BYTES, None if STICKY else 3)
     assert len(placed) == records
     run = PacedRun(name, client, {"bootstrap.servers": bootstrap}, session_database_url(), tmp_path)
     effects = Effect.objects.filter(share_group=name)

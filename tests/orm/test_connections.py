@@ -17,11 +17,14 @@ import psycopg
 import pytest
 from django.db import Error, connection, connections
 
+from django_sharegroups import AcknowledgeType
 from django_sharegroups.instrumentation import EventBus
+from django_sharegroups.processing import connections as job_connections
+from django_sharegroups.routing import RouteRegistry, share_group, topic
 from tests.services import require_or_skip
 
 from ..helpers import declare, events_of, prepare, produce, running, settled, wait_for
-from .helpers import EffectConsumer, numbered
+from .helpers import EffectConsumer, messages, numbered
 from .models import Effect
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -178,3 +181,71 @@ def test_a_postgres_restart_costs_retries_not_threads(broker, application_name, 
     assert len(effects) == records, "records were lost instead of retried"
     connection.close()  # the test thread's own connection is not the runner's to close
     assert wait_for(lambda: BackendSampler(application_name).count() == 0, 60)
+
+
+@pytest.fixture
+def health_checks(monkeypatch) -> list[str]:
+    """Persistent connections with ``CONN_HEALTH_CHECKS`` on; returns the list each health
+    check (``is_usable``) of a Django connection appends its alias to."""
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_HEALTH_CHECKS", True)
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 600)
+    connection.close()
+    checks: list[str] = []
+    wrapper = type(connections["default"])
+    usable = wrapper.is_usable
+
+    def counted(self):
+        checks.append(self.alias)
+        return usable(self)
+
+    monkeypatch.setattr(wrapper, "is_usable", counted)
+    return checks
+
+
+def _job(consumer, offset: int) -> dict:
+    from django_sharegroups.processing.executor import execute_job
+
+    acks = execute_job(consumer, messages(consumer.topic, [offset]), EventBus())
+    return {message.offset: ack for message, ack in acks.items()}
+
+
+@pytest.fixture
+def effect_consumer():
+    group = share_group(
+        "health-checks", topics=[topic("health", consumer=EffectConsumer)], registry=RouteRegistry()
+    )
+    return EffectConsumer(group, group.topics[0])
+
+
+def test_back_to_back_jobs_skip_the_health_check_django_does_per_request(
+    health_checks, effect_consumer, monkeypatch
+):
+    """A thread's jobs following each other reuse the connection they just used without a
+    ``SELECT 1`` each; once the thread was idle longer than ``RECHECK_AFTER`` the check is made
+    (Django's per-request behaviour, measured here too so the test can fail)."""
+    for offset in range(20):
+        assert _job(effect_consumer, offset) == {offset: AcknowledgeType.ACCEPT}
+    assert len(health_checks) <= 1, health_checks
+
+    monkeypatch.setattr(job_connections, "RECHECK_AFTER", 0.0)
+    health_checks.clear()
+    for offset in range(20, 40):
+        _job(effect_consumer, offset)
+    assert len(health_checks) >= 19, "without the window every job checks, as Django does"
+    assert Effect.objects.filter(share_group="health-checks").count() == 40
+
+
+def test_an_idle_thread_checks_its_connection_and_replaces_a_dead_one(
+    health_checks, effect_consumer, monkeypatch
+):
+    """The server dropped the connection while the thread was idle: the health check before
+    the next job notices, and the job runs on a new connection instead of failing."""
+    monkeypatch.setattr(job_connections, "RECHECK_AFTER", 0.05)
+    assert _job(effect_consumer, 0) == {0: AcknowledgeType.ACCEPT}
+    backend = connection.connection.info.backend_pid
+    with BackendSampler("")._connect() as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+    time.sleep(0.1)
+    assert _job(effect_consumer, 1) == {1: AcknowledgeType.ACCEPT}
+    assert health_checks, "the idle connection was not checked"
+    assert connection.connection.info.backend_pid != backend
