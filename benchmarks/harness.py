@@ -61,6 +61,8 @@ class Outcome:
     cpu: float | None = None
     startup: float | None = None
     samples: list = field(default_factory=list)
+    #: seconds since the first record of each record's completion (sleeping consumers only)
+    completions: list | None = None
     rss: list = field(default_factory=list)
     error: str | None = None
 
@@ -275,7 +277,11 @@ def read_outcome(run: dict, code: int) -> Outcome:
     except (OSError, ValueError):
         return Outcome(error=f"no result (exit code {code})")
     outcome = Outcome(
-        count=data["count"], seconds=data["seconds"], cpu=data["cpu"], samples=data["samples"]
+        count=data["count"],
+        seconds=data["seconds"],
+        cpu=data["cpu"],
+        samples=data["samples"],
+        completions=data.get("completions"),
     )
     if data["first"] is not None:
         outcome.startup = data["first"] - run["started"]

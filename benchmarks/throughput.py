@@ -119,6 +119,7 @@ def as_dict(outcome: Outcome) -> dict:
         "cpu": outcome.cpu,
         "startup": outcome.startup,
         "error": outcome.error,
+        "steady": report.steady_rate(outcome.completions),
     }
 
 

@@ -17,7 +17,14 @@ from pathlib import Path
 class Tally:
     """Thread-safe counter of consumed records; writes its result file once."""
 
-    def __init__(self, path: str, target: int, budget: float, latency: bool = False) -> None:
+    def __init__(
+        self,
+        path: str,
+        target: int,
+        budget: float,
+        latency: bool = False,
+        completions: bool = False,
+    ) -> None:
         self.path = Path(path)
         self.target = target
         self.budget = budget
@@ -27,6 +34,9 @@ class Tally:
         self.cpu_first = 0.0
         #: (wall-clock time consumed, produce→consume seconds) per stream record
         self.samples: list[tuple[float, float]] = []
+        #: seconds since the first record at which each add() came (``completions`` runs: the
+        #: steady rate leaves out the ramp-up and the drain at the end)
+        self.completions: list[float] | None = [] if completions else None
         self.written = False
         self._lock = threading.Lock()
 
@@ -51,6 +61,8 @@ class Tally:
         with self._lock:
             self._begin(now)
             self.count += count
+            if self.completions is not None:
+                self.completions.extend([now - self.first] * count)
             if stamps:
                 wall = time.time()
                 self.samples.extend((wall, wall - stamp) for stamp in stamps)
@@ -75,6 +87,7 @@ class Tally:
             "seconds": (now - self.first) if self.first is not None else None,
             "cpu": (time.process_time() - self.cpu_first) if self.first is not None else None,
             "samples": self.samples,
+            "completions": self.completions,
         }
         partial = self.path.with_suffix(".partial")
         partial.write_text(json.dumps(result))
