@@ -123,6 +123,13 @@ class ShareConsumerClient(ABC):
     def acknowledge(self, record: ReceivedRecord, ack_type: AcknowledgeType) -> None:
         """Record an acknowledgement locally; it reaches the broker with the next poll/commit."""
 
+    def acknowledge_all(self, records: Sequence[ReceivedRecord], ack_type: AcknowledgeType) -> None:
+        """``acknowledge`` each of ``records`` with the same type (a finished job's ACCEPTs);
+        adapters that buffer acknowledgements themselves take them at once."""
+        acknowledge = self.acknowledge
+        for record in records:
+            acknowledge(record, ack_type)
+
     @abstractmethod
     def commit_sync(self, timeout: float) -> list[AcknowledgementFailure]:
         """Send pending acknowledgements and wait; return the ones the broker refused."""

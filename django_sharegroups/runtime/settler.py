@@ -170,13 +170,16 @@ class Settler:
 
     def _acknowledge_as_marked(self, topic: str, acknowledgements: JobAcknowledgements) -> None:
         """``apply`` for a job the strategy leaves as marked: no ``Settlement`` per record."""
-        acknowledge, accept = self.client.acknowledge, AcknowledgeType.ACCEPT
+        accept = AcknowledgeType.ACCEPT
         messages, marked = acknowledgements.messages, acknowledgements.marked()
-        for key, ack_type in marked.items():
-            record = messages[key].record
-            acknowledge(record, ack_type)
-            if ack_type is not accept:
-                self.observer.acknowledged(record, ack_type, acknowledgements.error)
+        accepted = [messages[key].record for key, ack_type in marked.items() if ack_type is accept]
+        self.client.acknowledge_all(accepted, accept)
+        if len(accepted) < len(marked):
+            for key, ack_type in marked.items():
+                if ack_type is not accept:
+                    record = messages[key].record
+                    self.client.acknowledge(record, ack_type)
+                    self.observer.acknowledged(record, ack_type, acknowledgements.error)
         self.leases.settled_all(marked)
         if self.bus.wants("acks.sent"):
             self.bus.publish(

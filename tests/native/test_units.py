@@ -62,6 +62,20 @@ def test_a_renew_never_overrides_a_final_acknowledgement_not_sent_yet() -> None:
     assert not buffer and buffer.take() == {}
 
 
+def test_add_many_follows_the_rules_of_add() -> None:
+    one, many = AcknowledgementBuffer(), AcknowledgementBuffer()
+    steps = [([1, 2], ACCEPT), ([2, 3], RENEW), ([4], RENEW), ([4, 5], REJECT), ([6], RELEASE)]
+    for offsets, wire_type in steps:
+        many.add_many(P0, offsets, wire_type)
+        for offset in offsets:
+            one.add(P0, offset, wire_type)
+    assert (
+        many.take()
+        == one.take()
+        == {P0: {1: ACCEPT, 2: ACCEPT, 3: RENEW, 4: REJECT, 5: REJECT, 6: RELEASE}}
+    )
+
+
 def test_put_back_keeps_newer_words() -> None:
     buffer = AcknowledgementBuffer()
     buffer.add(P0, 1, ACCEPT)

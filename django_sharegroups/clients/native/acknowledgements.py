@@ -68,8 +68,17 @@ class AcknowledgementBuffer:
             offsets[offset] = wire_type
 
     def add_many(self, partition: TopicIdPartition, offsets: Iterable[int], wire_type: int) -> None:
-        for offset in offsets:
-            self.add(partition, offset, wire_type)
+        """``add`` for each offset, under one lock."""
+        with self._lock:
+            current = self._pending.get(partition)
+            if current is None:
+                current = self._pending[partition] = {}
+            if wire_type != RENEW:
+                current.update(dict.fromkeys(offsets, wire_type))
+                return
+            for offset in offsets:  # a RENEW never overwrites a final acknowledgement
+                if current.get(offset, RENEW) == RENEW:
+                    current[offset] = RENEW
 
     def take(
         self, wanted: Iterable[TopicIdPartition] | None = None
