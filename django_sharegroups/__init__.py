@@ -28,7 +28,6 @@ from .kafka.errors import BrokerError, KafkaError
 from .messages import Message, Messages
 from .processing.acknowledgements import AcknowledgementError
 from .processing.delay_topic import DelayTopicConsumer, release_to_delay_topic
-from .processing.transactions import ConcurrentDeliveryError
 from .routing import share_group, topic
 
 __all__ = [
@@ -36,7 +35,6 @@ __all__ = [
     "AcknowledgementError",
     "BrokerError",
     "CapabilityError",
-    "ConcurrentDeliveryError",
     "ConfigurationError",
     "DelayTopicConsumer",
     "DeserializationError",

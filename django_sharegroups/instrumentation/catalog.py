@@ -103,6 +103,8 @@ class JobFinished(TypedDict):
     consumer: str
     size: int
     acknowledgements: dict[str, int]
+    #: ``consume`` with its transaction (atomic and idempotent jobs: claim and commit too)
+    seconds: float
 
 
 class JobErrored(TypedDict):

@@ -110,6 +110,7 @@ def execute_job(
                 consumer=name,
                 size=len(live),
                 acknowledgements=acknowledgements.counts(),
+                seconds=time.perf_counter() - started,
             )
     finally:
         if span is not None:

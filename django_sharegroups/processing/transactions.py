@@ -5,40 +5,47 @@ to the client only after ``execute_job`` has returned, so after the commit. When
 rolls back (``consume`` raised, or the commit failed) the ACCEPTs the job made become RELEASEs
 and the records come back; REJECTs stand.
 
-Idempotent (implies atomic): a ``ProcessedRecord`` row per ACCEPTed record is written in the
-same transaction, and a record that already has one is ACCEPTed without calling ``consume``. A
-redelivery (lock expiry, a crash between commit and acknowledgement) thus has no second database
-effect. Two deliveries racing past the check collide on the row's unique constraint: the later
-commit fails and rolls back; of its records, those the other delivery committed are ACCEPTed,
-the rest RELEASEd.
+Idempotent (implies atomic): the job's first statement claims its records, one
+``ProcessedRecord`` row each (``INSERT … ON CONFLICT DO NOTHING RETURNING``, in coordinate
+order). A record whose row exists already was processed by a delivery that committed: it is
+ACCEPTed without calling ``consume``. A delivery of the same record still in flight holds its
+uncommitted row, so a second delivery's claim waits for it to commit (then skips the record)
+or roll back (then processes it): the database effects of a record happen once, and no job is
+rolled back for having raced another. Before the commit, the rows of the claimed records the
+job did not ACCEPT are deleted, so those records are processed again when they come back. One
+claim per job replaces a lookup before the transaction and an insert at its end: a round trip
+less per job (issue #12's paced scenario, docs/benchmarks.md).
 
-Models are looked up lazily, so the engine core imports no models.
+The claim needs ``ON CONFLICT … RETURNING``: PostgreSQL and SQLite (3.35+); a system check
+refuses idempotent routes on other databases. Models are looked up lazily, so the engine core
+imports no models.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from django.apps import apps
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from ..clients.base import AcknowledgeType
 from ..consumer import ShareGroupConsumer
-from ..exceptions import ShareGroupsError
-from ..messages import Message, Messages, build_metadata
+from ..messages import Messages, build_metadata
 from .acknowledgements import JobAcknowledgements
 
 logger = logging.getLogger("django_sharegroups.processing")
 
 Coordinates = tuple[str, int, int]
 
-
-class ConcurrentDeliveryError(ShareGroupsError):
-    """Another delivery of the same record committed first; this job was rolled back."""
+#: Databases whose backends can claim rows (``INSERT … ON CONFLICT DO NOTHING RETURNING``).
+CLAIMING_VENDORS = ("postgresql", "sqlite")
+#: Rows per claiming statement (SQLite allows 32,766 parameters, five per row).
+CLAIM_CHUNK = 1000
 
 
 def transaction_mode(consumer: ShareGroupConsumer) -> tuple[bool, bool]:
@@ -70,113 +77,109 @@ def run_consume(
     if not atomic:
         consumer.consume(messages)
         return
-    if idempotent:
-        messages = _skip_processed(consumer, messages, acknowledgements)
-    settled_before = {message.coordinates for message, _ in acknowledgements.items()}
+    keep = {message.coordinates for message, _ in acknowledgements.items()}
     try:
         with transaction.atomic(using=DEFAULT_DB_ALIAS):
+            claimed: set[Coordinates] = set()
+            if idempotent:
+                messages, claimed = _claim(consumer, messages, acknowledgements, keep)
             if messages:
                 consumer.consume(messages)
             if implicit:  # the executor would do it after the commit: too late for the rows
                 acknowledgements.mark_all_unacknowledged(AcknowledgeType.ACCEPT)
-            if idempotent:
-                _record_processed(consumer, acknowledgements, settled_before)
-    except BaseException as exc:
-        keep = set(settled_before)
-        if isinstance(exc, ConcurrentDeliveryError):
-            keep |= _committed_elsewhere(consumer, acknowledgements, settled_before)
+            if claimed:
+                _give_back(consumer.share_group.name, claimed, acknowledgements)
+    except BaseException:
         acknowledgements.revoke_accepts(keep=keep)
         raise
 
 
-def _skip_processed(
-    consumer: ShareGroupConsumer, messages: Messages, acknowledgements: JobAcknowledgements
-) -> Messages:
-    """ACCEPT the messages already processed; return the others (with fresh metadata)."""
-    done = processed_coordinates(consumer.share_group.name, messages)
-    if not done:
-        return messages
+def _claim(
+    consumer: ShareGroupConsumer,
+    messages: Messages,
+    acknowledgements: JobAcknowledgements,
+    done: set[Coordinates],
+) -> tuple[Messages, set[Coordinates]]:
+    """Claim the job's records; ACCEPT (and add to ``done``) those processed already.
+    Returns the messages to consume and the coordinates claimed."""
+    claimed = claim_rows(consumer.share_group.name, [m.coordinates for m in messages])
+    if len(claimed) == len(messages):
+        return messages, claimed
     fresh = []
     for message in messages:
-        if message.coordinates in done:
-            acknowledgements.mark(message, AcknowledgeType.ACCEPT)
-        else:
+        if message.coordinates in claimed:
             fresh.append(message)
+        else:
+            acknowledgements.mark(message, AcknowledgeType.ACCEPT)
+            done.add(message.coordinates)
     # DEBUG: with per_message this is a line per record (a restart after kill -9 redelivers
     # every record the dead process held); INFO stays free of per-record lines.
     logger.debug(
         "%s: %d redelivered record(s) already processed; ACCEPTed without consume()",
         consumer.share_group.name,
-        len(done),
+        len(messages) - len(fresh),
     )
     metadata = messages.metadata
     if metadata is not None and fresh:
         metadata = build_metadata(
             fresh, messages.topic, metadata.created_at, metadata.partition is not None
         )
-    return Messages(fresh, topic=messages.topic, metadata=metadata)
+    return Messages(fresh, topic=messages.topic, metadata=metadata), claimed
 
 
-def processed_coordinates(share_group: str, messages: Iterable[Message]) -> set[Coordinates]:
-    """The coordinates among ``messages`` that have a ProcessedRecord row (one query)."""
+def claim_rows(
+    share_group: str, keys: Sequence[Coordinates], now: datetime | None = None
+) -> set[Coordinates]:
+    """Insert a ProcessedRecord row for each of ``keys`` that has none; the ones inserted.
+
+    Rows go in in coordinate order: two jobs claiming overlapping records wait for each other
+    in one direction only, never in a cycle."""
+    model = _processed_model()
+    connection = connections[DEFAULT_DB_ALIAS]
+    quote = connection.ops.quote_name
+    fields = [
+        model._meta.get_field(name)
+        for name in ("share_group", "topic", "partition", "offset", "processed_at")
+    ]
+    columns = [quote(field.column) for field in fields]  # type: ignore[union-attr]
+    at = fields[4].get_db_prep_value(now or timezone.now(), connection)
+    ordered = sorted(set(keys))
+    claimed: set[Coordinates] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(ordered), CLAIM_CHUNK):
+            chunk = ordered[start : start + CLAIM_CHUNK]
+            rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "
+                f"VALUES {rows} ON CONFLICT ({', '.join(columns[:4])}) DO NOTHING "
+                f"RETURNING {', '.join(columns[1:4])}",
+                [value for key in chunk for value in (share_group, *key, at)],
+            )
+            claimed.update((topic, partition, offset) for topic, partition, offset in cursor)
+    return claimed
+
+
+def _give_back(
+    share_group: str, claimed: set[Coordinates], acknowledgements: JobAcknowledgements
+) -> None:
+    """Delete the rows of claimed records the job did not ACCEPT (released, rejected, left
+    open): they have not been processed, and a redelivery must run ``consume`` on them."""
+    types = acknowledgements.marked()
+    left = [key for key in claimed if types.get(key) is not AcknowledgeType.ACCEPT]
+    if left:
+        _processed_model().objects.using(DEFAULT_DB_ALIAS).filter(
+            _where(left), share_group=share_group
+        ).delete()
+
+
+def _where(keys: Sequence[Coordinates]) -> Q:
     by_partition: dict[tuple[str, int], list[int]] = {}
-    for message in messages:
-        by_partition.setdefault((message.topic, message.partition), []).append(message.offset)
-    if not by_partition:
-        return set()
+    for topic, partition, offset in keys:
+        by_partition.setdefault((topic, partition), []).append(offset)
     condition = Q()
     for (topic, partition), offsets in by_partition.items():
         condition |= Q(topic=topic, partition=partition, offset__in=offsets)
-    rows = (
-        _processed_model()
-        .objects.using(DEFAULT_DB_ALIAS)
-        .filter(condition, share_group=share_group)
-        .values_list("topic", "partition", "offset")
-    )
-    return set(rows)
-
-
-def _record_processed(
-    consumer: ShareGroupConsumer, acknowledgements: JobAcknowledgements, skip: set[Coordinates]
-) -> None:
-    model = _processed_model()
-    now = timezone.now()
-    rows = [
-        model(
-            share_group=consumer.share_group.name,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            processed_at=now,
-        )
-        for message, ack_type in acknowledgements.items()
-        if ack_type is AcknowledgeType.ACCEPT and message.coordinates not in skip
-    ]
-    if not rows:
-        return
-    try:
-        model.objects.using(DEFAULT_DB_ALIAS).bulk_create(rows)
-    except IntegrityError as exc:
-        raise ConcurrentDeliveryError(
-            f"{consumer.share_group.name}: a record of this job was processed by another "
-            "delivery meanwhile; rolled back, its records are released"
-        ) from exc
-
-
-def _committed_elsewhere(
-    consumer: ShareGroupConsumer, acknowledgements: JobAcknowledgements, skip: set[Coordinates]
-) -> set[Coordinates]:
-    """After a collision: the job's ACCEPTed records another delivery has committed."""
-    accepted = [
-        message
-        for message, ack_type in acknowledgements.items()
-        if ack_type is AcknowledgeType.ACCEPT and message.coordinates not in skip
-    ]
-    try:
-        return processed_coordinates(consumer.share_group.name, accepted)
-    except Exception:  # cannot tell: RELEASE them all, the next delivery will see the rows
-        logger.exception("%s: looking up processed records failed", consumer.share_group.name)
-        return set()
+    return condition
 
 
 def _processed_model() -> type[Any]:

@@ -11,6 +11,7 @@ Check ids (also listed in docs/routing.md):
 - ``sharegroups.E007`` share group without topics
 - ``sharegroups.E008`` invalid share-group or topic name
 - ``sharegroups.E009`` invalid SHAREGROUPS setting or unknown client adapter
+- ``sharegroups.E010`` idempotent consumer on a database that cannot claim rows
 """
 
 from __future__ import annotations
@@ -254,4 +255,25 @@ def _check_consumer(route: Topic, where: str) -> Iterable[Error]:
             f"{where}: consumer {consumer!r} is not a ShareGroupConsumer subclass.",
             hint="Subclass django_sharegroups.ShareGroupConsumer and implement consume().",
             id="sharegroups.E002",
+        )
+        return
+    idempotent = route.idempotent
+    if idempotent is None:
+        idempotent = getattr(consumer, "idempotent", False)
+    if idempotent:
+        yield from _check_claiming_database(where)
+
+
+def _check_claiming_database(where: str) -> Iterable[Error]:
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    from ..processing.transactions import CLAIMING_VENDORS
+
+    vendor = connections[DEFAULT_DB_ALIAS].vendor
+    if vendor not in CLAIMING_VENDORS:
+        yield Error(
+            f"{where}: idempotent consumers claim their records with INSERT ... ON CONFLICT DO "
+            f"NOTHING RETURNING, which the default database ({vendor}) does not have.",
+            hint="Use PostgreSQL or SQLite for the default database, or drop idempotent.",
+            id="sharegroups.E010",
         )

@@ -150,6 +150,8 @@ class PacedReport:
     rate_after_restart: float | None
     rate_end_to_end: float | None
     cpu_seconds: float
+    #: Mean duration of a job as the engine timed it (``job.finished``), transaction included.
+    job_seconds: float | None = None
 
     @classmethod
     def build(
@@ -167,6 +169,8 @@ class PacedReport:
         events = run.read_events()
         lapses = [e for e in events if e["event"] == "locks.expired"]
         exceeded = [e for e in events if e["event"] == "acquisition.exceeded"]
+        jobs = [e for e in events if e["event"] == "jobs"]
+        timed = sum(e["count"] for e in jobs)
         return cls(
             adapter=run.adapter,
             records=len(placed),
@@ -185,6 +189,7 @@ class PacedReport:
             rate_after_restart=rate([at for at in times if at > killed_at]),
             rate_end_to_end=rate(times),
             cpu_seconds=run.cpu,
+            job_seconds=sum(e["seconds"] for e in jobs) / timed if timed else None,
         )
 
     @property
@@ -218,6 +223,12 @@ class PacedReport:
     def goal_rate(self) -> float:
         return GOAL_SHARE * self.concurrency / (self.job_ms / 1000)
 
+    @property
+    def measured_ideal(self) -> float | None:
+        """Concurrency / the jobs' measured duration: what the instances could do if they
+        never waited between jobs."""
+        return self.concurrency / self.job_seconds if self.job_seconds else None
+
     def throughput_met(self) -> bool:
         """Both uninterrupted stretches (before the kill, after the restart) at the goal."""
         stretches = (self.rate_before_kill, self.rate_after_restart)
@@ -247,6 +258,8 @@ class PacedReport:
             "cpu_ms_per_record": _round(self.cpu_ms_per_record, 2),
             "goal_rate": round(self.goal_rate),
             "throughput_met": self.throughput_met(),
+            "job_ms_measured": _round(self.job_seconds and self.job_seconds * 1000, 2),
+            "measured_ideal": _round(self.measured_ideal),
         }
 
     def lines(self, placed: dict[tuple[int, int], str]) -> str:
@@ -272,7 +285,12 @@ class PacedReport:
             f"{_shown(self.rate_after_restart)}, end to end {_shown(self.rate_end_to_end)}; "
             f"goal >= {d['goal_rate']} ({GOAL_SHARE} x {self.concurrency} / "
             f"{self.job_ms / 1000:g} s): {'met' if d['throughput_met'] else 'NOT met'}; "
-            f"consumer CPU {d['cpu_ms_per_record']} ms per record"
+            f"consumer CPU {d['cpu_ms_per_record']} ms per record\n"
+            f"  jobs took {d['job_ms_measured'] or '-'} ms on average (the engine's timing, "
+            f"transaction included): concurrency / job time = {_shown(d['measured_ideal'])} "
+            f"records/s, reached {_share(self.rate_before_kill, self.measured_ideal)} before "
+            f"the kill and {_share(self.rate_after_restart, self.measured_ideal)} after the "
+            "restart"
         )
 
 
@@ -284,6 +302,10 @@ def per_partition(placed: dict[tuple[int, int], str]) -> list[int]:
 
 def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
+
+
+def _share(value: float | None, of: float | None) -> str:
+    return "-" if value is None or not of else f"{value / of:.2f}x"
 
 
 def _shown(value: float | None) -> str:

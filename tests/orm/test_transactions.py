@@ -6,13 +6,14 @@ import threading
 
 import pytest
 from django.core import checks
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
+from django.utils import timezone
 
 from django_sharegroups import AcknowledgeType, ShareGroupConsumer
 from django_sharegroups.instrumentation import EventBus
 from django_sharegroups.models import ProcessedRecord
 from django_sharegroups.processing.executor import execute_job
-from django_sharegroups.processing.transactions import ConcurrentDeliveryError, transaction_mode
+from django_sharegroups.processing.transactions import transaction_mode
 from django_sharegroups.routing import RouteRegistry, share_group, topic
 from django_sharegroups.routing.checks import check_routes
 
@@ -131,60 +132,100 @@ def test_a_redelivered_processed_record_is_accepted_without_consume():
     assert acks == {0: ACCEPT, 1: ACCEPT, 2: ACCEPT}
 
 
-def test_a_job_racing_another_delivery_rolls_back_and_releases():
-    class Raced(EffectConsumer):
+def test_a_record_processed_meanwhile_is_accepted_without_consume():
+    """The row of a delivery that committed after this job's records were polled: the claim
+    finds it, and the record is ACCEPTed as done instead of being processed again."""
+    calls: list[list[int]] = []
+
+    class Idempotent(EffectConsumer):
         idempotent = True
 
         def consume(self, messages):
+            calls.append([m.offset for m in messages])
             super().consume(messages)
-            # Another delivery of the same record commits first (simulated in-transaction).
-            message = messages[0]
-            ProcessedRecord.objects.create(
-                share_group="orders",
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                processed_at="2026-01-01T00:00:00Z",
-            )
 
-    acks, acknowledgements = run(Raced, [0])
-    assert acks == {0: RELEASE}
-    assert isinstance(acknowledgements.error, ConcurrentDeliveryError)
-    assert Effect.objects.count() == 0
-    assert ProcessedRecord.objects.count() == 0
+    ProcessedRecord.objects.create(
+        share_group="orders", topic="orders", partition=0, offset=0, processed_at=timezone.now()
+    )
+    acks, _ = run(Idempotent, [0, 1])  # first deliveries, as after resetting the SPSO
+    assert acks == {0: ACCEPT, 1: ACCEPT}
+    assert calls == [[1]]
+    assert list(Effect.objects.values_list("offset", flat=True)) == [1]
 
 
-@pytest.mark.postgres  # SQLite (IMMEDIATE transactions) lets no other writer in mid-job
-def test_after_a_collision_the_records_the_other_delivery_committed_are_accepted():
-    def commit_elsewhere(message):
-        """Another consumer thread (own connection) commits a row for ``message``."""
+def test_a_failed_job_keeps_no_claim_and_its_records_are_processed_next_time():
+    attempts: list[int] = []
 
-        def insert():
-            ProcessedRecord.objects.create(
-                share_group="orders",
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                processed_at="2026-01-01T00:00:00Z",
-            )
+    class FailsOnce(EffectConsumer):
+        idempotent = True
+
+        def consume(self, messages):
+            attempts.append(len(messages))
+            super().consume(messages)
+            if len(attempts) == 1:
+                raise RuntimeError("boom after the writes")
+
+    acks, _ = run(FailsOnce, [0, 1])
+    assert acks == {0: RELEASE, 1: RELEASE}
+    assert ProcessedRecord.objects.count() == 0 and Effect.objects.count() == 0
+    acks, _ = run(FailsOnce, [0, 1], delivery_count=2)
+    assert acks == {0: ACCEPT, 1: ACCEPT}
+    assert attempts == [2, 2]
+    assert Effect.objects.count() == 2
+
+
+@pytest.mark.postgres  # SQLite (IMMEDIATE transactions) lets no second writer start a job
+def test_a_second_delivery_waits_for_the_first_and_skips_what_it_committed():
+    """Two deliveries of the same records at once (a lock lapsed mid-job): the second job's
+    claim waits on the first job's uncommitted rows, then finds them committed and ACCEPTs
+    those records without consume; the record only it has is processed. One effect each."""
+    first_claimed, release_first = threading.Event(), threading.Event()
+    calls: list[tuple[str, list[int]]] = []
+
+    class Slow(EffectConsumer):
+        idempotent = True
+
+        def consume(self, messages):
+            calls.append((threading.current_thread().name, [m.offset for m in messages]))
+            super().consume(messages)
+            if threading.current_thread().name == "first":
+                first_claimed.set()
+                assert release_first.wait(10)
+
+    results: dict[str, dict] = {}
+
+    def job(name: str, offsets: list[int]) -> None:
+        try:
+            results[name] = run(Slow, offsets)[0]
+        finally:
             connection.close()
 
-        thread = threading.Thread(target=insert)
-        thread.start()
-        thread.join()
+    first = threading.Thread(target=job, args=("first", [0, 1]), name="first")
+    first.start()
+    assert first_claimed.wait(10)
+    second = threading.Thread(target=job, args=("second", [0, 1, 2]), name="second")
+    second.start()
+    second.join(1.0)
+    assert second.is_alive(), "the second claim did not wait for the first job's rows"
+    release_first.set()
+    first.join(10)
+    second.join(10)
+    assert results == {"first": {0: ACCEPT, 1: ACCEPT}, "second": {0: ACCEPT, 1: ACCEPT, 2: ACCEPT}}
+    assert calls == [("first", [0, 1]), ("second", [2])]
+    assert sorted(Effect.objects.values_list("offset", flat=True)) == [0, 1, 2]
 
-    class Collides(EffectConsumer):
+
+def test_idempotent_routes_need_a_database_that_can_claim_rows(monkeypatch):
+    class Idempotent(EffectConsumer):
         idempotent = True
 
-        def consume(self, messages):
-            commit_elsewhere(messages[0])  # while our transaction is open
-            super().consume(messages)
-
-    acks, acknowledgements = run(Collides, [0, 1])
-    assert isinstance(acknowledgements.error, ConcurrentDeliveryError)
-    assert acks == {0: ACCEPT, 1: RELEASE}  # 0 is done (elsewhere), 1 must be redone
-    assert Effect.objects.count() == 0
-    assert list(ProcessedRecord.objects.values_list("offset", flat=True)) == [0]
+    routes = RouteRegistry()
+    share_group("claims", topics=[topic("claims", consumer=Idempotent)], registry=routes)
+    assert [e.id for e in check_routes(routes=routes)] == []
+    monkeypatch.setattr(type(connections["default"]), "vendor", "mysql")
+    errors = check_routes(routes=routes)
+    assert [e.id for e in errors] == ["sharegroups.E010"]
+    assert "(mysql)" in errors[0].msg
 
 
 def test_implicit_idempotent_job_records_what_it_accepts_on_return():

@@ -46,7 +46,9 @@ def publish_a_run(bus: EventBus) -> None:
     poll(bus, 5, 0.003, d1=3, d2=1, d5=1)
     poll(bus, 0, 0.5)
     bus.publish("job.started", share_group="orders", consumer="C", size=5)
-    bus.publish("job.finished", share_group="orders", consumer="C", size=5, acknowledgements={})
+    bus.publish(
+        "job.finished", share_group="orders", consumer="C", size=5, acknowledgements={}, seconds=0.1
+    )
     bus.publish(
         "acks.sent",
         share_group="orders",
