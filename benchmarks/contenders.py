@@ -89,26 +89,33 @@ def native_loop(run: dict, tally: Tally, stop: threading.Event) -> None:
 
 
 def orm_each(group: str) -> Callable:
-    """The per-record transaction of an idempotent consumer, written by hand."""
+    """The per-record transaction of an idempotent consumer, written by hand: the statements
+    the engine runs for a one-record job (claim the record's ProcessedRecord row, skip it if
+    another delivery has it, write the effect, commit)."""
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.project.settings")
     django.setup()
-    from django.db import transaction
+    from django.db import connection, transaction
     from django.utils import timezone
 
-    from django_sharegroups.models import ProcessedRecord
-
     from .project.models import Delivery
+
+    claim = (
+        'INSERT INTO django_sharegroups_processedrecord (share_group, topic, partition, "offset", '
+        "processed_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (share_group, topic, partition, "
+        '"offset") DO NOTHING RETURNING 1'
+    )
 
     def each(message) -> None:
         origin = {"topic": message.topic(), "partition": message.partition()}
         origin["offset"] = message.offset()
         with transaction.atomic():
-            if ProcessedRecord.objects.filter(share_group=group, **origin).exists():
-                return
+            with connection.cursor() as cursor:
+                cursor.execute(claim, [group, *origin.values(), timezone.now()])
+                if cursor.fetchone() is None:
+                    return  # processed by an earlier delivery
             Delivery.objects.create(number=json.loads(message.value())["n"], **origin)
-            ProcessedRecord.objects.create(share_group=group, processed_at=timezone.now(), **origin)
 
     return each
 

@@ -471,8 +471,9 @@ def render_orm(part: dict) -> str:
     ratio, table = _pair(part, "idempotent consumer", "orm loop")
     return (
         f"### ORM: an idempotent consumer on {part['database']}\n\n"
-        f"{part['records']:,} records; per record, both sides run one transaction that looks up "
-        "a ProcessedRecord row, writes a Delivery row and a ProcessedRecord row, then ACCEPT. "
+        f"{part['records']:,} records; per record, both sides run one transaction that claims "
+        "the record's ProcessedRecord row (`INSERT … ON CONFLICT DO NOTHING RETURNING`) and "
+        "writes a Delivery row, then ACCEPT. "
         f"Ratio (median per round): **{ratio}**.\n\n{table}"
     )
 
