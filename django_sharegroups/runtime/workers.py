@@ -71,7 +71,7 @@ class WorkerPool:
         self.run_job = run_job
         self.stop_event = stop_event
         self.in_flight = 0
-        self._jobs: queue.Queue = queue.Queue()
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._results: list[Any] = []
         self._arrived = threading.Condition(threading.Lock())
         #: Set when a handed-back item should wake the listener (see the module docstring).
