@@ -44,7 +44,8 @@ Coordinates = tuple[str, int, int]
 
 #: Databases whose backends can claim rows (``INSERT … ON CONFLICT DO NOTHING RETURNING``).
 CLAIMING_VENDORS = ("postgresql", "sqlite")
-#: Rows per claiming statement (SQLite allows 32,766 parameters, five per row).
+#: Rows per claiming statement at most (five parameters each; fewer where the backend's
+#: ``max_query_params`` says so: Django assumes 999 for SQLite).
 CLAIM_CHUNK = 1000
 
 
@@ -144,10 +145,12 @@ def claim_rows(
     columns = [quote(field.column) for field in fields]  # type: ignore[union-attr]
     at = fields[4].get_db_prep_value(now or timezone.now(), connection)
     ordered = sorted(set(keys))
+    limit = connection.features.max_query_params
+    size = min(CLAIM_CHUNK, limit // len(fields)) if limit else CLAIM_CHUNK
     claimed: set[Coordinates] = set()
     with connection.cursor() as cursor:
-        for start in range(0, len(ordered), CLAIM_CHUNK):
-            chunk = ordered[start : start + CLAIM_CHUNK]
+        for start in range(0, len(ordered), size):
+            chunk = ordered[start : start + size]
             rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
             cursor.execute(
                 f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "

@@ -153,6 +153,25 @@ def test_a_record_processed_meanwhile_is_accepted_without_consume():
     assert list(Effect.objects.values_list("offset", flat=True)) == [1]
 
 
+def test_a_large_job_is_claimed_in_statements_the_database_accepts():
+    """450 records: over SQLite's 999 parameters at five per row, so claimed in chunks there."""
+    calls: list[int] = []
+
+    class Idempotent(EffectConsumer):
+        idempotent = True
+
+        def consume(self, messages):
+            calls.append(len(messages))
+            super().consume(messages)
+
+    acks, _ = run(Idempotent, range(450))
+    assert set(acks.values()) == {ACCEPT} and len(acks) == 450
+    acks, _ = run(Idempotent, range(440, 460), delivery_count=2)  # 10 done, 10 new
+    assert set(acks.values()) == {ACCEPT} and len(acks) == 20
+    assert calls == [450, 10]
+    assert ProcessedRecord.objects.count() == Effect.objects.count() == 460
+
+
 def test_a_failed_job_keeps_no_claim_and_its_records_are_processed_next_time():
     attempts: list[int] = []
 
