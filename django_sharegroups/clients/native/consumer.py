@@ -74,6 +74,13 @@ DEFAULT_MAX_BYTES = 52_428_800  # librdkafka's and Kafka's fetch.max.bytes
 CLOSE_TIMEOUT = 5.0
 
 
+def _wire_type(ack_type: AcknowledgeType) -> int:
+    try:
+        return WIRE_TYPES[ack_type]
+    except KeyError:
+        raise TypeError(f"ack_type must be an AcknowledgeType, not {ack_type!r}") from None
+
+
 class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
     """One share-group member speaking ShareGroupHeartbeat, ShareFetch v2, ShareAcknowledge v2.
 
@@ -198,19 +205,11 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
         """Queue an acknowledgement (any thread); it is sent by the owner thread's next call."""
         if self._closed:
             self._check_open()
-        # Called once per record: ACCEPT is compared by identity (an Enum hashes in Python).
-        if ack_type is _ACCEPT:
-            wire_type = _ACCEPT_WIRE
-        else:
-            try:
-                wire_type = WIRE_TYPES[ack_type]
-            except KeyError:
-                raise TypeError(f"ack_type must be an AcknowledgeType, not {ack_type!r}") from None
+        # Called once per record: ACCEPT, the usual type, without a call or a lookup.
+        wire_type = _ACCEPT_WIRE if ack_type is _ACCEPT else _wire_type(ack_type)
         partition = record.handle
         if partition.__class__ is not TopicIdPartition:
-            partition = self._topics.by_name(record.topic, record.partition)
-            if partition is None:
-                raise ValueError(f"{record.topic}[{record.partition}] was never fetched here")
+            partition = self._partition_of(record)
         self._acknowledgements.add(partition, record.offset, wire_type)
 
     def acknowledge_all(self, records: Sequence[ReceivedRecord], ack_type: AcknowledgeType) -> None:
@@ -220,22 +219,25 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
             return
         if self._closed:
             self._check_open()
-        wire_type = _ACCEPT_WIRE if ack_type is _ACCEPT else WIRE_TYPES.get(ack_type)
-        if wire_type is None:
-            raise TypeError(f"ack_type must be an AcknowledgeType, not {ack_type!r}")
+        wire_type = _ACCEPT_WIRE if ack_type is _ACCEPT else _wire_type(ack_type)
         by_partition: dict[TopicIdPartition, list[int]] = {}
         for record in records:
             partition = record.handle
             if partition.__class__ is not TopicIdPartition:
-                partition = self._topics.by_name(record.topic, record.partition)
-                if partition is None:
-                    raise ValueError(f"{record.topic}[{record.partition}] was never fetched here")
+                partition = self._partition_of(record)
             offsets = by_partition.get(partition)
             if offsets is None:
                 offsets = by_partition[partition] = []
             offsets.append(record.offset)
         for partition, offsets in by_partition.items():
             self._acknowledgements.add_many(partition, offsets, wire_type)
+
+    def _partition_of(self, record: ReceivedRecord) -> TopicIdPartition:
+        """The partition of a record whose handle is not one (built by hand, e.g. in tests)."""
+        partition = self._topics.by_name(record.topic, record.partition)
+        if partition is None:
+            raise ValueError(f"{record.topic}[{record.partition}] was never fetched here")
+        return partition
 
     def prefetch(self, max_records: int) -> None:
         """Ask for up to ``max_records`` more records now, without waiting for them: a
