@@ -51,12 +51,14 @@ CLAIM_CHUNK = 1000
 
 def transaction_mode(consumer: ShareGroupConsumer) -> tuple[bool, bool]:
     """``(atomic, idempotent)`` for the consumer: the topic option wins over the class's."""
-    idempotent = _option(consumer, "idempotent")
-    return idempotent or _option(consumer, "atomic"), idempotent
+    idempotent = declared(consumer.topic, consumer, "idempotent")
+    return idempotent or declared(consumer.topic, consumer, "atomic"), idempotent
 
 
-def _option(consumer: ShareGroupConsumer, name: str) -> bool:
-    value = getattr(consumer.topic, name, None)
+def declared(topic: Any, consumer: Any, name: str) -> bool:
+    """``atomic`` or ``idempotent``: the topic's option, else the consumer's (class or
+    instance) attribute. The system checks ask it of a route and its consumer class."""
+    value = getattr(topic, name, None)
     if value is None:
         value = getattr(consumer, name, False)
     return bool(value)

@@ -257,10 +257,9 @@ def _check_consumer(route: Topic, where: str) -> Iterable[Error]:
             id="sharegroups.E002",
         )
         return
-    idempotent = route.idempotent
-    if idempotent is None:
-        idempotent = getattr(consumer, "idempotent", False)
-    if idempotent:
+    from ..processing.transactions import declared
+
+    if declared(route, consumer, "idempotent"):
         yield from _check_claiming_database(where)
 
 
