@@ -35,6 +35,20 @@ def run(consumer_class, offsets, *, topic_options=None, delivery_count=1, implic
     return {m.offset: ack for m, ack in acknowledgements.items()}, acknowledgements
 
 
+def recording_idempotent() -> tuple[type[EffectConsumer], list[list[int]]]:
+    """An idempotent EffectConsumer, and the offsets of each ``consume`` call it gets."""
+    calls: list[list[int]] = []
+
+    class Idempotent(EffectConsumer):
+        idempotent = True
+
+        def consume(self, messages):
+            calls.append([m.offset for m in messages])
+            super().consume(messages)
+
+    return Idempotent, calls
+
+
 class AcceptsOneRejectsOneThenFails(ShareGroupConsumer):
     def consume(self, messages):
         first, second = messages
@@ -113,15 +127,7 @@ def test_idempotent_job_writes_a_processed_row_for_accepted_records_only():
 
 
 def test_a_redelivered_processed_record_is_accepted_without_consume():
-    calls: list[list[int]] = []
-
-    class Idempotent(EffectConsumer):
-        idempotent = True
-
-        def consume(self, messages):
-            calls.append([m.offset for m in messages])
-            super().consume(messages)
-
+    Idempotent, calls = recording_idempotent()
     run(Idempotent, [0, 1])
     acks, _ = run(Idempotent, [0, 1, 2], delivery_count=2)  # 0 and 1 come back, 2 is new
     assert acks == {0: ACCEPT, 1: ACCEPT, 2: ACCEPT}
@@ -135,15 +141,7 @@ def test_a_redelivered_processed_record_is_accepted_without_consume():
 def test_a_record_processed_meanwhile_is_accepted_without_consume():
     """The row of a delivery that committed after this job's records were polled: the claim
     finds it, and the record is ACCEPTed as done instead of being processed again."""
-    calls: list[list[int]] = []
-
-    class Idempotent(EffectConsumer):
-        idempotent = True
-
-        def consume(self, messages):
-            calls.append([m.offset for m in messages])
-            super().consume(messages)
-
+    Idempotent, calls = recording_idempotent()
     ProcessedRecord.objects.create(
         share_group="orders", topic="orders", partition=0, offset=0, processed_at=timezone.now()
     )
@@ -155,20 +153,12 @@ def test_a_record_processed_meanwhile_is_accepted_without_consume():
 
 def test_a_large_job_is_claimed_in_statements_the_database_accepts():
     """450 records: over SQLite's 999 parameters at five per row, so claimed in chunks there."""
-    calls: list[int] = []
-
-    class Idempotent(EffectConsumer):
-        idempotent = True
-
-        def consume(self, messages):
-            calls.append(len(messages))
-            super().consume(messages)
-
+    Idempotent, calls = recording_idempotent()
     acks, _ = run(Idempotent, range(450))
     assert set(acks.values()) == {ACCEPT} and len(acks) == 450
     acks, _ = run(Idempotent, range(440, 460), delivery_count=2)  # 10 done, 10 new
     assert set(acks.values()) == {ACCEPT} and len(acks) == 20
-    assert calls == [450, 10]
+    assert [len(offsets) for offsets in calls] == [450, 10]
     assert ProcessedRecord.objects.count() == Effect.objects.count() == 460
 
 
