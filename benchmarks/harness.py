@@ -88,8 +88,6 @@ class Bench:
         #: The adapter ``runshareconsumers`` picks when the settings name none.
         self.default_adapter = default_adapter(bootstrap)
         self.workdir = Path(tempfile.mkdtemp(prefix="sharegroups-throughput-"))
-        #: Partitions of each topic this run created (backlogs are spread evenly over them).
-        self.partitions: dict[str, int] = {}
         self.database_url, self.postgres = self._database()
 
     def close(self) -> None:
@@ -120,9 +118,7 @@ class Bench:
         return url, postgres
 
     def topic(self, partitions: int = 3) -> str:
-        name = create_topic(self.admin, partitions, prefix="bench-throughput")
-        self.partitions[name] = partitions
-        return name
+        return create_topic(self.admin, partitions, prefix="bench-throughput")
 
     def group(self) -> str:
         name = f"bench-group-{uuid.uuid4().hex[:10]}"
@@ -141,7 +137,7 @@ class Bench:
         with more members than partitions gives each member only some partitions, so most
         members had nothing to do: that measured the producer, not the consumers."""
         producer = self.producer(**{"linger.ms": 20, "batch.num.messages": 10000})
-        partitions = self.partitions.get(topic, 1)
+        partitions = len(self.admin.list_topics(topic, timeout=30).topics[topic].partitions)
         for n in range(count):
             while True:
                 try:
