@@ -71,7 +71,10 @@ LABELS = {
     "per_batch native": "`runshareconsumers`, per_batch(500), native adapter",
     "per_message confluent": "`runshareconsumers`, per_message, confluent adapter",
     "per_message native": "`runshareconsumers`, per_message, native adapter",
-    "native raw": "native adapter polled without the engine (500 per poll, next 500 prefetched)",
+    "native raw": (
+        "native adapter polled without the engine (2,000 per poll in whole batches, next poll"
+        " prefetched, one acknowledge_all per poll)"
+    ),
 }
 #: (concurrency, workers_per_consumer) of the I/O-bound part; > 3 instances = more than
 #: partitions.

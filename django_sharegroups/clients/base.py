@@ -155,6 +155,11 @@ class ShareConsumerClient(ABC):
         """Start acquiring up to ``max_records`` for the next poll now, while the caller
         processes what it has (the next poll hands them over). Adapters that cannot ignore it."""
 
+    def acquire_whole_batches(self, allowed: bool) -> None:  # noqa: B027 - optional
+        """The caller finishes whole producer batches well within the lock (``allowed``), so
+        polls may acquire more than asked when that is cheaper for the broker. Adapters that
+        always acquire whole batches, or never can, ignore it."""
+
     def last_poll_acquired_at(self) -> float | None:
         """When (``time.time()``) the records of the last poll were asked for, if that was
         before the poll began (they were prefetched); ``None`` otherwise."""

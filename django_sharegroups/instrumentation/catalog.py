@@ -60,6 +60,7 @@ class AcquisitionSized(TypedDict):
     lock_ms: int
     workers: int
     renewing: bool
+    whole_batches: bool
 
 
 class AcquisitionExceeded(TypedDict):

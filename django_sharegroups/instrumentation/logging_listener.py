@@ -164,13 +164,14 @@ def log_event(event: str, payload: dict[str, Any]) -> None:
     elif event == "acquisition.sized":
         pace = payload["ms_per_record"]
         logger.info(
-            "%s: polls ask for up to %d record(s) (%s, lock %d ms, %d worker(s)%s)",
+            "%s: polls ask for up to %d record(s) (%s, lock %d ms, %d worker(s)%s%s)",
             payload["share_group"],
             payload["records"],
             "no job timed yet" if pace is None else f"{pace:g} ms per record",
             payload["lock_ms"],
             payload["workers"],
             ", renewing held records" if payload["renewing"] else "",
+            ", whole producer batches" if payload["whole_batches"] else "",
         )
     elif event == "process.started":
         logger.info("Started %d share-consumer instance(s)", len(payload["runner"].listeners))

@@ -12,6 +12,11 @@ next — small at first, growing quickly while jobs are fast, shrinking as soon 
 down. A poll never asks for more than
 ``MAX_RECORDS_PER_POLL`` (``MAX_RECORDS_PER_POLL_RENEWING`` when the adapter renews held
 records). ``max_messages_per_job`` sizes jobs only.
+
+When the workers would finish ``WHOLE_BATCH_RECORDS`` more records within that second, an
+adapter with a strict record limit may acquire whole producer batches instead
+(``whole_batches``): the broker then serves more records per fetch for less work, and even the
+largest overshoot is finished long before its lock runs out.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ LOCK_SHARE_RENEWING = LOCK_SHARE
 HORIZON_SECONDS = 1.0
 MAX_RECORDS_PER_POLL = 500
 MAX_RECORDS_PER_POLL_RENEWING = 2000
+#: Records a fetch in whole batches may bring beyond what it asked for: about two producer
+#: batches of librdkafka's default ``batch.size`` (1 MB) of ~100-byte records.
+WHOLE_BATCH_RECORDS = 20_000
 #: Kafka's default ``share.record.lock.duration.ms``, when the lock is not known.
 DEFAULT_LOCK_MS = 30_000
 #: Weight of a sample faster than the estimate (slower samples are taken as they are).
@@ -44,6 +52,7 @@ class AcquisitionReport:
     lock_ms: int
     workers: int
     renewing: bool
+    whole_batches: bool
 
 
 class AcquisitionSizer:
@@ -57,6 +66,7 @@ class AcquisitionSizer:
         "seconds_per_record",
         "per_worker",
         "_reported",
+        "_reported_whole_batches",
     )
 
     def __init__(
@@ -70,6 +80,7 @@ class AcquisitionSizer:
         #: Records one free worker may take per poll (at most doubles from poll to poll).
         self.per_worker = max_messages_per_job
         self._reported = 0
+        self._reported_whole_batches = False
 
     @property
     def cap(self) -> int:
@@ -97,6 +108,16 @@ class AcquisitionSizer:
         share = LOCK_SHARE_RENEWING if self.renewing else LOCK_SHARE
         return min(self.lock_ms / 1000 * share, HORIZON_SECONDS)
 
+    @property
+    def whole_batches(self) -> bool:
+        """Whether the workers would finish ``WHOLE_BATCH_RECORDS`` more records within one
+        worker's share of a poll (``seconds_of_work``): then acquiring whole producer batches
+        beyond the allowance cannot put a lock at risk, and the broker serves them cheaper."""
+        pace = self.seconds_per_record
+        if pace is None:
+            return False
+        return pace * WHOLE_BATCH_RECORDS <= self.seconds_of_work * self.workers
+
     def prefetch_for(self, held: int) -> int:
         """Records that may be acquired ahead of the next poll while ``held`` records are
         still to be processed: what the workers finish within the same time after the held
@@ -121,13 +142,23 @@ class AcquisitionSizer:
             self.seconds_per_record = estimate + SPEED_UP_WEIGHT * (sample - estimate)
 
     def report_due(self) -> AcquisitionReport | None:
-        """A report when the allowance changed a lot since the last one (or none was made)."""
-        last = self._reported
-        if last and last / REPORT_FACTOR < self.allowance < last * REPORT_FACTOR:
+        """A report when the allowance changed a lot since the last one (or none was made),
+        or whole batches were allowed or stopped being allowed."""
+        last, whole_batches = self._reported, self.whole_batches
+        if (
+            last
+            and last / REPORT_FACTOR < self.allowance < last * REPORT_FACTOR
+            and whole_batches == self._reported_whole_batches
+        ):
             return None
-        self._reported = self.allowance
+        self._reported, self._reported_whole_batches = self.allowance, whole_batches
         return AcquisitionReport(
-            self.allowance, self.seconds_per_record, self.lock_ms, self.workers, self.renewing
+            self.allowance,
+            self.seconds_per_record,
+            self.lock_ms,
+            self.workers,
+            self.renewing,
+            whole_batches,
         )
 
     def publish_report(self, bus: EventBus, share_group: str) -> None:
@@ -144,4 +175,5 @@ class AcquisitionSizer:
             lock_ms=report.lock_ms,
             workers=report.workers,
             renewing=report.renewing,
+            whole_batches=report.whole_batches,
         )

@@ -50,6 +50,7 @@ class Poller:
         self.declared_lock_ms = declared_lock_ms
         #: ``time.monotonic()`` of the first of a run of failed polls (None: polls work).
         self.failing_since: float | None = None
+        self._allowed_whole_batches = False
 
     def lock_ms(self) -> int | None:
         """The acquisition lock: as the adapter last saw it, else as declared or configured."""
@@ -65,6 +66,7 @@ class Poller:
         asked = self.throttle.bound(self.sizer.records_for(free_workers), self.stop_event)
         if asked == 0:
             return None
+        whole_batches = self._whole_batches()
         polled_at = datetime.now(tz=UTC)
         began = time.perf_counter()
         try:
@@ -94,7 +96,7 @@ class Poller:
                 seconds=time.perf_counter() - began,
                 delivery_counts=delivery_counts(records),
             )
-        if received > asked:
+        if received > asked and not whole_batches:
             self.bus.publish(
                 "acquisition.exceeded",
                 share_group=self.share_group,
@@ -114,7 +116,16 @@ class Poller:
         wanted = 0
         if self.throttle.settings is None and not self.stop_event.is_set():
             wanted = self.sizer.prefetch_for(len(self.leases))
+            self._whole_batches()
         self.client.prefetch(wanted)
+
+    def _whole_batches(self) -> bool:
+        """Tell the adapter whether it may acquire whole batches (never when throttled)."""
+        allowed = self.throttle.settings is None and self.sizer.whole_batches
+        if allowed != self._allowed_whole_batches:
+            self._allowed_whole_batches = allowed
+            self.client.acquire_whole_batches(allowed)
+        return allowed
 
 
 _DELIVERY_COUNT = attrgetter("delivery_count")

@@ -162,3 +162,37 @@ def test_librdkafka_over_acquisition_is_reported_with_numbers(
     assert first["client"] == "confluent" and first["received"] > first["asked"] >= 1
     assert f"asked for {first['asked']} record(s)" in caplog.text
     assert f"acquired {first['received']}" in caplog.text
+
+
+def test_fast_jobs_on_a_backlog_acquire_whole_producer_batches_under_the_native_adapter(
+    kafka_bootstrap_servers, share_topic
+):
+    name = share_topic()
+    total = 6000
+    produce_backlog(kafka_bootstrap_servers, name, total)
+    collector = Deliveries()
+
+    class Fast(ShareGroupConsumer):
+        def consume(self, messages):
+            for message in messages:
+                collector.add(message)
+                self.mark_accepted(message)
+
+    bus = EventBus()
+    polls, sized = events_of(bus, "poll"), events_of(bus, "acquisition.sized")
+    exceeded = events_of(bus, "acquisition.exceeded")
+    options = {"jobs_builder": "per_batch", "max_messages_per_job": 100}
+    group = declare(name, Fast, client="native", topic_options=options)
+    runner = runner_for(group, "native", kafka_bootstrap_servers, bus)
+    runner.start()
+    try:
+        assert wait_until(lambda: len(collector) >= total, timeout=120)
+    finally:
+        assert runner.shutdown() == 0
+    assert sorted(p["n"] for p in collector.payloads()) == list(range(total))
+    assert {d.delivery_count for d in collector.items} == {1}
+    # Jobs this fast finish whole producer batches long before a lock runs out: polls were
+    # allowed to take more than they asked for, said so once, and that is no over-acquisition.
+    assert not sized[0]["whole_batches"] and any(s["whole_batches"] for s in sized)
+    assert any(p["records"] > p["asked"] for p in polls)
+    assert exceeded == []

@@ -179,6 +179,29 @@ def test_record_limit_is_strict_even_inside_one_producer_batch(
         assert 0 < len(records) <= limit
 
 
+def test_whole_batches_when_allowed_and_the_strict_limit_again_when_not(
+    kafka_bootstrap_servers, share_topic, member
+) -> None:
+    name = share_topic()
+    produce(
+        kafka_bootstrap_servers, name, [b"%d" % i for i in range(100)], config={"linger.ms": 200}
+    )
+    client = member(name)
+    client.acquire_whole_batches(True)
+    records = poll_until(client, 1, max_records=3, ack=None)
+    # Batch-optimized mode: the broker hands over the whole producer batch, and the adapter
+    # takes it (instead of refusing an answer that holds more than was asked for).
+    assert len(records) > 3
+    assert len({r.offset for r in records}) == len(records)
+    client.acknowledge_all(records, RELEASE)
+    client.acquire_whole_batches(False)
+    again = poll_until(client, 1, max_records=3, ack=None)
+    assert 0 < len(again) <= 3
+    assert {r.delivery_count for r in again} == {2}
+    client.acknowledge_all(again, ACCEPT)
+    assert client.commit_sync(10) == []
+
+
 @pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
 def test_compressed_topics_decode(kafka_bootstrap_servers, share_topic, member, codec) -> None:
     name = share_topic()

@@ -181,6 +181,9 @@ def test_the_engine_prefetches_and_processes_every_record_once(
         return value
 
     monkeypatch.setattr(NativeShareConsumer, "last_poll_acquired_at", spy)
+    # Record-limit fetches throughout: jobs this fast would soon be allowed whole producer
+    # batches, which bring this small backlog in one or two polls with nothing to prefetch.
+    monkeypatch.setattr(NativeShareConsumer, "acquire_whole_batches", lambda self, allowed: None)
     group = declare(
         name,
         Accept,

@@ -115,6 +115,10 @@ def test_a_session_opens_with_epoch_zero_and_every_partition() -> None:
     assert request["share_acquire_mode"] == 1 and request["is_renew_ack"] is False
     assert [p["partition_index"] for p in request["topics"][0]["partitions"]] == [0, 1]
     assert request["forgotten_topics_data"] == []
+    whole = session.fetch_request(
+        {P0}, {}, max_records=5, max_wait_ms=0, max_bytes=99, whole_batches=True
+    )
+    assert whole["share_acquire_mode"] == 0 and whole["max_records"] == 5  # batch-optimized
     with pytest.raises(ValueError, match="before it is open"):
         session.fetch_request({P0}, {P0: {1: ACCEPT}}, max_records=1, max_wait_ms=0, max_bytes=1)
     with pytest.raises(ValueError, match="before it is open"):

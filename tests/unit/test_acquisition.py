@@ -7,6 +7,7 @@ from django_sharegroups.processing.acquisition import (
     LOCK_SHARE,
     MAX_RECORDS_PER_POLL,
     MAX_RECORDS_PER_POLL_RENEWING,
+    WHOLE_BATCH_RECORDS,
     AcquisitionSizer,
 )
 
@@ -83,3 +84,17 @@ def test_a_report_is_due_at_first_and_then_only_when_the_allowance_changed_a_lot
     acquisition.records_for(4)  # 16
     report = acquisition.report_due()
     assert report is not None and report.records == 16 and report.lock_ms == 30_000
+
+
+def test_whole_batches_only_once_the_workers_would_finish_them_well_within_a_poll():
+    acquisition = sizer(workers=2)
+    assert not acquisition.whole_batches  # nothing measured yet
+    # A second of work per worker (the horizon): two workers finish this pace's batches in it.
+    fits = 2 * HORIZON_SECONDS / WHOLE_BATCH_RECORDS
+    acquisition.job_finished(100, 100 * fits * 0.9)
+    assert acquisition.whole_batches
+    acquisition.job_finished(1, fits * 1.5)  # slower samples count at once
+    assert not acquisition.whole_batches
+    slow = sizer(workers=32)
+    slow.job_finished(1, 0.015)  # 15 ms jobs: never, however many workers
+    assert not slow.whole_batches

@@ -53,6 +53,7 @@ from .acknowledgements import (
 )
 from .delivery import (
     CORRUPT_BATCH_ACTIONS,
+    DEFAULT_MAX_ACQUIRED,
     RELEASE,
     CorruptBatch,
     DecodedBatches,
@@ -139,6 +140,8 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
         self._ready: list[ReceivedRecord] = []
         self._ready_since: float | None = None
         self._last_acquired_at: float | None = None
+        #: ShareFetch in batch-optimized mode (see ``acquire_whole_batches``).
+        self._whole_batches = False
 
     # -- the adapter interface --------------------------------------------------------------
 
@@ -275,13 +278,25 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
             max_records=max_records,
             max_wait_ms=0,
             max_bytes=self.max_bytes,
+            whole_batches=self._whole_batches,
         )
+        limit = self._acquired_limit(max_records)
         self._begin(
-            _InFlight(session, partitions, acknowledgements, fetch=True, max_records=max_records),
+            _InFlight(session, partitions, acknowledgements, fetch=True, max_records=limit),
             SHARE_FETCH,
             request,
         )
         return True
+
+    def acquire_whole_batches(self, allowed: bool) -> None:
+        """While ``allowed``, ShareFetch asks in batch-optimized mode: the broker hands over
+        whole producer batches, possibly more records than asked for, and spends less per
+        record than when it splits batches at the record limit."""
+        self._whole_batches = allowed
+
+    def _acquired_limit(self, max_records: int) -> int:
+        """Records one partition of a ShareFetch answer may carry before it is refused."""
+        return DEFAULT_MAX_ACQUIRED if self._whole_batches else max_records
 
     def last_poll_acquired_at(self) -> float | None:
         """When (``time.time()``) the records of the last poll were asked for, if that was
@@ -403,6 +418,7 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
             max_records=max_records,
             max_wait_ms=int(wait * 1000),
             max_bytes=self.max_bytes,
+            whole_batches=self._whole_batches,
         )
         try:
             response = self._cluster.request(
@@ -411,7 +427,8 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
         except KafkaError as error:
             self._fetch_error(session, acknowledgements, error)
             return []
-        return self._fetched(session, wanted, acknowledgements, response, max_records)
+        limit = self._acquired_limit(max_records)
+        return self._fetched(session, wanted, acknowledgements, response, limit)
 
     def _fetch_error(
         self,

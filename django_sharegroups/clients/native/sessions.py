@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Mapping, Set
 
 from ...kafka.protocol.messages.share_consumer import (
+    SHARE_ACQUIRE_MODE_BATCH_OPTIMIZED,
     SHARE_ACQUIRE_MODE_RECORD_LIMIT,
     SHARE_SESSION_EPOCH_CLOSE,
     SHARE_SESSION_EPOCH_OPEN,
@@ -59,9 +60,11 @@ class ShareSession:
         max_records: int,
         max_wait_ms: int,
         max_bytes: int,
+        whole_batches: bool = False,
     ) -> dict:
         """A ShareFetch that makes the session fetch ``wanted`` and carries ``acknowledgements``
-        (which must be for partitions in ``wanted``, and empty when the session is not open)."""
+        (which must be for partitions in ``wanted``, and empty when the session is not open);
+        at most ``max_records``, or whole batches beyond it with ``whole_batches``."""
         if acknowledgements and not self.opened:
             raise ValueError("a share session cannot acknowledge before it is open")
         if renews(acknowledgements):
@@ -80,7 +83,7 @@ class ShareSession:
             "max_bytes": max_bytes,
             "max_records": max_records,
             "batch_size": max_records,
-            "share_acquire_mode": SHARE_ACQUIRE_MODE_RECORD_LIMIT,
+            "share_acquire_mode": _acquire_mode(whole_batches),
             "is_renew_ack": False,
             "topics": _topics(listed, acknowledgements),
             "forgotten_topics_data": _forgotten(forgotten),
@@ -99,6 +102,12 @@ class ShareSession:
             "is_renew_ack": renews(acknowledgements),
             "topics": _topics(set(acknowledgements), acknowledgements),
         }
+
+
+def _acquire_mode(whole_batches: bool) -> int:
+    if whole_batches:
+        return SHARE_ACQUIRE_MODE_BATCH_OPTIMIZED
+    return SHARE_ACQUIRE_MODE_RECORD_LIMIT
 
 
 def _topics(
