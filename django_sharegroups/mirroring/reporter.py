@@ -9,6 +9,7 @@ queue bound.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
 import time
@@ -222,14 +223,7 @@ class MirrorReporter(threading.Thread):
     def _write_leases(self, final: bool) -> None:
         if final or self.process_pk is None:
             return  # finish_process dropped them; without a process row there is no owner
-        leases = [
-            (listener.share_group.name, lease)
-            for listener in self.listeners
-            for lease in listener.leases.current_leases
-            if self.mirror.keeps(
-                "leases", listener.share_group.name, lease.topic, lease.partition, lease.offset
-            )
-        ]
+        leases = self._oldest_leases()
         signature = frozenset(
             (group, lease.coordinates, lease.delivery_count, lease.holder)
             for group, lease in leases
@@ -238,6 +232,26 @@ class MirrorReporter(threading.Thread):
             return
         self.written["leases"] += writers.replace_leases(self.process_pk, leases)
         self._last_leases = signature
+
+    def _oldest_leases(self) -> list[tuple[str, Any]]:
+        """The leases to mirror: the oldest ``max_leases`` of the process. A poll of fast jobs
+        can hold tens of thousands of records for a fraction of a second; rewriting a row for
+        each every interval would cost more than processing them, and the admin shows the
+        oldest anyway."""
+        limit = self.mirror.max_leases
+        leases: list[tuple[str, Any]] = []
+        for listener in self.listeners:
+            name = listener.share_group.name
+            taken = 0
+            for lease in listener.leases.oldest_leases():
+                if taken == limit:
+                    break
+                if self.mirror.keeps("leases", name, lease.topic, lease.partition, lease.offset):
+                    leases.append((name, lease))
+                    taken += 1
+        if len(leases) > limit:
+            leases = heapq.nsmallest(limit, leases, key=lambda item: item[1].acquired_at)
+        return leases
 
     def _write_rollups(self) -> None:
         # Merged before writing: after a failed write the totals stay dirty and are retried.

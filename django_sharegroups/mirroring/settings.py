@@ -44,6 +44,8 @@ class MirrorSettings:
     queue_size: int = 10_000
     #: Bytes of a dead letter's payload kept (longer ones are cut and flagged as truncated).
     payload_limit: int = 64 * 1024
+    #: Lease rows per process: the oldest held records (the rest are not mirrored).
+    max_leases: int = 1000
     #: Seconds without a heartbeat after which a process (and its leases) counts as stale.
     stale_after: float = 30.0
     #: Seconds ``sharegroups_cleanup`` keeps dead letters, archived records, stopped processes.
@@ -79,6 +81,7 @@ class MirrorSettings:
             "sample_rate": (0.0, 1.0),
             "interval": (0.01, None),
             "queue_size": (1, None),
+            "max_leases": (1, None),
             "payload_limit": (0, None),
             "stale_after": (0.0, None),
             "retention": (0.0, None),

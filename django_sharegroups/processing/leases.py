@@ -14,7 +14,7 @@ it through single dict operations, which the GIL makes atomic, so no lock is tak
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from ..clients.base import ReceivedRecord
@@ -130,13 +130,13 @@ class LeaseTracker:
             if (record := batch.records.get(key)) is not None
         ]
 
-    @property
-    def current_leases(self) -> list[Lease]:
-        return [
-            self._lease(key, record, batch)
-            for key, batch in list(self._batch_of.items())
-            if (record := batch.records.get(key)) is not None
-        ]
+    def oldest_leases(self) -> Iterator[Lease]:
+        """The leases held now, oldest first, built as they are taken (any thread: it walks
+        a copy of the index, so a caller that stops early pays only for what it took)."""
+        for key, batch in list(self._batch_of.items()):
+            record = batch.records.get(key)
+            if record is not None:
+                yield self._lease(key, record, batch)
 
     def _lease(self, key: Coordinates, record: ReceivedRecord, batch: LeaseBatch) -> Lease:
         return Lease(

@@ -64,6 +64,7 @@ def test_an_unconfigured_project_mirrors_everything_and_hand_built_settings_noth
         ({"sample_rate": 2}, "'sample_rate'] is 2"),
         ({"interval": 0}, "'interval'] is 0"),
         ({"queue_size": True}, "'queue_size'] is True"),
+        ({"max_leases": 0}, "'max_leases'] is 0"),
         ({"rollups": "sampled"}, "'rollups'] is 'sampled'; expected 'off' or 'full'"),
         ({"rollup_retention": -1}, "'rollup_retention'] is -1"),
         (["full"], "must be a dict"),
@@ -132,6 +133,30 @@ def test_leases_and_the_process_are_mirrored_while_running_and_cleared_on_stop(b
     process = ConsumerProcess.objects.get()
     assert process.status == "stopped"
     assert Lease.objects.count() == 0
+
+
+def test_a_process_mirrors_only_its_oldest_max_leases(broker, bus):
+    name = "mirrored-oldest-leases"
+    prepare(broker, name, partitions=2)
+    produce(broker, name, numbered(6))
+    consumer = type("Held", (Holding,), {"gate": threading.Event()})
+    group = declare(name, consumer, concurrency=2, workers_per_consumer=3)
+    with running([group], broker, bus=bus, **mirror_settings(max_leases=4)) as runner:
+
+        def held():
+            return [lease for each in runner.listeners for lease in each.leases.oldest_leases()]
+
+        assert wait_until(lambda: len(held()) == 6, 60)
+        assert wait_until(lambda: Lease.objects.count() == 4, 60)
+        mirrored = {(row.partition, row.offset) for row in Lease.objects.all()}
+        left_out = [lease for lease in held() if (lease.partition, lease.offset) not in mirrored]
+        kept = [lease for lease in held() if (lease.partition, lease.offset) in mirrored]
+        assert len(left_out) == 2 and len(kept) == 4
+        newest_kept = max(lease.acquired_at for lease in kept)
+        assert newest_kept <= min(lease.acquired_at for lease in left_out)
+        consumer.gate.set()
+        assert wait_until(lambda: settled(broker, name), 60)
+        assert wait_until(lambda: Lease.objects.count() == 0, 30)
 
 
 def test_nothing_is_mirrored_when_mirroring_is_off(broker):
