@@ -7,6 +7,11 @@ passed its health check (``CONN_HEALTH_CHECKS``) at every such call, which costs
 thread: a connection that served this thread's last job without an error less than
 ``RECHECK_AFTER`` seconds ago keeps its health check. Broken connections, connections left in a
 transaction and connections past ``CONN_MAX_AGE`` are still closed exactly as Django does.
+
+A thread that holds no open connection has nothing to tidy: Django's ``connection_created``
+signal tells which threads opened one since their last tidy, so a job that never touches the
+database costs no look into Django's per-thread connection storage (about 7 µs a job, a sixth
+of a ``per_message`` job's whole cost on a backlog).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import threading
 import time
 
 from django.db import connections
+from django.db.backends.signals import connection_created
 
 #: A connection that finished a job this recently (seconds) is not health-checked again.
 RECHECK_AFTER = 1.0
@@ -35,10 +41,25 @@ def after_job() -> None:
 
 
 def _tidy(*, recent: bool) -> None:
+    # A thread not seen yet may hold connections opened before this module was imported.
+    if not getattr(_thread, "opened", True):
+        return
+    still_open = False
     # ``health_check_done`` is Django's (4.1+); django-stubs does not declare it.
     for connection in connections.all(initialized_only=True):
         checked = connection.health_check_done  # type: ignore[attr-defined]
         keep_check = recent and checked and not connection.errors_occurred
         connection.close_if_unusable_or_obsolete()
-        if keep_check and connection.connection is not None:
-            connection.health_check_done = True  # type: ignore[attr-defined]
+        if connection.connection is not None:
+            still_open = True
+            if keep_check:
+                connection.health_check_done = True  # type: ignore[attr-defined]
+    _thread.opened = still_open
+
+
+def _opened(sender, connection, **kwargs) -> None:
+    """``connection_created``: sent in the thread that opened the connection."""
+    _thread.opened = True
+
+
+connection_created.connect(_opened, dispatch_uid="django_sharegroups.processing.connections")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ..clients.base import AcknowledgeType
 from ..consumer import ShareGroupConsumer
 from ..instrumentation import EventBus
-from ..messages import Message, Messages, build_metadata
+from ..messages import Message, Messages
 from . import connections
 from .acknowledgements import JobAcknowledgements
 from .leases import LeaseTracker
@@ -67,9 +67,6 @@ def execute_job(
             live = [m for m in messages if m.coordinates not in acknowledgements.lapsed]
     if not live:
         return acknowledgements
-    metadata = build_metadata(
-        live, consumer.topic.name, polled_at or datetime.now().astimezone(), partition_scoped
-    )
     consumer._acknowledgements = acknowledgements
     started = time.perf_counter()
     connections.before_job()
@@ -77,7 +74,12 @@ def execute_job(
         bus.publish("job.started", share_group=group, consumer=name, size=len(live))
     span = tracer.start(group, consumer.topic.name, live) if tracer is not None else None
     try:
-        batch = Messages(live, topic=consumer.topic.name, metadata=metadata)
+        batch = Messages(
+            live,
+            topic=consumer.topic.name,
+            polled_at=polled_at or datetime.now().astimezone(),
+            partition_scoped=partition_scoped,
+        )
         run_consume(consumer, batch, acknowledgements, implicit=implicit)  # atomic/idempotent
     except Exception as exc:
         acknowledgements.error = exc

@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from ..clients.base import AcknowledgeType
 from ..consumer import ShareGroupConsumer
-from ..messages import Messages, build_metadata
+from ..messages import Messages
 from .acknowledgements import JobAcknowledgements
 
 logger = logging.getLogger("django_sharegroups.processing")
@@ -122,12 +122,7 @@ def _claim(
         consumer.share_group.name,
         len(messages) - len(fresh),
     )
-    metadata = messages.metadata
-    if metadata is not None and fresh:
-        metadata = build_metadata(
-            fresh, messages.topic, metadata.created_at, metadata.partition is not None
-        )
-    return Messages(fresh, topic=messages.topic, metadata=metadata), claimed
+    return messages.only(fresh), claimed
 
 
 def claim_rows(

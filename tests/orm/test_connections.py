@@ -249,3 +249,37 @@ def test_an_idle_thread_checks_its_connection_and_replaces_a_dead_one(
     assert _job(effect_consumer, 1) == {1: AcknowledgeType.ACCEPT}
     assert health_checks, "the idle connection was not checked"
     assert connection.connection.info.backend_pid != backend
+
+
+def test_a_thread_without_an_open_connection_does_not_look_for_one(monkeypatch):
+    """Jobs that never touch the database skip Django's per-thread connection lookup; one that
+    opens a connection gets it tidied (closed after the job, as CONN_MAX_AGE=0 says)."""
+    looks: list[str] = []
+    real_all = connections.all
+
+    def counting_all(*args, **kwargs):
+        looks.append(threading.current_thread().name)
+        return real_all(*args, **kwargs)
+
+    monkeypatch.setattr(connections, "all", counting_all)
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 0)
+    seen: dict[str, object] = {}
+
+    def jobs() -> None:
+        for _ in range(5):  # no database: one look (a thread not seen yet), then none
+            job_connections.before_job()
+            job_connections.after_job()
+        seen["quiet"] = len(looks)
+        job_connections.before_job()
+        connections["default"].ensure_connection()  # the job uses the database
+        job_connections.after_job()
+        seen["closed"] = connections["default"].connection is None
+        seen["after"] = len(looks)
+        job_connections.before_job()
+        job_connections.after_job()
+        seen["again"] = len(looks)
+
+    thread = threading.Thread(target=jobs, name="tidy-probe")
+    thread.start()
+    thread.join(30)
+    assert seen == {"quiet": 1, "closed": True, "after": 2, "again": 2}, seen

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,6 +13,7 @@ from django_sharegroups.clients.base import ReceivedRecord
 from django_sharegroups.messages import (
     Deserializers,
     Message,
+    Messages,
     json_deserializer,
     raw_deserializer,
 )
@@ -108,3 +110,23 @@ def test_the_json_fast_path_reads_exactly_what_json_loads_reads(raw):
 
 def test_tombstones_stay_none():
     assert Message.deserialize(record(value=None), json_deserializer).payload is None
+
+
+def test_job_metadata_is_built_when_read_and_describes_the_job_as_made():
+    polled = datetime.now(tz=UTC) - timedelta(seconds=2)
+    records = [ReceivedRecord("t", 1, n, None, b"{}", [], None, 1, None) for n in (7, 9, 8)]
+    messages = Messages(
+        [Message(r, {}) for r in records], topic="t", polled_at=polled, partition_scoped=True
+    )
+    made = datetime.now(tz=UTC)
+    assert messages._metadata is None  # nothing built until somebody reads it
+    metadata = messages.metadata
+    assert metadata is messages.metadata  # built once
+    assert (metadata.size, metadata.topic, metadata.created_at) == (3, "t", polled)
+    assert (metadata.partition, metadata.first_offset, metadata.last_offset) == (1, 7, 9)
+    assert abs((metadata.processed_at - made).total_seconds()) < 1
+    assert metadata.processing_lag_ms >= 1900
+    subset = messages.only(messages[1:])
+    assert (subset.metadata.size, subset.metadata.first_offset) == (2, 8)
+    assert subset.metadata.created_at == polled
+    assert Messages([]).metadata is None  # a list made by hand describes nothing
