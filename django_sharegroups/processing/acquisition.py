@@ -67,6 +67,7 @@ class AcquisitionSizer:
         "per_worker",
         "_reported",
         "_reported_whole_batches",
+        "whole_batches",
     )
 
     def __init__(
@@ -81,6 +82,8 @@ class AcquisitionSizer:
         self.per_worker = max_messages_per_job
         self._reported = 0
         self._reported_whole_batches = False
+        #: Whether acquiring whole producer batches is safe now (see ``_whole_batches_fit``).
+        self.whole_batches = False
 
     @property
     def cap(self) -> int:
@@ -108,8 +111,7 @@ class AcquisitionSizer:
         share = LOCK_SHARE_RENEWING if self.renewing else LOCK_SHARE
         return min(self.lock_ms / 1000 * share, HORIZON_SECONDS)
 
-    @property
-    def whole_batches(self) -> bool:
+    def _whole_batches_fit(self) -> bool:
         """Whether the workers would finish ``WHOLE_BATCH_RECORDS`` more records within one
         worker's share of a poll (``seconds_of_work``): then acquiring whole producer batches
         beyond the allowance cannot put a lock at risk, and the broker serves them cheaper."""
@@ -140,6 +142,7 @@ class AcquisitionSizer:
             self.seconds_per_record = sample
         else:
             self.seconds_per_record = estimate + SPEED_UP_WEIGHT * (sample - estimate)
+        self.whole_batches = self._whole_batches_fit()
 
     def report_due(self) -> AcquisitionReport | None:
         """A report when the allowance changed a lot since the last one (or none was made),

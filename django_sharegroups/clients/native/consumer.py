@@ -218,7 +218,9 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
     def acknowledge_all(self, records: Sequence[ReceivedRecord], ack_type: AcknowledgeType) -> None:
         """``acknowledge`` for many records: grouped by partition, each partition's offsets
         added to the buffer under one lock instead of one lock and call per record."""
-        if not records:
+        if len(records) < 2:  # a per_message job: no grouping to do
+            for record in records:
+                self.acknowledge(record, ack_type)
             return
         if self._closed:
             self._check_open()
