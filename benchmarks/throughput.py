@@ -72,7 +72,7 @@ LABELS = {
     "per_message confluent": "`runshareconsumers`, per_message, confluent adapter",
     "per_message native": "`runshareconsumers`, per_message, native adapter",
     "native raw": (
-        "native adapter polled without the engine (2,000 per poll in whole batches, next poll"
+        "native adapter polled without the engine (6,000 per poll in whole batches, next poll"
         " prefetched, one acknowledge_all per poll)"
     ),
 }
@@ -530,6 +530,9 @@ def main(argv: list[str] | None = None) -> None:
         default=",".join(DEFAULT_PARTS),
         help=f"comma-separated parts of {', '.join(PARTS)} (default: all but profile)",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="rounds of the backlog and orm parts (default 3)"
+    )
     parser.add_argument("--profile", action="store_true", help="also record a py-spy profile")
     parser.add_argument("--kafka-port", type=int, default=19092, help="port of a started broker")
     args = parser.parse_args(argv)
@@ -540,6 +543,8 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown part(s) {', '.join(sorted(unknown))}; choose from {PARTS}")
     sizes = Sizes(args.quick)
+    if args.rounds:
+        sizes.rounds = args.rounds
     command = "python -m benchmarks.throughput " + " ".join(argv or sys.argv[1:])
     bench = Bench(os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), args.kafka_port)
     results = load_results(args.quick)

@@ -33,7 +33,9 @@ LOCK_SHARE_RENEWING = LOCK_SHARE
 #: Seconds of work per free worker one poll acquires at most (see the module docstring).
 HORIZON_SECONDS = 1.0
 MAX_RECORDS_PER_POLL = 500
-MAX_RECORDS_PER_POLL_RENEWING = 2000
+#: Kafka's default ``group.share.partition.max.record.locks`` (2,000) on three partitions: a
+#: member that finishes records this fast may hold what the broker lets it.
+MAX_RECORDS_PER_POLL_RENEWING = 6000
 #: Records a fetch in whole batches may bring beyond what it asked for: about two producer
 #: batches of librdkafka's default ``batch.size`` (1 MB) of ~100-byte records.
 WHOLE_BATCH_RECORDS = 20_000
