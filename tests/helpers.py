@@ -313,6 +313,22 @@ def recording_consumer() -> type[Recording]:
     return type("Recorder", (Recording,), {"seen": []})
 
 
+class Accepting(ShareGroupConsumer):
+    """Adds every record to ``collector`` (a class attribute, see ``accepting``) and ACCEPTs it."""
+
+    collector: Deliveries
+
+    def consume(self, messages):
+        for message in messages:
+            type(self).collector.add(message)
+            self.mark_accepted(message)
+
+
+def accepting() -> type[Accepting]:
+    """An ``Accepting`` consumer class with a ``Deliveries`` collector of its own."""
+    return type("Accepting", (Accepting,), {"collector": Deliveries()})
+
+
 def released_once(seen: Deliveries, delay_ms: int | None = None) -> type[ShareGroupConsumer]:
     """A consumer that logs every delivery in ``seen``, releases a record's first delivery
     (after ``delay_ms``, if given) and accepts the next."""

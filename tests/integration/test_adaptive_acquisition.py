@@ -17,7 +17,7 @@ from django_sharegroups.instrumentation import EventBus
 from django_sharegroups.kafka.admin import ShareGroupAdmin
 from django_sharegroups.runtime.runner import ShareConsumerRunner
 
-from ..helpers import Deliveries, declare, wait_until
+from ..helpers import Deliveries, accepting, declare, wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -63,17 +63,11 @@ def test_per_message_keeps_up_with_a_live_stream_by_polling_more_than_one_record
     kafka_bootstrap_servers, share_topic
 ):
     name = share_topic(partitions=3)
-    collector = Deliveries()
-
-    class Fast(ShareGroupConsumer):
-        def consume(self, messages):
-            for message in messages:
-                collector.add(message)
-                self.mark_accepted(message)
-
+    fast = accepting()
+    collector = fast.collector
     bus = EventBus()
     polls = events_of(bus, "poll")
-    runner = runner_for(declare(name, Fast), "native", kafka_bootstrap_servers, bus)
+    runner = runner_for(declare(name, fast), "native", kafka_bootstrap_servers, bus)
     runner.start()
     total = 3000
     stop = threading.Event()
@@ -170,19 +164,13 @@ def test_fast_jobs_on_a_backlog_acquire_whole_producer_batches_under_the_native_
     name = share_topic()
     total = 6000
     produce_backlog(kafka_bootstrap_servers, name, total)
-    collector = Deliveries()
-
-    class Fast(ShareGroupConsumer):
-        def consume(self, messages):
-            for message in messages:
-                collector.add(message)
-                self.mark_accepted(message)
-
+    fast = accepting()
+    collector = fast.collector
     bus = EventBus()
     polls, sized = events_of(bus, "poll"), events_of(bus, "acquisition.sized")
     exceeded = events_of(bus, "acquisition.exceeded")
     options = {"jobs_builder": "per_batch", "max_messages_per_job": 100}
-    group = declare(name, Fast, client="native", topic_options=options)
+    group = declare(name, fast, client="native", topic_options=options)
     runner = runner_for(group, "native", kafka_bootstrap_servers, bus)
     runner.start()
     try:

@@ -18,7 +18,16 @@ from django_sharegroups import ShareGroupConsumer
 from django_sharegroups.instrumentation import EventBus
 from django_sharegroups.runtime.runner import EXIT_GROUP_DOWN
 
-from ..helpers import Deliveries, declare, events_of, kafka_settled, produce, running, wait_until
+from ..helpers import (
+    Deliveries,
+    accepting,
+    declare,
+    events_of,
+    kafka_settled,
+    produce,
+    running,
+    wait_until,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -108,15 +117,6 @@ STAGES = [
 ]
 
 
-class Accepting(ShareGroupConsumer):
-    collector: Deliveries
-
-    def consume(self, messages):
-        for message in messages:
-            type(self).collector.add(message)
-            self.mark_accepted(message)
-
-
 @pytest.mark.parametrize("stage", STAGES, ids=lambda stage: stage.name)
 def test_user_code_that_raises_settles_only_the_records_it_raised_on(
     kafka_bootstrap_servers, share_topic, stage
@@ -125,7 +125,7 @@ def test_user_code_that_raises_settles_only_the_records_it_raised_on(
     and each bad one was archived with its reason."""
     name = share_topic(share_delivery_count_limit=2)
     produce(kafka_bootstrap_servers, name, stage.values, keys=stage.keys)
-    consumer = type("Accepting", (Accepting,), {"collector": Deliveries()})
+    consumer = accepting()
     bus = EventBus()
     archived = events_of(bus, "record.archived")
     group = declare(name, consumer, topic_options=stage.topic_options)
