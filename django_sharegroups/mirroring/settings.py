@@ -45,7 +45,7 @@ class MirrorSettings:
     #: Bytes of a dead letter's payload kept (longer ones are cut and flagged as truncated).
     payload_limit: int = 64 * 1024
     #: Lease rows per process: the oldest held records (the rest are not mirrored).
-    max_leases: int = 1000
+    max_leases: int = 200
     #: Seconds without a heartbeat after which a process (and its leases) counts as stale.
     stale_after: float = 30.0
     #: Seconds ``sharegroups_cleanup`` keeps dead letters, archived records, stopped processes.
