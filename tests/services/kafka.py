@@ -240,8 +240,13 @@ def _port_open(port: int, timeout: float = 0.5) -> bool:
 
 
 def _kafka_uuid() -> str:
-    """A cluster id in Kafka's Uuid text form (url-safe base64 of 16 bytes, no padding)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A cluster id in Kafka's Uuid text form (url-safe base64 of 16 bytes, no padding), never
+    starting with "-" (as Kafka's own ``Uuid.randomUuid``): the storage tool would read one
+    that does as an option, and the format fails (1 run in 64)."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 class KafkaBroker:
