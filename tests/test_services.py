@@ -273,8 +273,6 @@ def test_postgres_accepts_the_test_role(postgres_database_url: str) -> None:
 
 def test_cluster_ids_never_start_with_a_dash():
     """Kafka's storage tool reads ``--cluster-id -…`` as a missing value (it failed a CI run)."""
-    from tests.services.kafka import _kafka_uuid
-
-    ids = [_kafka_uuid() for _ in range(2000)]
+    ids = [kafka_service._kafka_uuid() for _ in range(2000)]
     assert not [text for text in ids if text.startswith("-")]
     assert all(len(text) == 22 for text in ids)
