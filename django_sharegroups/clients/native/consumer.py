@@ -282,9 +282,9 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
             max_bytes=self.max_bytes,
             whole_batches=self._whole_batches,
         )
-        limit = self._acquired_limit(max_records)
+        max_acquired = self._acquired_limit(max_records)
         self._begin(
-            _InFlight(session, partitions, acknowledgements, fetch=True, max_records=limit),
+            _InFlight(session, partitions, acknowledgements, fetch=True, max_acquired=max_acquired),
             SHARE_FETCH,
             request,
         )
@@ -429,8 +429,8 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
         except KafkaError as error:
             self._fetch_error(session, acknowledgements, error)
             return []
-        limit = self._acquired_limit(max_records)
-        return self._fetched(session, wanted, acknowledgements, response, limit)
+        max_acquired = self._acquired_limit(max_records)
+        return self._fetched(session, wanted, acknowledgements, response, max_acquired)
 
     def _fetch_error(
         self,
@@ -449,12 +449,14 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
         wanted: set[TopicIdPartition],
         acknowledgements: dict[TopicIdPartition, Offsets],
         response,
-        max_records: int,
+        max_acquired: int,
         *,
         advanced: bool = False,
     ) -> list[ReceivedRecord]:
-        """The records of a ShareFetch answer (``advanced``: the session's epoch and
-        partitions were moved on when the request was sent, as for pipelined requests)."""
+        """The records of a ShareFetch answer, refusing a partition that acquired more than
+        ``max_acquired`` (fixed when the request was sent: whole batches allowed or not).
+        ``advanced``: the session's epoch and partitions were moved on when the request was
+        sent, as for pipelined requests."""
         self._request_ok(f"ShareFetch to node {session.node_id}")
         if response.error_code:
             if advanced:
@@ -481,10 +483,12 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                     self._partition_error(session, partition, data, "ShareFetch")
                     continue
                 if data.acquired_records:
-                    records += self._deliver(partition, data, max_records)
+                    records += self._deliver(partition, data, max_acquired)
         return records
 
-    def _deliver(self, partition: TopicIdPartition, data, max_records: int) -> list[ReceivedRecord]:
+    def _deliver(
+        self, partition: TopicIdPartition, data, max_acquired: int
+    ) -> list[ReceivedRecord]:
         try:
             delivery = deliver_partition(
                 partition,
@@ -492,7 +496,7 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                 [(a.first_offset, a.last_offset, a.delivery_count) for a in data.acquired_records],
                 corrupt_action=self.corrupt_action,
                 cache=self._decoded,
-                max_acquired=max_records,
+                max_acquired=max_acquired,
                 max_decompressed=self.max_decompressed,
             )
         except InvalidAcquiredRecords as error:
@@ -718,7 +722,7 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                 item.partitions,
                 item.acknowledgements,
                 response,
-                item.max_records,
+                item.max_acquired,
                 advanced=True,
             )
             if records:
@@ -842,7 +846,7 @@ class _InFlight:
         "partitions",
         "acknowledgements",
         "fetch",
-        "max_records",
+        "max_acquired",
         "sent_at",
         "connection",
         "pending",
@@ -855,13 +859,13 @@ class _InFlight:
         acknowledgements: dict[TopicIdPartition, Offsets],
         *,
         fetch: bool = False,
-        max_records: int = 0,
+        max_acquired: int = 0,
     ) -> None:
         self.session = session
         self.partitions = partitions
         self.acknowledgements = acknowledgements
         self.fetch = fetch
-        self.max_records = max_records
+        self.max_acquired = max_acquired
         self.sent_at = time.time()
         self.connection: BrokerConnection | None = None
         self.pending: PendingResponse | None = None
