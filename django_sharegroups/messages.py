@@ -277,7 +277,7 @@ class Messages(list[Message]):
         super().__init__(messages)
         self.topic = topic if topic is not None else (self[0].topic if self else None)
         self._metadata = metadata
-        self._described: tuple[datetime | None, bool, float] | None = None
+        self._described: tuple[datetime, bool, float] | None = None
         if metadata is None and polled_at is not None:
             self._described = (polled_at, partition_scoped, time.time())
 
@@ -287,9 +287,7 @@ class Messages(list[Message]):
         if self._metadata is None and described is not None:
             polled_at, scoped, made = described
             processed_at = datetime.fromtimestamp(made, tz=UTC)
-            self._metadata = build_metadata(
-                self, self.topic, polled_at or processed_at, scoped, processed_at
-            )
+            self._metadata = build_metadata(self, self.topic, polled_at, scoped, processed_at)
         return self._metadata
 
     def only(self, messages: Iterable[Message]) -> Messages:

@@ -138,6 +138,6 @@ class JobAcknowledgements:
         without a ``Counter``, which costs more than the rest of this for one record."""
         types = self._types
         if len(types) == 1:
-            for only in types.values():
-                return {_NAMES[only]: 1}
+            (only,) = types.values()
+            return {_NAMES[only]: 1}
         return {_NAMES[t]: n for t, n in Counter(types.values()).items()}

@@ -84,7 +84,8 @@ class AcquisitionSizer:
         self.per_worker = max_messages_per_job
         self._reported = 0
         self._reported_whole_batches = False
-        #: Whether acquiring whole producer batches is safe now (see ``_whole_batches_fit``).
+        #: Whether acquiring whole producer batches is safe, as of the last finished job
+        #: (see ``_whole_batches_fit``).
         self.whole_batches = False
 
     @property
@@ -149,16 +150,16 @@ class AcquisitionSizer:
     def report_due(self) -> AcquisitionReport | None:
         """A report when the allowance changed a lot since the last one (or none was made),
         or whole batches were allowed or stopped being allowed."""
-        last, whole_batches = self._reported, self.whole_batches
+        last, allowance, whole_batches = self._reported, self.allowance, self.whole_batches
         if (
             last
-            and last / REPORT_FACTOR < self.allowance < last * REPORT_FACTOR
+            and last / REPORT_FACTOR < allowance < last * REPORT_FACTOR
             and whole_batches == self._reported_whole_batches
         ):
             return None
-        self._reported, self._reported_whole_batches = self.allowance, whole_batches
+        self._reported, self._reported_whole_batches = allowance, whole_batches
         return AcquisitionReport(
-            self.allowance,
+            allowance,
             self.seconds_per_record,
             self.lock_ms,
             self.workers,

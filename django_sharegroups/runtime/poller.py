@@ -50,7 +50,6 @@ class Poller:
         self.declared_lock_ms = declared_lock_ms
         #: ``time.monotonic()`` of the first of a run of failed polls (None: polls work).
         self.failing_since: float | None = None
-        self._allowed_whole_batches = False
 
     def lock_ms(self) -> int | None:
         """The acquisition lock: as the adapter last saw it, else as declared or configured."""
@@ -122,9 +121,7 @@ class Poller:
     def _whole_batches(self) -> bool:
         """Tell the adapter whether it may acquire whole batches (never when throttled)."""
         allowed = self.throttle.settings is None and self.sizer.whole_batches
-        if allowed != self._allowed_whole_batches:
-            self._allowed_whole_batches = allowed
-            self.client.acquire_whole_batches(allowed)
+        self.client.acquire_whole_batches(allowed)
         return allowed
 
 
