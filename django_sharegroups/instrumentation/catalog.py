@@ -115,6 +115,7 @@ class JobErrored(TypedDict):
     released: int
     rejected: int
     exception: BaseException
+    seconds: float
 
 
 class JobUnacknowledged(TypedDict):

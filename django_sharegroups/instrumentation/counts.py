@@ -10,7 +10,6 @@ and DLQ copies are per record but rare.
 from __future__ import annotations
 
 import threading
-import time
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -165,18 +164,11 @@ class EventCounts:
             if name is not None:
                 self.add(name, group, count)
 
-    def on_job_started(self, event: str, p: dict[str, Any]) -> None:
-        # job.started and job.finished/errored are published by the thread that runs the job.
-        self._local.job_started = time.perf_counter()
-
     def on_job_ended(self, event: str, p: dict[str, Any]) -> None:
-        started = getattr(self._local, "job_started", None)
-        if started is not None:
-            self._local.job_started = None
-            labels = (p["share_group"], p["consumer"])
-            self.observe("job_duration_seconds", labels, time.perf_counter() - started)
+        labels = (p["share_group"], p["consumer"])
+        self.observe("job_duration_seconds", labels, p["seconds"])
         if event == "job.errored":
-            self.add("job_errors", (p["share_group"], p["consumer"]))
+            self.add("job_errors", labels)
 
     def on_archived(self, event: str, p: dict[str, Any]) -> None:
         self.add("records_archived", (p["share_group"], p["topic"], p["reason"]))
@@ -197,7 +189,6 @@ class EventCounts:
         return {
             "poll": self.on_poll,
             "acks.sent": self.on_acks,
-            "job.started": self.on_job_started,
             "job.finished": self.on_job_ended,
             "job.errored": self.on_job_ended,
             "record.archived": self.on_archived,

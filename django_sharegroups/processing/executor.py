@@ -95,6 +95,7 @@ def execute_job(
             released=len(settled) if not implicit else 0,
             rejected=len(settled) if implicit else 0,
             exception=exc,
+            seconds=time.perf_counter() - started,
         )
     else:
         if implicit:

@@ -42,3 +42,37 @@ def test_wants_tells_whether_an_event_has_a_listener():
     assert bus.wants("acks.sent") and not bus.wants("poll")
     bus.subscribe("*", lambda event, payload: None)
     assert bus.wants("poll")
+
+
+def test_what_an_event_reaches_follows_every_subscription_change():
+    """The bus keeps each event's listeners once worked out; a change must still show."""
+    bus, calls = EventBus(), []
+
+    class WhileOn:
+        on = False
+
+        def active(self) -> bool:
+            return self.on
+
+        def __call__(self, event, payload) -> None:
+            calls.append(("while on", event))
+
+    def everything(event, payload):
+        calls.append(("everything", event))
+
+    conditional = WhileOn()
+    bus.subscribe("lock.renewed", conditional)
+    assert not bus.wants("lock.renewed")  # worked out and kept: nothing active
+    conditional.on = True
+    assert bus.wants("lock.renewed")  # active() is asked each time, not kept
+    conditional.on = False
+    bus.subscribe("*", everything)
+    assert bus.wants("lock.renewed")
+    bus.publish("lock.renewed", share_group="g", record="t[0]@1")
+    assert calls == [("while on", "lock.renewed"), ("everything", "lock.renewed")]
+    bus.unsubscribe("*", everything)
+    assert not bus.wants("lock.renewed")
+    calls.clear()
+    bus.unsubscribe("lock.renewed", conditional)
+    bus.publish("lock.renewed", share_group="g", record="t[0]@1")
+    assert calls == []

@@ -77,6 +77,7 @@ def publish_a_run(bus: EventBus) -> None:
         released=1,
         rejected=0,
         exception=ValueError("x"),
+        seconds=0.02,
     )
 
 
@@ -119,6 +120,10 @@ def test_events_become_metrics_with_the_group_and_reason_labels():
     assert value(f"{delivered}_bucket", {**group, "le": "4.0"}) == 4
     assert value(f"{delivered}_bucket", {**group, "le": "+Inf"}) == 5
     assert value("sharegroups_job_duration_seconds_count", {**group, "consumer": "C"}) == 2
+    # the jobs' own durations (job.finished and job.errored carry them)
+    assert value("sharegroups_job_duration_seconds_sum", {**group, "consumer": "C"}) == (
+        pytest.approx(0.12)
+    )
     assert value("sharegroups_job_errors_total", {**group, "consumer": "C"}) == 1
 
 
