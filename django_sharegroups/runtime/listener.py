@@ -26,6 +26,7 @@ from ..clients.base import (
 )
 from ..consumer import ShareGroupConsumer
 from ..instrumentation import EventBus
+from ..processing.acknowledgements import JobAcknowledgements
 from ..processing.acquisition import MAX_RECORDS_PER_POLL
 from ..processing.delayed_release import DelayedReleases
 from ..processing.leases import LeaseTracker
@@ -33,12 +34,12 @@ from ..processing.poison import PoisonObserver
 from ..processing.renewal import RenewScheduler
 from ..routing.settings import GroupSettings
 from . import process_identity
-from .intake import RecordIntake
+from .intake import Job, RecordIntake
 from .jobs import JobRunner, describe_running, shutdown_consumers
 from .parts import ListenerParts, build_parts
 from .preflight import GroupLimits
 from .state import ListenerState, StateMachine
-from .workers import JobResult, WorkerPool
+from .workers import WorkerPool
 
 if TYPE_CHECKING:  # OpenTelemetry is imported only where tracing is on
     from ..instrumentation.tracing import JobTracer
@@ -199,16 +200,22 @@ class ShareGroupListener(threading.Thread):
                 parts.wait(self.poll_timeout)
                 continue
             settler.report_expired_locks()
+            inline = parts.runs_inline()
             polled = poller.poll(pool.free_slots() if pool is not None else 1)
             if polled is None:
                 continue
             self._report_failures(client.take_acknowledgement_failures())
             records, polled_at, deadline = polled
             if records:
-                self._dispatch(parts, records, polled_at, deadline)
-                if not interval and pool is not None:  # overlap the next fetch with the jobs
+                # Overlap the next fetch with the jobs: before inline jobs, after handing
+                # them to the pool (adapters that hold records across polls).
+                prefetch = not interval and pool is not None
+                if prefetch and inline:
                     poller.prefetch()
-                else:
+                self._dispatch(parts, records, polled_at, deadline, inline)
+                if prefetch and not inline:
+                    poller.prefetch()
+                elif not prefetch:
                     client.commit_async()
             if interval:
                 self.stop_event.wait(interval)
@@ -219,17 +226,14 @@ class ShareGroupListener(threading.Thread):
         records: list[ReceivedRecord],
         polled_at: datetime,
         deadline: float | None,
+        inline: bool,
     ) -> None:
-        settler, pool = parts.settler, parts.pool
         for intake in self.intake.take_poll(self.topics, records, polled_at, deadline):
-            settler.take(intake)
-            for job in intake.jobs:
-                if pool is not None:
-                    pool.submit(job)
-                elif self.stop_event.is_set():
-                    settler.apply(job, None)
-                else:
-                    settler.finished(JobResult(job, self.run_job(job, self.inline_consumers)))
+            parts.settler.take(intake)
+            inline = parts.start_jobs(intake.jobs, inline, self._run_inline)
+
+    def _run_inline(self, job: Job) -> JobAcknowledgements:
+        return self.run_job(job, self.inline_consumers)
 
     def _close(self, client: ShareConsumerClient) -> None:
         assert self.parts is not None

@@ -1,0 +1,79 @@
+"""Fast jobs run in the listener thread even where the adapter can RENEW (docs/routing.md).
+
+The memory adapter renews and holds records across polls, as ``native`` does, so its group
+of one worker gets a worker thread. ``WHOLE_BATCH_RECORDS`` is lowered here so that "fast"
+does not depend on how loaded the machine is: jobs of a few milliseconds count as fast.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from django_sharegroups import ShareGroupConsumer
+from django_sharegroups.instrumentation import EventBus
+from django_sharegroups.processing import acquisition
+
+from ..helpers import declare, events_of, prepare, produce, running, settled, wait_for
+
+RECORDS = 400
+
+
+@pytest.fixture(autouse=True)
+def fast_means_milliseconds(monkeypatch):
+    monkeypatch.setattr(acquisition, "WHOLE_BATCH_RECORDS", 10)
+
+
+def threads_by_number(
+    broker, name: str, bus: EventBus, slow: int | None = None, renew: int | None = None
+) -> dict[int, str]:
+    """Run ``RECORDS`` records through a one-worker group; the thread that ran each one."""
+    prepare(broker, name)
+    produce(broker, name, ({"n": n} for n in range(RECORDS)))
+    ran: dict[int, str] = {}
+
+    class Noting(ShareGroupConsumer):
+        def consume(self, messages):
+            for message in messages:
+                number = message.payload["n"]
+                ran[number] = threading.current_thread().name
+                if number == slow:
+                    time.sleep(0.15)
+                if number == renew:
+                    self.extend_lock(message)
+                self.mark_accepted(message)
+
+    with running([declare(name, Noting)], broker, bus):
+        wait_for(lambda: settled(broker, name))
+    assert sorted(ran) == list(range(RECORDS))  # each once
+    return ran
+
+
+def test_fast_jobs_run_in_the_listener_thread_once_timed(memory_broker):
+    ran = threads_by_number(memory_broker, "inline-fast", EventBus())
+    listener, worker = "sharegroups:inline-fast:0", "sharegroups:inline-fast:0:worker0"
+    assert ran[0] == worker  # nothing timed yet: the first poll goes to the worker
+    inline = [n for n, thread in ran.items() if thread == listener]
+    assert len(inline) > RECORDS / 2, "once timed as fast, jobs run in the listener"
+    assert set(ran.values()) == {listener, worker}
+
+
+def test_a_slow_job_hands_what_follows_to_the_worker_thread(memory_broker):
+    slow = RECORDS // 2
+    ran = threads_by_number(memory_broker, "inline-slow", EventBus(), slow=slow)
+    listener, worker = "sharegroups:inline-slow:0", "sharegroups:inline-slow:0:worker0"
+    assert ran[slow] == listener
+    # The rest of its poll and the next poll (the pace is now 150 ms a record) use the worker.
+    assert ran[slow + 1] == worker
+    assert listener in {ran[n] for n in range(slow + 2, RECORDS)}, "and inline again once fast"
+
+
+def test_extend_lock_in_the_listener_thread_renews_at_once(memory_broker):
+    renew = RECORDS // 2
+    bus = EventBus()
+    renewed = events_of(bus, "lock.renewed")
+    ran = threads_by_number(memory_broker, "inline-renew", bus, renew=renew)
+    assert ran[renew] == "sharegroups:inline-renew:0"
+    assert [event["record"] for event in renewed] == [f"inline-renew[0]@{renew}"]
