@@ -62,6 +62,7 @@ class Poller:
         """Acquire records for ``free_workers``: the records, when, and when their locks run
         out (None: unknown); None when nothing was asked or the poll failed (after the
         backoff)."""
+        self.sizer.publish_report(self.bus, self.share_group)  # as sized by the jobs so far
         asked = self.throttle.bound(self.sizer.records_for(free_workers), self.stop_event)
         if asked == 0:
             return None

@@ -105,11 +105,11 @@ class Settler:
             self.client.commit_async()
 
     def finished(self, result: JobResult) -> None:
-        """Settle a finished job; its duration feeds acquisition sizing."""
+        """Settle a finished job; its duration feeds acquisition sizing (reported by the
+        poller, once per poll)."""
         acknowledgements = result.acknowledgements
         if acknowledgements is not None and acknowledgements.started:
             self.sizer.job_finished(acknowledgements.started, acknowledgements.seconds)
-            self.sizer.publish_report(self.bus, self.share_group)
         self.apply(result.job, acknowledgements)
 
     def take(self, intake: Intake) -> None:
