@@ -112,6 +112,9 @@ class ShareConsumerClient(ABC):
     name: ClassVar[str]
     #: What this adapter can do beyond the basics.
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    #: Whether ``acknowledge_all`` takes many records for less than one ``acknowledge`` each
+    #: (then the engine hands over a poll's ACCEPTs together; otherwise each job's at once).
+    bulk_acknowledge: ClassVar[bool] = False
 
     @abstractmethod
     def subscribe(self, topics: Sequence[str]) -> None:

@@ -106,8 +106,10 @@ class ListenerParts:
                 if self.pool is not None and acknowledgements.seconds > INLINE_JOB_SECONDS:
                     inline = False  # the rest of the poll to the worker: free to renew
                 if due is not None and time.time() >= due:
+                    self.settler.flush()
                     self.housekeeping()
                     due = self.next_due()
+        self.settler.flush()
         return inline
 
     def request_renew(self, message: Message) -> None:
@@ -130,6 +132,10 @@ class ListenerParts:
 
     def close_pool(self, owner: str) -> None:
         """Stop the workers and settle the jobs they finished meanwhile."""
+        try:
+            self.settler.flush()
+        except Exception:
+            logger.exception("%s: acknowledging the last jobs failed", owner)
         if self.pool is None:
             return
         self.pool.close()

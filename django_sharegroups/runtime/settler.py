@@ -89,6 +89,10 @@ class Settler:
         self.sizer = sizer
         self.renewal = renewal
         self.expired = ExpiredLocks()
+        #: ACCEPTs of settled jobs not yet handed to the client (:meth:`flush`), where the
+        #: adapter takes many for less than one call each (a poll's one-record jobs: one call).
+        self.bulk = client.bulk_acknowledge
+        self._accepted: list[ReceivedRecord] = []
 
     def handle(self, items: list) -> None:
         """What the worker pool handed back: finished jobs and RENEW requests are applied, a
@@ -101,8 +105,16 @@ class Settler:
                 renewed = self.renew([item.record], self.lock_ms()) or renewed
             else:
                 self.finished(item)
+        self.flush()
         if renewed:
             self.client.commit_async()
+
+    def flush(self) -> None:
+        """Hand the client the ACCEPTs settled since the last flush. The owner thread calls
+        this before it next polls, commits or renews (they leave with those requests)."""
+        if self._accepted:
+            accepted, self._accepted = self._accepted, []
+            self.client.acknowledge_all(accepted, AcknowledgeType.ACCEPT)
 
     def finished(self, result: JobResult) -> None:
         """Settle a finished job; its duration feeds acquisition sizing (reported by the
@@ -173,7 +185,10 @@ class Settler:
         accept = AcknowledgeType.ACCEPT
         messages, marked = acknowledgements.messages, acknowledgements.marked()
         accepted = [messages[key].record for key, ack_type in marked.items() if ack_type is accept]
-        self.client.acknowledge_all(accepted, accept)
+        if self.bulk:
+            self._accepted += accepted
+        else:
+            self.client.acknowledge_all(accepted, accept)
         if len(accepted) < len(marked):
             for key, ack_type in marked.items():
                 if ack_type is not accept:

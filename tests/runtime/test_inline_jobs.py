@@ -1,4 +1,5 @@
-"""Fast jobs run in the listener thread even where the adapter can RENEW (docs/routing.md).
+"""Fast jobs run in the listener thread even where the adapter can RENEW (docs/routing.md),
+and an adapter that takes acknowledgements in bulk gets a poll's ACCEPTs together.
 
 The memory adapter renews and holds records across polls, as ``native`` does, so its group
 of one worker gets a worker thread. ``WHOLE_BATCH_RECORDS`` is lowered here so that "fast"
@@ -13,10 +14,21 @@ import time
 import pytest
 
 from django_sharegroups import ShareGroupConsumer
+from django_sharegroups.clients.memory import MemoryClientFactory
+from django_sharegroups.clients.memory.adapter import MemoryShareConsumer
 from django_sharegroups.instrumentation import EventBus
 from django_sharegroups.processing import acquisition
 
-from ..helpers import declare, events_of, prepare, produce, running, settled, wait_for
+from ..helpers import (
+    accepting,
+    declare,
+    events_of,
+    prepare,
+    produce,
+    running,
+    settled,
+    wait_for,
+)
 
 RECORDS = 400
 
@@ -77,3 +89,43 @@ def test_extend_lock_in_the_listener_thread_renews_at_once(memory_broker):
     ran = threads_by_number(memory_broker, "inline-renew", bus, renew=renew)
     assert ran[renew] == "sharegroups:inline-renew:0"
     assert [event["record"] for event in renewed] == [f"inline-renew[0]@{renew}"]
+
+
+class BulkClient(MemoryShareConsumer):
+    """The memory adapter, declaring bulk acknowledgements (as ``native`` does)."""
+
+    bulk_acknowledge = True
+    calls: list[int]
+
+    def acknowledge_all(self, records, ack_type) -> None:
+        self.calls.append(len(records))
+        super().acknowledge_all(records, ack_type)
+
+
+class BulkFactory(MemoryClientFactory):
+    def __init__(self, broker, calls: list[int]) -> None:
+        super().__init__(broker)
+        self.calls = calls
+
+    def create(self, group_id, *, client_id, overrides=None):
+        client = BulkClient(self.broker, group_id, client_id=client_id, config=overrides)
+        client.calls = self.calls
+        return client
+
+
+@pytest.mark.parametrize("workers_per_consumer", [1, 3])
+def test_an_adapter_taking_acknowledgements_in_bulk_gets_a_polls_accepts_together(
+    memory_broker, workers_per_consumer
+):
+    """One-record jobs, inline or on a pool: their ACCEPTs reach the client together, before
+    the next poll, and every record is settled (none is left held or sent twice)."""
+    name = f"bulk-{workers_per_consumer}"
+    prepare(memory_broker, name)
+    produce(memory_broker, name, ({"n": n} for n in range(RECORDS)))
+    calls: list[int] = []
+    group = declare(name, accepting(), workers_per_consumer=workers_per_consumer)
+    factories = {"memory": BulkFactory(memory_broker, calls)}
+    with running([group], memory_broker, factories=factories):
+        wait_for(lambda: settled(memory_broker, name))
+    assert sum(calls) == RECORDS
+    assert max(calls) > 1, "a poll's one-record jobs were acknowledged together"
