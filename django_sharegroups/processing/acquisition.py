@@ -43,6 +43,10 @@ WHOLE_BATCH_RECORDS = 20_000
 DEFAULT_LOCK_MS = 30_000
 #: Weight of a sample faster than the estimate (slower samples are taken as they are).
 SPEED_UP_WEIGHT = 0.2
+#: Weight of each sample in the pace that decides whole batches (slower or faster): one job
+#: ten times slower than the rest moves it three times over; a job of half a millisecond among
+#: jobs of microseconds ends whole batches at once.
+TYPICAL_WEIGHT = 0.2
 #: A change of the allowance by this factor is reported (event + log line).
 REPORT_FACTOR = 4
 
@@ -70,6 +74,7 @@ class AcquisitionSizer:
         "_reported",
         "_reported_whole_batches",
         "whole_batches",
+        "typical_seconds_per_record",
     )
 
     def __init__(
@@ -87,6 +92,9 @@ class AcquisitionSizer:
         #: Whether acquiring whole producer batches is safe, as of the last finished job
         #: (see ``_whole_batches_fit``).
         self.whole_batches = False
+        #: A moving average of the pace (both ways, ``TYPICAL_WEIGHT``): whole batches follow
+        #: it, so one job held up by the collector does not switch them off for a poll.
+        self.typical_seconds_per_record: float | None = None
 
     @property
     def cap(self) -> int:
@@ -118,7 +126,7 @@ class AcquisitionSizer:
         """Whether the workers would finish ``WHOLE_BATCH_RECORDS`` more records within one
         worker's share of a poll (``seconds_of_work``): then acquiring whole producer batches
         beyond the allowance cannot put a lock at risk, and the broker serves them cheaper."""
-        pace = self.seconds_per_record
+        pace = self.typical_seconds_per_record
         if pace is None:
             return False
         return pace * WHOLE_BATCH_RECORDS <= self.seconds_of_work * self.workers
@@ -145,6 +153,10 @@ class AcquisitionSizer:
             self.seconds_per_record = sample
         else:
             self.seconds_per_record = estimate + SPEED_UP_WEIGHT * (sample - estimate)
+        typical = self.typical_seconds_per_record
+        self.typical_seconds_per_record = (
+            sample if typical is None else typical + TYPICAL_WEIGHT * (sample - typical)
+        )
         self.whole_batches = self._whole_batches_fit()
 
     def report_due(self) -> AcquisitionReport | None:

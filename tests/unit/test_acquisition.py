@@ -93,8 +93,13 @@ def test_whole_batches_only_once_the_workers_would_finish_them_well_within_a_pol
     fits = 2 * HORIZON_SECONDS / WHOLE_BATCH_RECORDS
     acquisition.job_finished(100, 100 * fits * 0.9)
     assert acquisition.whole_batches
-    acquisition.job_finished(1, fits * 1.5)  # slower samples count at once
+    acquisition.job_finished(1, fits * 1.2)  # one job a bit slower: a moving average
+    assert acquisition.whole_batches
+    acquisition.job_finished(1, fits * 5)  # much slower: at once
     assert not acquisition.whole_batches
+    for _ in range(20):
+        acquisition.job_finished(1, fits * 0.5)
+    assert acquisition.whole_batches  # fast again
     slow = sizer(workers=32)
     slow.job_finished(1, 0.015)  # 15 ms jobs: never, however many workers
     assert not slow.whole_batches
