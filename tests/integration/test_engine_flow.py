@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 
 import pytest
 from confluent_kafka import Producer
@@ -136,13 +137,17 @@ def test_event_bus_reports_acks_per_type(kafka_bootstrap_servers, share_topic):
                 else:
                     self.mark_rejected(message)
 
+    def total() -> Counter:
+        return sum((Counter(counts) for counts in bus_acks), Counter())
+
     events.subscribe("acks.sent", capture)
     try:
         with running([declare(name, Mixed)], kafka_bootstrap_servers):
-            assert wait_until(lambda: len(bus_acks) >= 2, timeout=60)
+            assert wait_until(lambda: sum(total().values()) >= 2, timeout=60)
     finally:
         events.unsubscribe("acks.sent", capture)
-    assert sorted(bus_acks, key=str) == [{"ACCEPT": 1}, {"REJECT": 1}]
+    # one event per topic for the jobs settled together: the two jobs may share one
+    assert total() == {"ACCEPT": 1, "REJECT": 1}
 
 
 def test_an_undecodable_record_is_settled_per_policy_and_never_consumed(

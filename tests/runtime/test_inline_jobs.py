@@ -129,3 +129,14 @@ def test_an_adapter_taking_acknowledgements_in_bulk_gets_a_polls_accepts_togethe
         wait_for(lambda: settled(memory_broker, name))
     assert sum(calls) == RECORDS
     assert max(calls) > 1, "a poll's one-record jobs were acknowledged together"
+
+
+def test_acks_sent_counts_the_jobs_settled_together_once_per_topic(memory_broker):
+    """One-record jobs: fewer ``acks.sent`` events than jobs, and together they count every
+    acknowledgement exactly once."""
+    bus = EventBus()
+    sent = events_of(bus, "acks.sent")
+    threads_by_number(memory_broker, "inline-sent", bus)
+    assert 0 < len(sent) < RECORDS
+    assert sum(event["counts"].get("ACCEPT", 0) for event in sent) == RECORDS
+    assert {event["topic"] for event in sent} == {"inline-sent"}
