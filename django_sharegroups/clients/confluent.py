@@ -104,6 +104,15 @@ class ConfluentShareConsumer(ShareConsumerClient):
             ) from None
         self._consumer.acknowledge(record.handle, confluent_type)
 
+    def acknowledge_all(self, records: Sequence[ReceivedRecord], ack_type: AcknowledgeType) -> None:
+        """``acknowledge`` with the type looked up once (a job's ACCEPTs: one C call each)."""
+        if not records:
+            return
+        self.acknowledge(records[0], ack_type)  # an unsupported type raises here
+        acknowledge, confluent_type = self._consumer.acknowledge, _ACK_TYPES[ack_type]
+        for record in records[1:]:
+            acknowledge(record.handle, confluent_type)
+
     def commit_sync(self, timeout: float) -> list[AcknowledgementFailure]:
         self._consumer.commit_sync(timeout)
         return self.take_acknowledgement_failures()

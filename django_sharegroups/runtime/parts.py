@@ -25,7 +25,7 @@ from .jobs import JobRunner
 from .poller import Poller
 from .settler import Settler
 from .throttle import Throttle
-from .workers import JobResult, RenewRequest, WorkerFailure, WorkerPool
+from .workers import RenewRequest, WorkerFailure, WorkerPool
 
 logger = logging.getLogger("django_sharegroups.runtime")
 
@@ -102,7 +102,7 @@ class ListenerParts:
                 self.settler.apply(job, None)
             else:
                 acknowledgements = run(job)
-                self.settler.finished(JobResult(job, acknowledgements))
+                self.settler.job_done(job, acknowledgements)
                 if self.pool is not None and acknowledgements.seconds > INLINE_JOB_SECONDS:
                     inline = False  # the rest of the poll to the worker: free to renew
                 if due is not None and time.time() >= due:

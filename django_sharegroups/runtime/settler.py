@@ -135,12 +135,14 @@ class Settler:
             tally[name] = tally.get(name, 0) + count
 
     def finished(self, result: JobResult) -> None:
+        self.job_done(result.job, result.acknowledgements)
+
+    def job_done(self, job: Job, acknowledgements: JobAcknowledgements | None) -> None:
         """Settle a finished job; its duration feeds acquisition sizing (reported by the
         poller, once per poll)."""
-        acknowledgements = result.acknowledgements
         if acknowledgements is not None and acknowledgements.started:
             self.sizer.job_finished(acknowledgements.started, acknowledgements.seconds)
-        self.apply(result.job, acknowledgements)
+        self.apply(job, acknowledgements)
 
     def take(self, intake: Intake) -> None:
         """Settle what intake settled already: undecodable and filtered records, and the
