@@ -40,6 +40,8 @@ class ShareGroupConsumer:
         self.topic = topic
         self._acknowledgements: JobAcknowledgements | None = None
         self._producer = producer
+        #: ``(atomic, idempotent)``, set by the engine on the first job (transactions.py).
+        self._transaction_mode: tuple[bool, bool] | None = None
 
     def produce(
         self,

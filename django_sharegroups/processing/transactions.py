@@ -50,9 +50,14 @@ CLAIM_CHUNK = 1000
 
 
 def transaction_mode(consumer: ShareGroupConsumer) -> tuple[bool, bool]:
-    """``(atomic, idempotent)`` for the consumer: the topic option wins over the class's."""
-    idempotent = declared(consumer.topic, consumer, "idempotent")
-    return idempotent or declared(consumer.topic, consumer, "atomic"), idempotent
+    """``(atomic, idempotent)`` for the consumer: the topic option wins over the class's.
+    Worked out on the consumer's first job and kept (four lookups a job otherwise)."""
+    mode = getattr(consumer, "_transaction_mode", None)
+    if mode is None:
+        idempotent = declared(consumer.topic, consumer, "idempotent")
+        mode = (idempotent or declared(consumer.topic, consumer, "atomic"), idempotent)
+        consumer._transaction_mode = mode
+    return mode
 
 
 def declared(topic: Any, consumer: Any, name: str) -> bool:
