@@ -40,7 +40,7 @@ from ..processing.settlement import (
 )
 from ..routing.settings import TopicSettings
 from .intake import Intake, Job
-from .workers import JobResult, RenewRequest, WorkerFailure
+from .workers import RenewRequest, WorkerFailure
 
 logger = logging.getLogger("django_sharegroups.runtime")
 
@@ -107,7 +107,7 @@ class Settler:
             if isinstance(item, RenewRequest):
                 renewed = self.renew([item.record], self.lock_ms()) or renewed
             else:
-                self.finished(item)
+                self.job_done(item.job, item.acknowledgements)
         self.flush()
         if renewed:
             self.client.commit_async()
@@ -133,9 +133,6 @@ class Settler:
             return
         for name, count in counts.items():
             tally[name] = tally.get(name, 0) + count
-
-    def finished(self, result: JobResult) -> None:
-        self.job_done(result.job, result.acknowledgements)
 
     def job_done(self, job: Job, acknowledgements: JobAcknowledgements | None) -> None:
         """Settle a finished job; its duration feeds acquisition sizing (reported by the
