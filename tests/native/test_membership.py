@@ -151,6 +151,40 @@ def test_waiting_for_an_assignment_change() -> None:
     membership.close()
 
 
+def test_a_member_without_partitions_asks_again_soon_then_waits_the_interval() -> None:
+    """The coordinator assigns after the join: a minute's interval must not leave the member
+    idle that long, and once it has partitions it heartbeats at the interval."""
+    coordinator = ScriptedCoordinator(
+        answer(epoch=1, interval_ms=60_000, assignment=()),
+        answer(epoch=1, interval_ms=60_000),
+        answer(epoch=2, interval_ms=60_000, assignment=(0,)),
+        answer(epoch=2, interval_ms=60_000),
+    )
+    membership = Membership(coordinator, "g")
+    membership.subscribe(["jobs"])
+    wait_for(lambda: membership.assignment == {(TOPIC_ID, 0)}, timeout=5)
+    assigned_after = len(coordinator.requests)
+    assert assigned_after == 3
+    assert not membership.wait_for_assignment_change(membership.assignment_version, 0.5)
+    assert len(coordinator.requests) == assigned_after
+    membership.close()
+
+
+def test_quick_heartbeats_double_up_to_the_interval() -> None:
+    coordinator = ScriptedCoordinator(answer(epoch=1, interval_ms=300, assignment=()))
+    membership = Membership(coordinator, "g")
+    waits = []
+    membership._assignment = frozenset()
+    membership.heartbeat_interval = 0.3
+    for _ in range(5):
+        waits.append(membership._wait())
+    assert waits == [0.05, 0.1, 0.2, 0.3, 0.3]
+    membership._assignment = frozenset({(TOPIC_ID, 0)})
+    assert membership._wait() == 0.3
+    membership._assignment = frozenset()
+    assert membership._wait() == 0.05
+
+
 # -- on the real broker -------------------------------------------------------------------
 
 
