@@ -190,6 +190,7 @@ class ShareGroupListener(threading.Thread):
         parts = self.parts
         assert parts is not None
         pool, poller, settler = parts.pool, parts.poller, parts.settler
+        throttled = self.share_group.throttle is not None
         while not self.stop_event.is_set():
             parts.housekeeping()
             busy = pool is not None and (
@@ -215,7 +216,8 @@ class ShareGroupListener(threading.Thread):
                 self._dispatch(parts, records, polled_at, deadline, inline)
                 if prefetch and not inline:
                     poller.prefetch()
-                elif not prefetch:
+                elif interval or throttled:
+                    # The next poll waits: acknowledge now, not with its fetch.
                     client.commit_async()
             if interval:
                 self.stop_event.wait(interval)
