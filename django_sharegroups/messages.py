@@ -5,7 +5,8 @@ topic's ``on_deserialization_error``. To keep that promise cheaply, each part of
 decoded at most once, when the record is taken in, and only where its decoder can fail: a
 ``raw`` part (the default for key and headers) is never decoded at all, and the headers dict
 is built on first access. ``json`` (the default for payloads) takes a fast path through the
-C scanner for compact UTF-8 documents. A consumer that never reads the payload declares
+C scanner for compact UTF-8 documents, a poll's ASCII documents scanned in one joined text
+(``json_payloads``). A consumer that never reads the payload declares
 ``deserializer="raw"`` and pays nothing (docs/routing.md, "Deserialization"). ``None`` (a
 tombstone) stays ``None``.
 """
@@ -42,6 +43,37 @@ def json_deserializer(raw: bytes | None) -> Any:
     except Exception:
         pass  # json.loads below says precisely what is wrong
     return json.loads(raw)  # other encodings, surrounding whitespace, and every error
+
+
+#: ``json_payloads``: this record needs ``json_deserializer`` on its own.
+_ALONE: Any = object()
+
+
+def json_payloads(values: list[bytes | None]) -> list[Any]:
+    """``json_deserializer`` of each value, for a poll's worth at once: the values joined
+    and decoded to text in one call each, then each document scanned where it starts. A
+    document counts only if its scan ends exactly where its value does, so the result is
+    what each value alone would give; any other (errors, non-ASCII text, surrounding
+    whitespace, tombstones) comes back as ``_ALONE``. 0.94 against 1.46 µs a 100-byte
+    record here, in the same run."""
+    try:
+        blob = b" ".join(values)  # type: ignore[arg-type]  # a None raises TypeError
+        text = blob.decode()
+    except (TypeError, UnicodeDecodeError):  # a tombstone, or not UTF-8 somewhere
+        return [_ALONE] * len(values)
+    if len(text) != len(blob):  # multi-byte characters: offsets in text differ
+        return [_ALONE] * len(values)
+    payloads: list[Any] = []
+    append, scan, start = payloads.append, _scan_json, 0
+    for value in values:
+        stop = start + len(value)  # type: ignore[arg-type]  # no None gets here
+        try:
+            payload, end = scan(text, start)
+        except Exception:  # noqa: BLE001 - json_deserializer says what is wrong
+            end = -1
+        append(payload if end == stop else _ALONE)
+        start = stop + 1
+    return payloads
 
 
 def string_deserializer(raw: bytes | None) -> str | None:
@@ -99,11 +131,20 @@ class Deserializers:
         elif decode is raw_deserializer:
             messages.extend(Message(record, record.value) for record in records)
         else:  # the usual case: only the payload is decoded
-            for record in records:
-                try:
-                    append(Message(record, decode(record.value)))
-                except Exception as exc:
-                    undecodable.append((record, str(_error(record, "payload", exc))))
+            records = list(records)
+            payloads = (
+                json_payloads([record.value for record in records])
+                if decode is json_deserializer
+                else [_ALONE] * len(records)
+            )
+            for record, payload in zip(records, payloads, strict=True):
+                if payload is _ALONE:
+                    try:
+                        payload = decode(record.value)
+                    except Exception as exc:
+                        undecodable.append((record, str(_error(record, "payload", exc))))
+                        continue
+                append(Message(record, payload))
         return messages
 
     def message(self, record: ReceivedRecord) -> Message:

@@ -68,31 +68,32 @@ def test_a_null_key_decoded_from_json_stays_none():
     assert message.key is None and message.raw_key == b"null"
 
 
-@pytest.mark.parametrize(
-    "raw",
-    [
-        b'{"n": 1, "s": "x\\u00e9\\n", "l": [1, 2.5, true, null]}',
-        b"  [1, 2]\n",  # surrounding whitespace
-        b'\xef\xbb\xbf{"bom": 1}',  # UTF-8 byte order mark
-        '{"utf16": 1}'.encode("utf-16"),
-        b'"\\ud800"',  # a lone surrogate escape
-        b"123456789012345678901234567890",
-        b"NaN",
-        b'"caf\xc3\xa9"',
-        b"",
-        b"{not json",
-        b'{"a": 1} trailing',
-        b"\xff\xfe\xfa",
-        b"[" * 100_000,  # too deep for the scanner
-        b'{"a": 1, "b": 2, "a": 3}',  # a repeated key: the last value, at the first place
-        b"[1e400, -1e400, -0.0, 0.1, 1.7976931348623157e308, 5e-324]",
-        b"[18446744073709551615, 18446744073709551616, -9223372036854775809]",
-        b'["\\u0000", "\\ud83d\\ude00", "\xf0\x9f\x98\x80"]',
-        b"Infinity",
-        b'{"deep": ' * 600 + b"1" + b"}" * 600,  # deeper than orjson reads
-        b"\t1\r\n",
-    ],
-)
+#: Documents json.loads reads (or refuses) in its own ways: every fast path must agree.
+DOCUMENTS = [
+    b'{"n": 1, "s": "x\\u00e9\\n", "l": [1, 2.5, true, null]}',
+    b"  [1, 2]\n",  # surrounding whitespace
+    b'\xef\xbb\xbf{"bom": 1}',  # UTF-8 byte order mark
+    '{"utf16": 1}'.encode("utf-16"),
+    b'"\\ud800"',  # a lone surrogate escape
+    b"123456789012345678901234567890",
+    b"NaN",
+    b'"caf\xc3\xa9"',
+    b"",
+    b"{not json",
+    b'{"a": 1} trailing',
+    b"\xff\xfe\xfa",
+    b"[" * 100_000,  # too deep for the scanner
+    b'{"a": 1, "b": 2, "a": 3}',  # a repeated key: the last value, at the first place
+    b"[1e400, -1e400, -0.0, 0.1, 1.7976931348623157e308, 5e-324]",
+    b"[18446744073709551615, 18446744073709551616, -9223372036854775809]",
+    b'["\\u0000", "\\ud83d\\ude00", "\xf0\x9f\x98\x80"]',
+    b"Infinity",
+    b'{"deep": ' * 600 + b"1" + b"}" * 600,  # deeper than orjson reads
+    b"\t1\r\n",
+]
+
+
+@pytest.mark.parametrize("raw", DOCUMENTS)
 def test_the_json_fast_path_reads_exactly_what_json_loads_reads(raw):
     try:
         expected = json.loads(raw)
@@ -106,6 +107,35 @@ def test_the_json_fast_path_reads_exactly_what_json_loads_reads(raw):
     else:
         assert got == expected and type(got) is type(expected)
         assert repr(got) == repr(expected)  # same types inside, same key order, -0.0 kept
+
+
+def outcome(raw):
+    try:
+        return repr(json_deserializer(raw))
+    except (ValueError, RecursionError) as error:
+        return type(error)
+
+
+@pytest.mark.parametrize("ascii_only", [False, True])
+def test_a_poll_decoded_at_once_reads_each_record_as_it_alone_reads(ascii_only):
+    """``json_payloads`` scans one joined text: values that only make sense joined (a
+    document cut in two, numbers that would run together) must still be read one by one."""
+    halves = [b'{"a": 1', b"}", b'"open', b'close"', b"12", b"34", b"[1,", b"2]", b"1 2"]
+    values = [*DOCUMENTS, *halves, None, b'{"n": 2}', b'{"n": 3}']
+    if ascii_only:
+        values = [v for v in values if v is None or (v.isascii() and len(v) < 1000)]
+        values.remove(None)  # a tombstone sends the whole poll one by one
+    records = [ReceivedRecord("t", 1, n, None, v) for n, v in enumerate(values)]
+    undecodable: list = []
+    messages = Deserializers().messages(records, undecodable)
+    got = {m.offset: repr(m.payload) for m in messages}
+    failed = {record.offset for record, _ in undecodable}
+    for n, value in enumerate(values):
+        expected = outcome(value)
+        if isinstance(expected, str):
+            assert got[n] == expected, value[:40]
+        else:
+            assert n in failed and n not in got, value[:40]
 
 
 def test_tombstones_stay_none():
