@@ -62,8 +62,11 @@ class ShareGroupListener(threading.Thread):
         commit_timeout: float,
         limits: GroupLimits | None = None,
         tracer: JobTracer | None = None,
+        lending: list[WorkerPool] | None = None,
     ) -> None:
         super().__init__(name=f"sharegroups:{share_group.name}:{index}", daemon=True)
+        #: The worker pools of the group's instances in this process (they lend idle workers).
+        self.lending = lending
         self.share_group, self.index, self.factory, self.bus = share_group, index, factory, bus
         self.limits = limits or GroupLimits(share_group.route.record_lock_duration_ms, 5)
         self.stop_event = stop_event
@@ -169,6 +172,7 @@ class ShareGroupListener(threading.Thread):
             stop_event=self.stop_event,
             poll_timeout=self.poll_timeout,
             declared_lock_ms=self.limits.record_lock_duration_ms,
+            lending=self.lending,
         )
         self.parts = parts
         self.run_job.on_renew = parts.request_renew if self.renews else None

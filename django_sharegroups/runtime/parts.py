@@ -162,6 +162,7 @@ def build_parts(
     stop_event: threading.Event,
     poll_timeout: float,
     declared_lock_ms: int | None,
+    lending: list[WorkerPool] | None = None,
 ) -> ListenerParts:
     sizer = AcquisitionSizer(
         workers=group.workers_per_consumer,
@@ -196,9 +197,12 @@ def build_parts(
         renewal=renewal,
     )
     pool = None
-    # With RENEW the owner thread must stay free to renew while jobs run: use a pool.
+    # With RENEW the owner thread must stay free to renew while jobs run: use a pool. Idle
+    # workers help the group's other instances only where held records are renewed: a job
+    # they queued may then wait one job longer (workers.py).
     if group.workers_per_consumer > 1 or renews:
-        pool = WorkerPool(group.workers_per_consumer, name, run_job, stop_event)
+        lending = lending if renews else None
+        pool = WorkerPool(group.workers_per_consumer, name, run_job, stop_event, lending)
     return ListenerParts(
         client,
         sizer,

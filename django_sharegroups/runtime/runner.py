@@ -27,6 +27,7 @@ from ..routing.settings import GroupSettings
 from .listener import ShareGroupListener
 from .preflight import GroupLimits, check_capabilities, resolve_limits
 from .supervision import GroupDown, ListenerSupervisor
+from .workers import WorkerPool
 
 logger = logging.getLogger("django_sharegroups.runtime")
 
@@ -80,6 +81,8 @@ class ShareConsumerRunner:
         self.group_down: GroupDown | None = None
         self._limits: dict[str, GroupLimits] = {}
         self._group_settings: dict[str, GroupSettings] = {}
+        #: Per share group run with concurrency > 1: its instances' worker pools (workers.py).
+        self._lending: dict[str, list[WorkerPool]] = {}
         self._signals_received = 0
         self.broker_dead_letter_topics: dict[str, str] = {}
 
@@ -146,6 +149,9 @@ class ShareConsumerRunner:
             commit_timeout=min(self.settings.shutdown_timeout, 30.0),
             limits=self._limits[settings.name],
             tracer=self.tracer,
+            lending=self._lending.setdefault(settings.name, [])
+            if settings.concurrency > 1
+            else None,
         )
 
     def _on_group_down(self, down: GroupDown) -> None:

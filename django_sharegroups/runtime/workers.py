@@ -11,6 +11,13 @@ results wait; the listener takes them all at once when it wakes (its timeout bou
 Waking it for every job cost a CPU-bound job about a fifth of its wall time: each wake-up
 takes the interpreter lock from the worker and gives it back, two thread switches per record.
 Acknowledgements lose nothing by it: they leave with the next poll or commit either way.
+
+The instances of one share group in one process lend idle workers to each other (``lending``,
+where the adapter renews held records): a worker with nothing queued runs a job queued at a
+sibling and hands the result back to that sibling, which settles it as its own. The broker
+gives each member only some partitions when members outnumber them, and a partition shared by
+fewer members runs dry later; at the end of a backlog the members of the drained partitions
+sat idle while the others worked through what they held.
 """
 
 from __future__ import annotations
@@ -29,6 +36,10 @@ from .jobs import shutdown_consumers
 logger = logging.getLogger("django_sharegroups.runtime")
 
 _STOP = object()
+#: How soon a worker with nothing queued looks for a job queued at a sibling (seconds); the
+#: wait doubles while it finds none, up to ``LEND_EVERY_AT_MOST`` (idle processes stay idle).
+LEND_EVERY = 0.05
+LEND_EVERY_AT_MOST = 0.8
 
 
 @dataclass
@@ -66,12 +77,18 @@ class WorkerPool:
         name: str,
         run_job: Callable[[Any, dict], Any],
         stop_event: threading.Event,
+        lending: list[WorkerPool] | None = None,
     ) -> None:
         self.size = size
         self.run_job = run_job
         self.stop_event = stop_event
         self.in_flight = 0
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        #: The pools of the same group in this process, this one included (None: no lending).
+        self._lending = lending
+        self._closing = False
+        if lending is not None:
+            lending.append(self)
         self._results: list[Any] = []
         self._arrived = threading.Condition(threading.Lock())
         #: Set when a handed-back item should wake the listener (see the module docstring).
@@ -122,6 +139,9 @@ class WorkerPool:
         return items
 
     def close(self) -> None:
+        self._closing = True
+        if self._lending is not None and self in self._lending:
+            self._lending.remove(self)
         for _ in self._threads:
             self._jobs.put(_STOP)
         for thread in self._threads:
@@ -131,16 +151,40 @@ class WorkerPool:
         state: dict = {}
         try:
             while True:
-                job = self._jobs.get()
+                owner, job = self._next()
                 if job is _STOP:
                     return
-                if self.stop_event.is_set():
-                    self._hand_back(JobResult(job, None), urgent=False)
+                if owner.stop_event.is_set():
+                    owner._hand_back(JobResult(job, None), urgent=False)
                     continue
                 try:
-                    self._hand_back(JobResult(job, self.run_job(job, state)), urgent=False)
+                    owner._hand_back(JobResult(job, owner.run_job(job, state)), urgent=False)
                 except BaseException as exc:  # noqa: BLE001 - handed to the listener
-                    self._hand_back(WorkerFailure(job, exc), urgent=True)
+                    owner._hand_back(WorkerFailure(job, exc), urgent=True)
         finally:
             shutdown_consumers(state, threading.current_thread().name)
             connections.close_all()
+
+    def _next(self) -> tuple[WorkerPool, Any]:
+        """The next job of this pool; with nothing queued here, one queued at a sibling."""
+        if self._lending is None:
+            return self, self._jobs.get()
+        wait = LEND_EVERY
+        while True:
+            try:
+                return self, self._jobs.get(timeout=wait)
+            except queue.Empty:
+                pass
+            if not self._closing:
+                for sibling in list(self._lending):
+                    if sibling is self or sibling._closing:
+                        continue
+                    try:
+                        job = sibling._jobs.get_nowait()
+                    except queue.Empty:
+                        continue
+                    if job is _STOP:  # the sibling closes: its own workers take these
+                        sibling._jobs.put(job)
+                        continue
+                    return sibling, job
+            wait = min(wait * 2, LEND_EVERY_AT_MOST)

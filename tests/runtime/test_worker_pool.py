@@ -69,3 +69,62 @@ def test_a_renew_request_wakes_the_listener_at_once() -> None:
     finally:
         gates["first"].set()
         pool.close()
+
+
+def test_an_idle_pool_runs_the_jobs_queued_at_a_sibling_and_hands_them_back() -> None:
+    """Instances of one group in one process lend idle workers: the busy pool's queued jobs
+    run on the idle pool's worker, with the busy pool's ``run_job``, and come back to the
+    busy pool (its in-flight count and its settling)."""
+    lending: list[WorkerPool] = []
+    gate, ran_by = threading.Event(), {}
+
+    def busy_run(job: str, state: dict) -> str:
+        ran_by[job] = threading.current_thread().name
+        if job == "slow":
+            gate.wait(30)
+        return job
+
+    def idle_run(job: str, state: dict) -> str:
+        raise AssertionError("the idle pool got no jobs of its own")
+
+    busy = WorkerPool(1, "busy", busy_run, threading.Event(), lending)
+    idle = WorkerPool(1, "idle", idle_run, threading.Event(), lending)
+    try:
+        assert lending == [busy, idle]
+        for job in ("slow", "a", "b", "c"):
+            busy.submit(job)
+        wait_for(lambda: {"a", "b", "c"} <= set(ran_by))
+        assert {ran_by[job] for job in "abc"} == {"idle:worker0"}
+        assert ran_by["slow"] == "busy:worker0"
+        gate.set()
+        items: list = []
+        wait_for(lambda: items.extend(busy.drain()) or len(jobs_of(items)) == 4)
+        assert sorted(jobs_of(items)) == ["a", "b", "c", "slow"]
+        assert busy.in_flight == 0 and idle.in_flight == 0 and idle.drain() == []
+    finally:
+        gate.set()
+        busy.close()
+        idle.close()
+    assert lending == []
+
+
+def test_without_lending_a_pool_keeps_its_jobs() -> None:
+    gate, ran_by = threading.Event(), {}
+
+    def run(job: str, state: dict) -> str:
+        ran_by[job] = threading.current_thread().name
+        if job == "slow":
+            gate.wait(30)
+        return job
+
+    busy = WorkerPool(1, "busy", run, threading.Event())
+    idle = WorkerPool(1, "idle", run, threading.Event())
+    try:
+        busy.submit("slow")
+        busy.submit("a")
+        time.sleep(0.3)  # many lending intervals: nobody takes "a"
+        assert ran_by == {"slow": "busy:worker0"}
+    finally:
+        gate.set()
+        busy.close()
+        idle.close()
