@@ -87,6 +87,11 @@ class WorkerPool:
         #: The pools of the same group in this process, this one included (None: no lending).
         self._lending = lending
         self._closing = False
+        #: Lending only: workers of this pool waiting for a job, and jobs of this pool that
+        #: siblings' workers run now (both written by worker threads, under ``_counts``).
+        self._idle = 0
+        self._lent = 0
+        self._counts = threading.Lock()
         if lending is not None:
             lending.append(self)
         self._results: list[Any] = []
@@ -101,7 +106,14 @@ class WorkerPool:
             thread.start()
 
     def free_slots(self) -> int:
-        return max(0, self.size - self.in_flight)
+        """Jobs the next poll may bring: idle workers not yet spoken for by queued jobs. With
+        lending, the siblings' idle workers count too and this pool's jobs they run do not:
+        a member whose partitions still have records then fetches for the workers of those
+        whose partitions ran dry (approximate: read without the siblings' locks)."""
+        if self._lending is None:
+            return max(0, self.size - self.in_flight)
+        idle = sum(pool._idle for pool in self._lending if pool is not self)
+        return max(0, self.size + idle - (self.in_flight - self._lent))
 
     def submit(self, job: Any) -> None:
         self.in_flight += 1
@@ -154,13 +166,19 @@ class WorkerPool:
                 owner, job = self._next()
                 if job is _STOP:
                     return
+                item: JobResult | WorkerFailure
+                urgent = False
                 if owner.stop_event.is_set():
-                    owner._hand_back(JobResult(job, None), urgent=False)
-                    continue
-                try:
-                    owner._hand_back(JobResult(job, owner.run_job(job, state)), urgent=False)
-                except BaseException as exc:  # noqa: BLE001 - handed to the listener
-                    owner._hand_back(WorkerFailure(job, exc), urgent=True)
+                    item = JobResult(job, None)
+                else:
+                    try:
+                        item = JobResult(job, owner.run_job(job, state))
+                    except BaseException as exc:  # noqa: BLE001 - handed to the listener
+                        item, urgent = WorkerFailure(job, exc), True
+                if owner is not self:  # before the owner can count the result
+                    with owner._counts:
+                        owner._lent -= 1
+                owner._hand_back(item, urgent=urgent)
         finally:
             shutdown_consumers(state, threading.current_thread().name)
             connections.close_all()
@@ -169,6 +187,17 @@ class WorkerPool:
         """The next job of this pool; with nothing queued here, one queued at a sibling."""
         if self._lending is None:
             return self, self._jobs.get()
+        with self._counts:
+            self._idle += 1
+        try:
+            return self._wait_or_borrow()
+        finally:
+            with self._counts:
+                self._idle -= 1
+
+    def _wait_or_borrow(self) -> tuple[WorkerPool, Any]:
+        lending = self._lending
+        assert lending is not None
         wait = LEND_EVERY
         while True:
             try:
@@ -176,7 +205,7 @@ class WorkerPool:
             except queue.Empty:
                 pass
             if not self._closing:
-                for sibling in list(self._lending):
+                for sibling in list(lending):
                     if sibling is self or sibling._closing:
                         continue
                     try:
@@ -186,5 +215,7 @@ class WorkerPool:
                     if job is _STOP:  # the sibling closes: its own workers take these
                         sibling._jobs.put(job)
                         continue
+                    with sibling._counts:
+                        sibling._lent += 1
                     return sibling, job
             wait = min(wait * 2, LEND_EVERY_AT_MOST)

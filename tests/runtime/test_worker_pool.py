@@ -128,3 +128,37 @@ def test_without_lending_a_pool_keeps_its_jobs() -> None:
         gate.set()
         busy.close()
         idle.close()
+
+
+def test_with_lending_free_slots_count_the_siblings_idle_workers() -> None:
+    """A member whose partitions still have records fetches for the workers of those whose
+    partitions ran dry: their idle workers count, its own jobs they run do not."""
+    lending: list[WorkerPool] = []
+    gates = {"slow": threading.Event(), "lent": threading.Event()}
+    ran_by: dict[str, str] = {}
+
+    def run(job: str, state: dict) -> str:
+        ran_by[job] = threading.current_thread().name
+        gates[job].wait(30)
+        return job
+
+    busy = WorkerPool(1, "busy", run, threading.Event(), lending)
+    idle = WorkerPool(1, "idle", run, threading.Event(), lending)
+    try:
+        wait_for(lambda: busy.free_slots() == 2)  # its own worker and the idle sibling's
+        busy.submit("slow")
+        busy.submit("lent")
+        wait_for(lambda: set(ran_by) == {"slow", "lent"})
+        assert ran_by["lent"] == "idle:worker0"
+        assert busy.in_flight == 2 and busy.free_slots() == 0  # both workers busy
+        gates["lent"].set()
+        wait_for(lambda: busy.drain() or busy.in_flight == 1)
+        wait_for(lambda: busy.free_slots() == 1)  # the sibling's worker is idle again
+        gates["slow"].set()
+        wait_for(lambda: busy.drain() or busy.in_flight == 0)
+        wait_for(lambda: busy.free_slots() == 2)
+    finally:
+        for gate in gates.values():
+            gate.set()
+        busy.close()
+        idle.close()
