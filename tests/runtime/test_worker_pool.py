@@ -71,18 +71,25 @@ def test_a_renew_request_wakes_the_listener_at_once() -> None:
         pool.close()
 
 
+def recording(ran_by: dict[str, str], gates: dict[str, threading.Event]):
+    """A ``run_job`` that notes which thread ran each job; gated jobs wait for their event."""
+
+    def run(job: str, state: dict) -> str:
+        ran_by[job] = threading.current_thread().name
+        if job in gates:
+            gates[job].wait(30)
+        return job
+
+    return run
+
+
 def test_an_idle_pool_runs_the_jobs_queued_at_a_sibling_and_hands_them_back() -> None:
     """Instances of one group in one process lend idle workers: the busy pool's queued jobs
     run on the idle pool's worker, with the busy pool's ``run_job``, and come back to the
     busy pool (its in-flight count and its settling)."""
     lending: list[WorkerPool] = []
     gate, ran_by = threading.Event(), {}
-
-    def busy_run(job: str, state: dict) -> str:
-        ran_by[job] = threading.current_thread().name
-        if job == "slow":
-            gate.wait(30)
-        return job
+    busy_run = recording(ran_by, {"slow": gate})
 
     def idle_run(job: str, state: dict) -> str:
         raise AssertionError("the idle pool got no jobs of its own")
@@ -110,13 +117,7 @@ def test_an_idle_pool_runs_the_jobs_queued_at_a_sibling_and_hands_them_back() ->
 
 def test_without_lending_a_pool_keeps_its_jobs() -> None:
     gate, ran_by = threading.Event(), {}
-
-    def run(job: str, state: dict) -> str:
-        ran_by[job] = threading.current_thread().name
-        if job == "slow":
-            gate.wait(30)
-        return job
-
+    run = recording(ran_by, {"slow": gate})
     busy = WorkerPool(1, "busy", run, threading.Event())
     idle = WorkerPool(1, "idle", run, threading.Event())
     try:
@@ -136,12 +137,7 @@ def test_with_lending_free_slots_count_the_siblings_idle_workers() -> None:
     lending: list[WorkerPool] = []
     gates = {"slow": threading.Event(), "lent": threading.Event()}
     ran_by: dict[str, str] = {}
-
-    def run(job: str, state: dict) -> str:
-        ran_by[job] = threading.current_thread().name
-        gates[job].wait(30)
-        return job
-
+    run = recording(ran_by, gates)
     busy = WorkerPool(1, "busy", run, threading.Event(), lending)
     idle = WorkerPool(1, "idle", run, threading.Event(), lending)
     try:
