@@ -220,7 +220,7 @@ class ShareGroupListener(threading.Thread):
                 self._dispatch(parts, records, polled_at, deadline, inline)
                 if prefetch and not inline:
                     poller.prefetch()
-                elif interval or throttled:
+                elif not prefetch and (interval or throttled):
                     # The next poll waits: acknowledge now, not with its fetch.
                     client.commit_async()
             if interval:

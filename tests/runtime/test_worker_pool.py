@@ -148,10 +148,10 @@ def test_with_lending_free_slots_count_the_siblings_idle_workers() -> None:
         assert ran_by["lent"] == "idle:worker0"
         assert busy.in_flight == 2 and busy.free_slots() == 0  # both workers busy
         gates["lent"].set()
-        wait_for(lambda: busy.drain() or busy.in_flight == 1)
+        wait_for(lambda: busy.drain() is not None and busy.in_flight == 1)
         wait_for(lambda: busy.free_slots() == 1)  # the sibling's worker is idle again
         gates["slow"].set()
-        wait_for(lambda: busy.drain() or busy.in_flight == 0)
+        wait_for(lambda: busy.drain() is not None and busy.in_flight == 0)
         wait_for(lambda: busy.free_slots() == 2)
     finally:
         for gate in gates.values():
