@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from django_sharegroups.kafka.admin import ShareGroupAdmin
 
 from ..helpers import produce, wait_until
+
+#: tests/fixtures/metrics_settings.py's SHAREGROUPS["SUMMARY_INTERVAL"] (seconds).
+SUMMARY_INTERVAL = 1.0
 
 pytestmark = pytest.mark.kafka
 
@@ -71,6 +75,7 @@ def test_metrics_count_what_was_produced_accepted_and_rejected(
         payloads = ({"n": n} for n in range(number * half, (number + 1) * half))
         produce(kafka_bootstrap_servers, name, payloads, partition=number)
     port = free_port(following=processes)
+    launched = time.monotonic()
     process = subprocess.Popen(
         [
             *(sys.executable, "manage.py", "runshareconsumers", "--metrics-port", str(port)),
@@ -126,6 +131,9 @@ def test_metrics_count_what_was_produced_accepted_and_rejected(
     try:
         assert wait_until(settled, timeout=90)
         assert wait_until(as_the_broker_says, timeout=30)
+        # Periodic summary lines come every SUMMARY_INTERVAL from each process's start: a run
+        # that settles sooner (members get their partitions within 50 ms) has none yet.
+        time.sleep(max(0.0, launched + 3 * SUMMARY_INTERVAL - time.monotonic()))
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
