@@ -1,14 +1,16 @@
 """The engine's own per-record cost, without a broker: a profiling aid, not a goal.
 
 ``python -m benchmarks.hot_path [--records 300000] [--rounds 3] [--builder per_batch]
-[--per-job 500] [--deserializer json] [--adapter confluent|native] [--profile]``
+[--per-job 500] [--deserializer json] [--adapter confluent|native] [--counts] [--profile]``
 
 One listener (as ``runshareconsumers`` runs it) on a stand-in adapter whose ``poll`` builds
 ``ReceivedRecord`` objects from ready bytes (100-byte JSON, 3 partitions) and whose
 ``acknowledge`` only counts: what is left is the engine's work per record — intake, jobs,
 ``consume`` marking each record ACCEPTed, settlement, leases. ``--adapter native`` gives the
 stand-in the native adapter's capabilities (RENEW, records held across polls, so a worker
-pool); ``confluent`` none. Prints process CPU µs per record per round (steadier than wall time
+pool); ``confluent`` none. ``--counts`` subscribes the event counts ``runshareconsumers``
+keeps for its summary lines and /metrics (on by default there), so per-job events are built as
+they are in production. Prints process CPU µs per record per round (steadier than wall time
 on a shared machine); ``--profile`` prints cProfile's top entries of one more round instead.
 The real adapters' own costs are in ``benchmarks.record_path`` and ``benchmarks.throughput``.
 """
@@ -41,6 +43,7 @@ from django_sharegroups.clients.base import (  # noqa: E402
     ShareConsumerClientFactory,
 )
 from django_sharegroups.instrumentation import EventBus  # noqa: E402
+from django_sharegroups.instrumentation.counts import EventCounts  # noqa: E402
 from django_sharegroups.routing import RouteRegistry  # noqa: E402
 from django_sharegroups.routing.settings import GroupSettings  # noqa: E402
 from django_sharegroups.runtime.listener import ShareGroupListener  # noqa: E402
@@ -127,12 +130,15 @@ def one_round(args: argparse.Namespace, profile: bool = False) -> float:
         workers_per_consumer=args.workers,
         registry=RouteRegistry(),
     )
+    bus = EventBus()
+    if args.counts:
+        EventCounts().subscribe(bus)
     listener = ShareGroupListener(
         GroupSettings.build(declared),
         0,
         StandInFactory(CAPABILITIES[args.adapter]),
         stop_event=stop,
-        bus=EventBus(),
+        bus=bus,
         poll_timeout=0.1,
         commit_timeout=1.0,
         limits=GroupLimits(30_000, 5),
@@ -164,11 +170,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--deserializer", default="json", choices=("json", "raw"))
     parser.add_argument("--adapter", default="confluent", choices=sorted(CAPABILITIES))
+    parser.add_argument(
+        "--counts", action="store_true", help="subscribe runshareconsumers' event counts"
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile one more round")
     args = parser.parse_args()
     rounds = [one_round(args) for _ in range(args.rounds)]
     print(
-        f"{args.builder}({args.per_job}), {args.adapter} stand-in, {args.deserializer}: "
+        f"{args.builder}({args.per_job}), {args.adapter} stand-in, {args.deserializer}"
+        f"{', event counts' if args.counts else ''}: "
         f"{statistics.median(rounds):.2f} CPU µs per record (median; rounds "
         f"{', '.join(f'{r:.2f}' for r in rounds)}), load average {os.getloadavg()[0]:.1f}"
     )

@@ -1,14 +1,14 @@
 """Where a no-op consumer's time goes: the per-record path of ``runshareconsumers``.
 
 ``python -m benchmarks.record_path [--records 100000] [--client confluent] [--bootstrap HOST:PORT]
-[--profile out.txt] [--gc-freeze] [--deserializer json|raw]``
+[--profile out.txt] [--gc-freeze] [--deserializer json|raw] [--builder per_batch|per_message]``
 
 Produces ``--records`` JSON records of ~100 bytes (3 partitions) once, then one share group
-(``per_batch``, 500 records per job, one instance) whose consumer ACCEPTs every message
-without reading its payload consumes the backlog. Prints records/s and process CPU µs per
+(``per_batch``, 500 records per job, or ``per_message``; one instance) whose consumer ACCEPTs every
+message without reading its payload consumes the backlog. Prints records/s and process CPU µs per
 record. With ``--profile FILE`` the run is sampled by py-spy (``pip install py-spy``) and the
-listener thread's hot spots (own time per function, share of the thread's samples) are printed
-and written to FILE. py-spy charges a garbage collection to the line that allocated, so compare
+listener thread's hot spots (own time per function, share of the thread's samples) are printed and
+written to FILE. py-spy charges a garbage collection to the line that allocated, so compare
 profiles with ``--gc-freeze`` (startup objects frozen) to see the per-record work itself.
 Needs Kafka (``--bootstrap``, default ``KAFKA_BOOTSTRAP_SERVERS``).
 This is a profiling aid, not a goal: ``benchmarks.throughput`` compares contenders.
@@ -57,7 +57,12 @@ class GcClock:
 
 
 def consume_backlog(
-    kafka: Kafka, topic: str, records: int, client: str, deserializer: str = "json"
+    kafka: Kafka,
+    topic: str,
+    records: int,
+    client: str,
+    deserializer: str = "json",
+    builder: str = "per_batch",
 ) -> tuple[float, float, GcClock]:
     """Seconds of wall time and of process CPU until the backlog is consumed, and GC time."""
     done = [0]
@@ -77,8 +82,8 @@ def consume_backlog(
             route(
                 topic,
                 consumer=NoOp,
-                jobs_builder="per_batch",
-                max_messages_per_job=500,
+                jobs_builder=builder,
+                max_messages_per_job=500 if builder == "per_batch" else 1,
                 deserializer=deserializer,
             )
         ],
@@ -135,6 +140,7 @@ def main() -> None:
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     parser.add_argument("--profile", help="sample with py-spy and write the hot spots here")
     parser.add_argument("--deserializer", default="json", choices=("json", "raw"))
+    parser.add_argument("--builder", default="per_batch", choices=("per_batch", "per_message"))
     parser.add_argument(
         "--gc-freeze", action="store_true", help="gc.freeze() before consuming (what it saves)"
     )
@@ -152,6 +158,7 @@ def main() -> None:
         child = [sys.executable, "-m", "benchmarks.record_path", "--topic", topic]
         child += ["--records", str(args.records), "--client", args.client]
         child += ["--bootstrap", args.bootstrap, "--deserializer", args.deserializer]
+        child += ["--builder", args.builder]
         child += ["--gc-freeze"] if args.gc_freeze else []
         command = ["py-spy", "record", "--threads", "--format", "raw", "-r", "200", "-o", raw]
         subprocess.run([*command, "--", *child], check=True)
@@ -164,10 +171,11 @@ def main() -> None:
     if args.gc_freeze:
         gc.freeze()  # what the startup objects cost every full collection
     wall, cpu, gc_clock = consume_backlog(
-        kafka, topic, args.records, args.client, args.deserializer
+        kafka, topic, args.records, args.client, args.deserializer, args.builder
     )
     print(
-        f"{args.client}, {args.deserializer}{', gc frozen' if args.gc_freeze else ''}: "
+        f"{args.builder}, {args.client}, {args.deserializer}"
+        f"{', gc frozen' if args.gc_freeze else ''}: "
         f"{args.records / wall:,.0f} records/s, "
         f"{cpu / args.records * 1e6:.1f} CPU µs per record (process), "
         f"GC {gc_clock.seconds / wall:.1%} of the wall time ({gc_clock.collections} collections)"

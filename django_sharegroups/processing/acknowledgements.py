@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from ..clients.base import AcknowledgeType
 from ..exceptions import NotSupportedError, ShareGroupsError
 from ..messages import Message
+from .leases import Coordinates
 
 #: The one error ``extend_lock`` raises where the client adapter cannot RENEW.
 RENEW_NOT_SUPPORTED = (
@@ -17,8 +18,12 @@ RENEW_NOT_SUPPORTED = (
     "acquisition lock."
 )
 
+#: The empty ``delays``/``dead_letters`` of a job that has none (never written: replaced by a
+#: dict of the job's own at the first entry).
+_NONE: dict = {}
+
 #: Type names for event payloads (``Enum.name`` is a Python-level property).
-_NAMES = {ack_type: ack_type.name for ack_type in AcknowledgeType}
+TYPE_NAMES = {ack_type: ack_type.name for ack_type in AcknowledgeType}
 
 
 class AcknowledgementError(ShareGroupsError):
@@ -31,30 +36,53 @@ class JobAcknowledgements:
     Only the owning consumer thread hands them to the client, so workers never touch it.
     """
 
+    __slots__ = (
+        "_messages",
+        "_types",
+        "marked_at",
+        "error",
+        "delays",
+        "dead_letters",
+        "lapsed",
+        "lapsed_before_start",
+        "on_renew",
+        "adapter",
+        "started",
+        "seconds",
+        "trace_headers",
+    )
+
     def __init__(self, messages: Iterable[Message]) -> None:
         self._messages = {m.coordinates: m for m in messages}
-        self._types: dict[tuple[str, int, int], AcknowledgeType] = {}
+        self._types: dict[Coordinates, AcknowledgeType] = {}
         #: ``time.time()`` of each acknowledgement, to tell acks made after a lease lapsed.
-        self.marked_at: dict[tuple[str, int, int], float] = {}
+        self.marked_at: dict[Coordinates, float] = {}
         #: The exception ``consume`` raised, if it did (the DLQ records its class and message).
         self.error: BaseException | None = None
-        #: Delay (ms) of each delayed release.
-        self.delays: dict[tuple[str, int, int], int] = {}
+        #: Delay (ms) of each delayed release. This and the two below are rare: they share an
+        #: empty container until the first entry (most jobs never need one).
+        self.delays: dict[Coordinates, int] = _NONE
         #: Records the consumer sent to the DLQ explicitly, with the reason it gave.
-        self.dead_letters: dict[tuple[str, int, int], BaseException | str | None] = {}
-        #: Records whose lease ran out before they were acknowledged.
-        self.lapsed: set[tuple[str, int, int]] = set()
+        self.dead_letters: dict[Coordinates, BaseException | str | None] = _NONE
+        #: Records whose lease ran out before they were acknowledged (:meth:`lapse`).
+        self.lapsed: set[Coordinates] | frozenset[Coordinates] = frozenset()
         #: How many of them ran out before ``consume`` could start (they were not processed).
         self.lapsed_before_start = 0
         #: Set by the runtime: how ``extend_lock`` reaches the client (None = cannot RENEW).
         self.on_renew: Callable[[Message], None] | None = None
-        #: Named in the error when it cannot RENEW (e.g. "'confluent'").
-        self.adapter = "this"
+        #: The client adapter's name, for the error when it cannot RENEW.
+        self.adapter: str | None = None
         #: Records ``consume`` was called with (lapsed ones are not) and how long it took.
         self.started = 0
         self.seconds = 0.0
         #: Tracing on: the trace headers of the job's span, for its client-side DLQ copies.
         self.trace_headers: list[tuple[str, bytes | None]] | None = None
+
+    def lapse(self, key: Coordinates) -> None:
+        """The lease of the record at ``key`` ran out before it was acknowledged."""
+        if not self.lapsed:
+            self.lapsed = set()
+        self.lapsed.add(key)  # type: ignore[union-attr]
 
     def mark(self, message: Message, ack_type: AcknowledgeType, delay: int | None = None) -> None:
         key = message.coordinates
@@ -67,12 +95,14 @@ class JobAcknowledgements:
         if delay is not None:
             if ack_type is not AcknowledgeType.RELEASE or delay < 0:
                 raise AcknowledgementError("Only a RELEASE can be delayed, by 0 ms or more.")
+            if self.delays is _NONE:
+                self.delays = {}
             self.delays[key] = delay
         self._types[key] = ack_type
         self.marked_at[key] = time.time()
 
     def revoke_accepts(
-        self, keep: set[tuple[str, int, int]] | frozenset[tuple[str, int, int]] = frozenset()
+        self, keep: set[Coordinates] | frozenset[Coordinates] = frozenset()
     ) -> list[Message]:
         """After a rollback the job's ACCEPTs must not reach the broker: turn them into
         RELEASEs (except ``keep``); REJECTs and releases stand. Returns the revoked ones."""
@@ -86,6 +116,8 @@ class JobAcknowledgements:
     def dead_letter(self, message: Message, error: BaseException | str | None) -> None:
         """Dead-letter ``message`` (it is REJECTed once the DLQ has it)."""
         self.mark(message, AcknowledgeType.REJECT)
+        if self.dead_letters is _NONE:
+            self.dead_letters = {}
         self.dead_letters[message.coordinates] = error
 
     def renew(self, message: Message) -> None:
@@ -94,7 +126,8 @@ class JobAcknowledgements:
         if message.coordinates in self._types:
             raise AcknowledgementError(f"{message!r} is already acknowledged; nothing to renew.")
         if self.on_renew is None:
-            raise NotSupportedError(RENEW_NOT_SUPPORTED.format(adapter=self.adapter))
+            adapter = f"'{self.adapter}'" if self.adapter else "this"
+            raise NotSupportedError(RENEW_NOT_SUPPORTED.format(adapter=adapter))
         self.on_renew(message)
 
     def mark_all_unacknowledged(self, ack_type: AcknowledgeType) -> list[Message]:
@@ -118,12 +151,12 @@ class JobAcknowledgements:
     def has(self, ack_type: AcknowledgeType) -> bool:
         return ack_type in self._types.values()
 
-    def marked(self) -> Mapping[tuple[str, int, int], AcknowledgeType]:
+    def marked(self) -> Mapping[Coordinates, AcknowledgeType]:
         """The type of each acknowledgement by coordinates, in order (a view, no copy)."""
         return self._types
 
     @property
-    def messages(self) -> Mapping[tuple[str, int, int], Message]:
+    def messages(self) -> Mapping[Coordinates, Message]:
         """The job's messages by coordinates."""
         return self._messages
 
@@ -139,5 +172,5 @@ class JobAcknowledgements:
         types = self._types
         if len(types) == 1:
             (only,) = types.values()
-            return {_NAMES[only]: 1}
-        return {_NAMES[t]: n for t, n in Counter(types.values()).items()}
+            return {TYPE_NAMES[only]: 1}
+        return {TYPE_NAMES[t]: n for t, n in Counter(types.values()).items()}

@@ -73,7 +73,6 @@ class AcquisitionSizer:
         "per_worker",
         "_reported",
         "_reported_whole_batches",
-        "whole_batches",
         "typical_seconds_per_record",
     )
 
@@ -89,9 +88,6 @@ class AcquisitionSizer:
         self.per_worker = max_messages_per_job
         self._reported = 0
         self._reported_whole_batches = False
-        #: Whether acquiring whole producer batches is safe, as of the last finished job
-        #: (see ``_whole_batches_fit``).
-        self.whole_batches = False
         #: A moving average of the pace (both ways, ``TYPICAL_WEIGHT``): whole batches follow
         #: it, so one job held up by the collector does not switch them off for a poll.
         self.typical_seconds_per_record: float | None = None
@@ -122,7 +118,8 @@ class AcquisitionSizer:
         share = LOCK_SHARE_RENEWING if self.renewing else LOCK_SHARE
         return min(self.lock_ms / 1000 * share, HORIZON_SECONDS)
 
-    def _whole_batches_fit(self) -> bool:
+    @property
+    def whole_batches(self) -> bool:
         """Whether the workers would finish ``WHOLE_BATCH_RECORDS`` more records within one
         worker's share of a poll (``seconds_of_work``): then acquiring whole producer batches
         beyond the allowance cannot put a lock at risk, and the broker serves them cheaper."""
@@ -157,7 +154,6 @@ class AcquisitionSizer:
         self.typical_seconds_per_record = (
             sample if typical is None else typical + TYPICAL_WEIGHT * (sample - typical)
         )
-        self.whole_batches = self._whole_batches_fit()
 
     def report_due(self) -> AcquisitionReport | None:
         """A report when the allowance changed a lot since the last one (or none was made),

@@ -50,29 +50,23 @@ def execute_job(
 ) -> JobAcknowledgements:
     acknowledgements = JobAcknowledgements(messages)
     acknowledgements.on_renew = on_renew
-    if adapter is not None:
-        acknowledgements.adapter = f"'{adapter}'"
-    name = type(consumer).__name__
-    group = consumer.share_group.name
+    acknowledgements.adapter = adapter
     live = messages
-    if leases is not None and _may_have_lapsed(deadline):
-        now = time.time()
-        lapsed = [m for m in messages if leases.lapsed(m.coordinates, now)]
-        if lapsed:
-            for message in lapsed:
-                acknowledgements.mark(message, AcknowledgeType.RELEASE)
-                acknowledgements.lapsed.add(message.coordinates)
-                _lock_expired(consumer, message, bus, started=False)
-            acknowledgements.lapsed_before_start = len(lapsed)
-            live = [m for m in messages if m.coordinates not in acknowledgements.lapsed]
-    if not live:
-        return acknowledgements
+    if leases is not None and (deadline is None or time.time() >= deadline):
+        live = _start_live(consumer, messages, bus, leases, acknowledgements)
+        if not live:
+            return acknowledgements
     consumer._acknowledgements = acknowledgements
     started = time.perf_counter()
     connections.before_job()
     if bus.wants("job.started"):
-        bus.publish("job.started", share_group=group, consumer=name, size=len(live))
-    span = tracer.start(group, consumer.topic.name, live) if tracer is not None else None
+        bus.publish(
+            "job.started",
+            share_group=consumer.share_group.name,
+            consumer=type(consumer).__name__,
+            size=len(live),
+        )
+    span = tracer.start(consumer.share_group.name, consumer.topic.name, live) if tracer else None
     try:
         batch = Messages(
             live,
@@ -89,8 +83,8 @@ def execute_job(
         settled = acknowledgements.mark_all_unacknowledged(ack_type)
         bus.publish(
             "job.errored",
-            share_group=group,
-            consumer=name,
+            share_group=consumer.share_group.name,
+            consumer=type(consumer).__name__,
             records=describe(live),
             released=len(settled) if not implicit else 0,
             rejected=len(settled) if implicit else 0,
@@ -100,17 +94,19 @@ def execute_job(
     else:
         if implicit:
             acknowledgements.mark_all_unacknowledged(AcknowledgeType.ACCEPT)
-        else:
+        elif len(acknowledgements.marked()) < len(acknowledgements.messages):
             left = acknowledgements.mark_all_unacknowledged(AcknowledgeType.RELEASE)
-            if left:
-                bus.publish(
-                    "job.unacknowledged", share_group=group, consumer=name, records=describe(left)
-                )
+            bus.publish(
+                "job.unacknowledged",
+                share_group=consumer.share_group.name,
+                consumer=type(consumer).__name__,
+                records=describe(left),
+            )
         if bus.wants("job.finished"):
             bus.publish(
                 "job.finished",
-                share_group=group,
-                consumer=name,
+                share_group=consumer.share_group.name,
+                consumer=type(consumer).__name__,
                 size=len(live),
                 acknowledgements=acknowledgements.counts(),
                 seconds=time.perf_counter() - started,
@@ -122,20 +118,35 @@ def execute_job(
         connections.after_job()
         acknowledgements.started = len(live)
         acknowledgements.seconds = time.perf_counter() - started
-    if leases is not None and _may_have_lapsed(deadline):
+    if leases is not None and (deadline is None or time.time() >= deadline):
         marked_at = acknowledgements.marked_at
         for message in live:
             key = message.coordinates
             if leases.lapsed(key, marked_at.get(key)):
-                acknowledgements.lapsed.add(key)
+                acknowledgements.lapse(key)
                 _lock_expired(consumer, message, bus, started=True)
     return acknowledgements
 
 
-def _may_have_lapsed(deadline: float | None) -> bool:
-    """False while the poll's lock deadline is ahead (a RENEW only moves locks later);
-    unknown deadlines are checked per record."""
-    return deadline is None or time.time() >= deadline
+def _start_live(
+    consumer: ShareGroupConsumer,
+    messages: list[Message],
+    bus: EventBus,
+    leases: LeaseTracker,
+    acknowledgements: JobAcknowledgements,
+) -> list[Message]:
+    """The messages whose leases still hold; the others are RELEASEd unprocessed (the broker
+    may have given them to another member already)."""
+    now = time.time()
+    lapsed = [m for m in messages if leases.lapsed(m.coordinates, now)]
+    if not lapsed:
+        return messages
+    for message in lapsed:
+        acknowledgements.mark(message, AcknowledgeType.RELEASE)
+        acknowledgements.lapse(message.coordinates)
+        _lock_expired(consumer, message, bus, started=False)
+    acknowledgements.lapsed_before_start = len(lapsed)
+    return [m for m in messages if m.coordinates not in acknowledgements.lapsed]
 
 
 def _lock_expired(

@@ -37,10 +37,10 @@ from ..clients.base import AcknowledgeType
 from ..consumer import ShareGroupConsumer
 from ..messages import Messages
 from .acknowledgements import JobAcknowledgements
+from .leases import Coordinates
 
 logger = logging.getLogger("django_sharegroups.processing")
 
-Coordinates = tuple[str, int, int]
 
 #: Databases whose backends can claim rows (``INSERT … ON CONFLICT DO NOTHING RETURNING``).
 CLAIMING_VENDORS = ("postgresql", "sqlite")

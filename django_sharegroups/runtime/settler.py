@@ -25,6 +25,7 @@ from ..clients.base import (
 from ..instrumentation import EventBus
 from ..messages import Message
 from ..processing import dead_letter
+from ..processing.acknowledgements import TYPE_NAMES as _NAMES
 from ..processing.acknowledgements import JobAcknowledgements
 from ..processing.acquisition import AcquisitionSizer
 from ..processing.delayed_release import DelayedReleases, latest_release
@@ -48,6 +49,10 @@ logger = logging.getLogger("django_sharegroups.runtime")
 def strategy_for(topic: TopicSettings) -> SettlementStrategy:
     dlq = topic.dead_letter_queue
     return DeadLetterStrategy(dlq.topic, dlq.max_retries) if dlq else DefaultStrategy()
+
+
+def _name(counted: AcknowledgeType | str) -> str:
+    return counted if isinstance(counted, str) else _NAMES[counted]
 
 
 @dataclass(slots=True)
@@ -95,7 +100,7 @@ class Settler:
         self._accepted: list[ReceivedRecord] = []
         #: Acknowledgement counts per topic since the last flush: one ``acks.sent`` per topic
         #: for the jobs settled together (it had been a tenth of a one-record job's CPU).
-        self._sent: dict[str, dict[str, int]] = {}
+        self._sent: dict[str, Counter[AcknowledgeType | str]] = {}
 
     def handle(self, items: list) -> None:
         """What the worker pool handed back: finished jobs and RENEW requests are applied, a
@@ -123,16 +128,19 @@ class Settler:
             sent, self._sent = self._sent, {}
             for topic, counts in sent.items():
                 self.bus.publish(
-                    "acks.sent", share_group=self.share_group, topic=topic, counts=counts
+                    "acks.sent",
+                    share_group=self.share_group,
+                    topic=topic,
+                    counts={_name(t): n for t, n in counts.items()},
                 )
 
-    def _count_sent(self, topic: str, counts: dict[str, int]) -> None:
+    def _tally(self, topic: str) -> Counter[AcknowledgeType | str]:
+        """This flush's acknowledgement counts of ``topic`` (types, or names such as
+        ``RELEASE_DELAYED``), named when ``acks.sent`` is published."""
         tally = self._sent.get(topic)
         if tally is None:
-            self._sent[topic] = counts
-            return
-        for name, count in counts.items():
-            tally[name] = tally.get(name, 0) + count
+            tally = self._sent[topic] = Counter()
+        return tally
 
     def job_done(self, job: Job, acknowledgements: JobAcknowledgements | None) -> None:
         """Settle a finished job; its duration feeds acquisition sizing (reported by the
@@ -166,7 +174,7 @@ class Settler:
         if strategy.as_marked(acknowledgements):
             self._acknowledge_as_marked(job.topic.name, acknowledgements)
             return
-        names: list[str] | None = [] if self.bus.wants("acks.sent") else None
+        names: list[AcknowledgeType | str] | None = [] if self.bus.wants("acks.sent") else None
         for settlement in strategy.settle(acknowledgements):
             message, ack_type, action = settlement.message, settlement.ack_type, settlement.action
             if action is Action.LAPSED:
@@ -175,6 +183,7 @@ class Settler:
                 if len(self.expired.examples) < 3:
                     self.expired.examples.append(message)
                 continue
+            name: AcknowledgeType | str
             if action is Action.HOLD:
                 self.hold(message, settlement.delay_ms)
                 name = "RELEASE_DELAYED"
@@ -184,7 +193,7 @@ class Settler:
                 ).name
             else:
                 self.acknowledge(message.record, ack_type, settlement.error)
-                name = ack_type.name
+                name = ack_type
             if names is not None:
                 names.append(name)
         if acknowledgements.lapsed:
@@ -192,26 +201,33 @@ class Settler:
             self.expired.not_started += acknowledgements.lapsed_before_start
             self.expired.processed += lapsed - acknowledgements.lapsed_before_start
         if names is not None:  # counted once per job, in C
-            self._count_sent(job.topic.name, dict(Counter(names)))
+            self._tally(job.topic.name).update(names)
 
     def _acknowledge_as_marked(self, topic: str, acknowledgements: JobAcknowledgements) -> None:
         """``apply`` for a job the strategy leaves as marked: no ``Settlement`` per record."""
         accept = AcknowledgeType.ACCEPT
         messages, marked = acknowledgements.messages, acknowledgements.marked()
-        accepted = [messages[key].record for key, ack_type in marked.items() if ack_type is accept]
-        if self.bulk:
-            self._accepted += accepted
+        types = marked.values()
+        if accept in types and len(set(types)) == 1:  # every record ACCEPTed (the usual)
+            accepted = [messages[key].record for key in marked]
+            if self.bulk:
+                self._accepted += accepted
+            else:
+                self.client.acknowledge_all(accepted, accept)
         else:
-            self.client.acknowledge_all(accepted, accept)
-        if len(accepted) < len(marked):
             for key, ack_type in marked.items():
+                record = messages[key].record
+                self.client.acknowledge(record, ack_type)
                 if ack_type is not accept:
-                    record = messages[key].record
-                    self.client.acknowledge(record, ack_type)
                     self.observer.acknowledged(record, ack_type, acknowledgements.error)
         self.leases.settled_all(marked)
         if self.bus.wants("acks.sent"):
-            self._count_sent(topic, acknowledgements.counts())
+            tally = self._tally(topic)
+            if len(types) == 1:  # a one-record job: no Counter.update
+                (only,) = types
+                tally[only] += 1
+            else:
+                tally.update(types)
 
     def report_expired_locks(self) -> None:
         expired = self.expired
