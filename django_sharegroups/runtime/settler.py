@@ -207,6 +207,19 @@ class Settler:
         """``apply`` for a job the strategy leaves as marked: no ``Settlement`` per record."""
         accept = AcknowledgeType.ACCEPT
         messages, marked = acknowledgements.messages, acknowledgements.marked()
+        if len(marked) == 1:  # a one-record job (per_message): no list, set or Counter
+            ((key, ack_type),) = marked.items()
+            record = messages[key].record
+            if ack_type is accept and self.bulk:
+                self._accepted.append(record)
+            else:
+                self.client.acknowledge(record, ack_type)
+                if ack_type is not accept:
+                    self.observer.acknowledged(record, ack_type, acknowledgements.error)
+            self.leases.settled(key)
+            if self.bus.wants("acks.sent"):
+                self._tally(topic)[ack_type] += 1
+            return
         types = marked.values()
         if accept in types and len(set(types)) == 1:  # every record ACCEPTed (the usual)
             accepted = [messages[key].record for key in marked]
@@ -222,12 +235,7 @@ class Settler:
                     self.observer.acknowledged(record, ack_type, acknowledgements.error)
         self.leases.settled_all(marked)
         if self.bus.wants("acks.sent"):
-            tally = self._tally(topic)
-            if len(types) == 1:  # a one-record job: no Counter.update
-                (only,) = types
-                tally[only] += 1
-            else:
-                tally.update(types)
+            self._tally(topic).update(types)
 
     def report_expired_locks(self) -> None:
         expired = self.expired
