@@ -221,21 +221,26 @@ class Settler:
                 self._tally(topic)[ack_type] += 1
             return
         types = marked.values()
+        counted: Counter[AcknowledgeType | str] | None = (
+            self._tally(topic) if self.bus.wants("acks.sent") else None
+        )
         if accept in types and len(set(types)) == 1:  # every record ACCEPTed (the usual)
             accepted = [messages[key].record for key in marked]
             if self.bulk:
                 self._accepted += accepted
             else:
                 self.client.acknowledge_all(accepted, accept)
+            if counted is not None:
+                counted[accept] += len(accepted)
         else:
             for key, ack_type in marked.items():
                 record = messages[key].record
                 self.client.acknowledge(record, ack_type)
                 if ack_type is not accept:
                     self.observer.acknowledged(record, ack_type, acknowledgements.error)
+            if counted is not None:
+                counted.update(types)
         self.leases.settled_all(marked)
-        if self.bus.wants("acks.sent"):
-            self._tally(topic).update(types)
 
     def report_expired_locks(self) -> None:
         expired = self.expired
