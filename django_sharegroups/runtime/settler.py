@@ -224,8 +224,9 @@ class Settler:
         counted: Counter[AcknowledgeType | str] | None = (
             self._tally(topic) if self.bus.wants("acks.sent") else None
         )
-        if accept in types and len(set(types)) == 1:  # every record ACCEPTed (the usual)
-            accepted = [messages[key].record for key in marked]
+        if accept in types and len(set(types)) == 1 and len(types) == len(messages):
+            # every record ACCEPTed (the usual): the records in the job's order, no lookups
+            accepted = [message.record for message in messages.values()]
             if self.bulk:
                 self._accepted += accepted
             else:
