@@ -4,9 +4,9 @@ A record that cannot be decoded never reaches user code: the engine acknowledges
 topic's ``on_deserialization_error``. To keep that promise cheaply, each part of a record is
 decoded at most once, when the record is taken in, and only where its decoder can fail: a
 ``raw`` part (the default for key and headers) is never decoded at all, and the headers dict
-is built on first access. ``json`` (the default for payloads) takes a fast path through the
-C scanner for compact UTF-8 documents, a poll's ASCII documents scanned in one joined text
-(``json_payloads``). A consumer that never reads the payload declares
+is built on first access. ``json`` (the default for payloads) reads through orjson wherever
+orjson reads exactly what ``json.loads`` reads, a poll's values in one call (``json_payloads``),
+and through ``json.loads`` otherwise. A consumer that never reads the payload declares
 ``deserializer="raw"`` and pays nothing (docs/routing.md, "Deserialization"). ``None`` (a
 tombstone) stays ``None``.
 """
@@ -20,29 +20,43 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from .clients.base import ReceivedRecord
 from .exceptions import DeserializationError
 
 Deserializer = Callable[[bytes | None], Any]
 
-_scan_json = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set in __init__
+_orjson_loads = orjson.loads
+#: ``_long_numbers``: digits, mapped to one digit so that a run of them is one ``find``.
+_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+#: orjson reads integers of 19 digits and more beyond 64 bits as floats; ``json.loads`` keeps
+#: them exact. Shorter digit runs fit in 64 bits, where both agree.
+_LONG_RUN = b"0" * 19
 #: ``Message(record, payload)`` without a key: the record's raw key.
 _RAW_KEY: Any = object()
 
 
+def _long_numbers(raw: bytes) -> bool:
+    """Whether ``raw`` holds a run of 19 digits or more (in a number or a string: one bytes
+    scan in C, 0.09 µs per 100-byte record, where a regular expression took ten times as
+    long)."""
+    return raw.translate(_DIGITS).find(_LONG_RUN) >= 0
+
+
 def json_deserializer(raw: bytes | None) -> Any:
-    """UTF-8 JSON, exactly as ``json.loads`` reads it, in a fifth of its time for the usual
-    compact document (no encoding detection, no whitespace pass)."""
+    """UTF-8 JSON, exactly as ``json.loads`` reads it: through orjson (a third of the time)
+    unless a long digit run could be an integer orjson would turn into a float; whatever
+    orjson refuses (``NaN``, a byte order mark, a lone surrogate, other encodings, errors)
+    goes to ``json.loads``, which reads it or says precisely what is wrong."""
     if raw is None:
         return None
-    try:
-        text = raw.decode()
-        value, end = _scan_json(text, 0)
-        if end == len(text):
-            return value
-    except Exception:
-        pass  # json.loads below says precisely what is wrong
-    return json.loads(raw)  # other encodings, surrounding whitespace, and every error
+    if not _long_numbers(raw):
+        try:
+            return _orjson_loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(raw)
 
 
 #: ``json_payloads``: this record needs ``json_deserializer`` on its own.
@@ -50,30 +64,28 @@ _ALONE: Any = object()
 
 
 def json_payloads(values: list[bytes | None]) -> list[Any]:
-    """``json_deserializer`` of each value, for a poll's worth at once: the values joined
-    and decoded to text in one call each, then each document scanned where it starts. A
-    document counts only if its scan ends exactly where its value does, so the result is
-    what each value alone would give; any other (errors, non-ASCII text, surrounding
-    whitespace, tombstones) comes back as ``_ALONE``. 0.94 against 1.46 µs a 100-byte
-    record here, in the same run."""
+    """``json_deserializer`` of each value, for a poll's worth at once: one digit-run check
+    over the values joined, then orjson over all of them in one ``map``. A poll with a
+    tombstone or a long digit run, or a value orjson refuses, comes back as ``_ALONE`` where
+    it has to be read on its own. 0.39 against 0.69 µs a 100-byte record for a poll of the
+    C scanner reading each document of the joined text, in the same run."""
     try:
         blob = b" ".join(values)  # type: ignore[arg-type]  # a None raises TypeError
-        text = blob.decode()
-    except (TypeError, UnicodeDecodeError):  # a tombstone, or not UTF-8 somewhere
+    except TypeError:  # a tombstone
         return [_ALONE] * len(values)
-    if len(text) != len(blob):  # multi-byte characters: offsets in text differ
+    if _long_numbers(blob):
         return [_ALONE] * len(values)
-    payloads: list[Any] = []
-    append, scan, start = payloads.append, _scan_json, 0
-    for value in values:
-        stop = start + len(value)  # type: ignore[arg-type]  # no None gets here
-        try:
-            payload, end = scan(text, start)
-        except Exception:  # noqa: BLE001 - json_deserializer says what is wrong
-            end = -1
-        append(payload if end == stop else _ALONE)
-        start = stop + 1
-    return payloads
+    try:
+        return list(map(_orjson_loads, values))  # type: ignore[arg-type]  # no None here
+    except orjson.JSONDecodeError:
+        return [_loads_or_alone(value) for value in values]  # type: ignore[arg-type]
+
+
+def _loads_or_alone(raw: bytes) -> Any:
+    try:
+        return _orjson_loads(raw)
+    except orjson.JSONDecodeError:
+        return _ALONE
 
 
 def string_deserializer(raw: bytes | None) -> str | None:

@@ -90,6 +90,10 @@ DOCUMENTS = [
     b"Infinity",
     b'{"deep": ' * 600 + b"1" + b"}" * 600,  # deeper than orjson reads
     b"\t1\r\n",
+    # orjson's float reading against float(): tricky roundings, overflow to infinity
+    b"[2.2250738585072011e-308, 1.7976931348623158e308, 1.8e308, 0.30000000000000004]",
+    b"[9999999999999999999, -999999999999999999, 12345678901234567890.5]",  # 19+ digits
+    b'{"id": "12345678901234567890123"}',  # a long digit run in a string
 ]
 
 
@@ -118,8 +122,9 @@ def outcome(raw):
 
 @pytest.mark.parametrize("ascii_only", [False, True])
 def test_a_poll_decoded_at_once_reads_each_record_as_it_alone_reads(ascii_only):
-    """``json_payloads`` scans one joined text: values that only make sense joined (a
-    document cut in two, numbers that would run together) must still be read one by one."""
+    """``json_payloads`` reads a poll at once (one digit-run check over the joined values,
+    orjson over all): values that only make sense joined (a document cut in two, numbers that
+    would run together) must still be read one by one, each as it alone reads."""
     halves = [b'{"a": 1', b"}", b'"open', b'close"', b"12", b"34", b"[1,", b"2]", b"1 2"]
     values = [*DOCUMENTS, *halves, None, b'{"n": 2}', b'{"n": 3}']
     if ascii_only:
