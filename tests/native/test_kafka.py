@@ -103,6 +103,30 @@ def test_a_released_record_comes_back_with_delivery_count_two(
     assert quiet(client, seconds=1) == []
 
 
+def test_acknowledge_all_settles_records_of_interleaved_partitions(
+    kafka_bootstrap_servers, share_topic, member
+) -> None:
+    """``acknowledge_all`` looks a partition up only where the handle changes: records of three
+    partitions taken in turn, and one built by hand (no handle), must each be settled."""
+    name = share_topic(3)
+    produce(kafka_bootstrap_servers, name, [b"r%d" % i for i in range(60)], spread=3)
+    client = member(name)
+    records = poll_until(client, 60, max_records=500, ack=None)
+    interleaved = sorted(records, key=lambda r: (r.offset, r.partition))
+    assert len({r.partition for r in interleaved[:3]}) > 1  # the handle changes every record
+    client.acknowledge_all(interleaved, RELEASE)
+    assert client.commit_sync(10) == []
+    again = poll_until(client, 60, max_records=500, ack=None)
+    assert sorted((r.partition, r.offset, r.delivery_count) for r in again) == sorted(
+        (r.partition, r.offset, 2) for r in records
+    )
+    by_hand = again[0].__class__(again[0].topic, again[0].partition, again[0].offset, None, None)
+    client.acknowledge_all([by_hand, *again[1:]], ACCEPT)
+    assert client.commit_sync(10) == []
+    client.close()  # would release whatever was not acknowledged to the next member
+    assert quiet(member(name), seconds=2) == []
+
+
 def test_a_rejected_record_never_comes_back(kafka_bootstrap_servers, share_topic, member):
     name = share_topic()
     produce(kafka_bootstrap_servers, name, [b"poison", b"fine"])

@@ -64,6 +64,8 @@ from .membership import Membership
 from .sessions import ShareSession
 from .topics import TopicDirectory
 
+#: ``acknowledge_all`` before its first record: no handle is this.
+_NO_HANDLE = object()
 logger = logging.getLogger("django_sharegroups.clients.native")
 
 
@@ -229,13 +231,20 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
             self._check_open()
         wire_type = _ACCEPT_WIRE if ack_type is _ACCEPT else _wire_type(ack_type)
         by_partition: dict[TopicIdPartition, list[int]] = {}
+        handle: Any = _NO_HANDLE
+        offsets: list[int] = []
         for record in records:
-            partition = record.handle
-            if partition.__class__ is not TopicIdPartition:
-                partition = self._partition_of(record)
-            offsets = by_partition.get(partition)
-            if offsets is None:
-                offsets = by_partition[partition] = []
+            # A fetch hands each partition's records one shared handle, and jobs keep them
+            # in runs: look the partition up when the handle changes, not per record (its
+            # hash is a Python call).
+            if record.handle is not handle:
+                handle = partition = record.handle
+                if partition.__class__ is not TopicIdPartition:
+                    partition = self._partition_of(record)
+                found = by_partition.get(partition)
+                if found is None:
+                    found = by_partition[partition] = []
+                offsets = found
             offsets.append(record.offset)
         for partition, offsets in by_partition.items():
             self._acknowledgements.add_many(partition, offsets, wire_type)
