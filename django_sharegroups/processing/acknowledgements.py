@@ -18,6 +18,9 @@ RENEW_NOT_SUPPORTED = (
     "acquisition lock."
 )
 
+_ACCEPT = AcknowledgeType.ACCEPT
+_now = time.time
+
 #: The empty ``delays``/``dead_letters`` of a job that has none (never written: replaced by a
 #: dict of the job's own at the first entry).
 _NONE: dict = {}
@@ -140,13 +143,16 @@ class JobAcknowledgements:
         return left
 
     def accept(self, message: Message) -> None:
-        """``mark(message, ACCEPT)``, the common case, with one lookup less."""
+        """``mark(message, ACCEPT)``, the common case: once per record, so the type and the
+        clock are module globals (reading ``AcknowledgeType.ACCEPT`` costs 90 ns, nine times a
+        global)."""
         key = message.coordinates
-        if key in self._types or key not in self._messages:
-            self.mark(message, AcknowledgeType.ACCEPT)  # raises the right error
+        types = self._types
+        if key in types or key not in self._messages:
+            self.mark(message, _ACCEPT)  # raises the right error
             return
-        self._types[key] = AcknowledgeType.ACCEPT
-        self.marked_at[key] = time.time()
+        types[key] = _ACCEPT
+        self.marked_at[key] = _now()
 
     def has(self, ack_type: AcknowledgeType) -> bool:
         return ack_type in self._types.values()

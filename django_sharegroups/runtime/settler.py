@@ -44,6 +44,8 @@ from .intake import Intake, Job
 from .workers import RenewRequest, WorkerFailure
 
 logger = logging.getLogger("django_sharegroups.runtime")
+#: Read per job: a module global costs a tenth of ``AcknowledgeType.ACCEPT``.
+_ACCEPT = AcknowledgeType.ACCEPT
 
 
 def strategy_for(topic: TopicSettings) -> SettlementStrategy:
@@ -205,7 +207,7 @@ class Settler:
 
     def _acknowledge_as_marked(self, topic: str, acknowledgements: JobAcknowledgements) -> None:
         """``apply`` for a job the strategy leaves as marked: no ``Settlement`` per record."""
-        accept = AcknowledgeType.ACCEPT
+        accept = _ACCEPT
         messages, marked = acknowledgements.messages, acknowledgements.marked()
         if len(marked) == 1:  # a one-record job (per_message): no list, set or Counter
             ((key, ack_type),) = marked.items()
@@ -266,7 +268,7 @@ class Settler:
     ) -> None:
         self.client.acknowledge(record, ack_type)
         self.leases.settled((record.topic, record.partition, record.offset))
-        if observe and ack_type is not AcknowledgeType.ACCEPT:
+        if observe and ack_type is not _ACCEPT:
             self.observer.acknowledged(record, ack_type, error)
 
     def renew(self, records: list[ReceivedRecord], lock_ms: int | None) -> int:
