@@ -3,6 +3,8 @@ requests, and what one partition of a ShareFetch answer delivers (incl. corrupt 
 
 from __future__ import annotations
 
+import itertools
+import random
 import threading
 import uuid
 
@@ -47,6 +49,31 @@ def test_consecutive_offsets_of_one_type_become_one_range() -> None:
         {"first_offset": 12, "last_offset": 12, "acknowledge_types": [ACCEPT]},
     ]
     assert acknowledgement_batches({}) == []
+
+
+def test_ranges_cover_every_offset_once_and_never_split_a_run() -> None:
+    rng = random.Random(11)
+    for _ in range(300):
+        start = rng.randrange(0, 50)
+        offsets = {
+            o: rng.choice([ACCEPT, ACCEPT, ACCEPT, RELEASE, REJECT])
+            for o in range(start, start + rng.randrange(1, 40))
+            if rng.random() < 0.9
+        }
+        batches = acknowledgement_batches(offsets)
+        covered = {
+            o: b["acknowledge_types"][0]
+            for b in batches
+            for o in range(b["first_offset"], b["last_offset"] + 1)
+        }
+        assert covered == offsets
+        assert sum(b["last_offset"] - b["first_offset"] + 1 for b in batches) == len(offsets)
+        for before, after in itertools.pairwise(batches):
+            assert before["last_offset"] < after["first_offset"]
+            assert (
+                before["last_offset"] + 1 < after["first_offset"]
+                or before["acknowledge_types"] != after["acknowledge_types"]
+            )
 
 
 def test_a_renew_never_overrides_a_final_acknowledgement_not_sent_yet() -> None:

@@ -113,19 +113,24 @@ class AcknowledgementBuffer:
 
 def acknowledgement_batches(offsets: Offsets) -> list[dict]:
     """Offsets → AcknowledgementBatch entries: runs of consecutive offsets with one type each
-    (one ``acknowledge_types`` entry covers the whole run)."""
+    (one ``acknowledge_types`` entry covers the whole run). The usual case, a job's worth of
+    consecutive ACCEPTs, is one entry found without a step per offset."""
+    if not offsets:
+        return []
+    ordered = sorted(offsets)
+    first = previous = ordered[0]
+    kind = offsets[first]
+    if ordered[-1] - first == len(ordered) - 1 and len(set(offsets.values())) == 1:
+        return [_batch(first, ordered[-1], kind)]
     batches: list[dict] = []
-    run: tuple[int, int, int] | None = None  # first offset, last offset, wire type
-    for offset in sorted(offsets):
+    for offset in ordered:
         wire_type = offsets[offset]
-        if run is not None and offset == run[1] + 1 and wire_type == run[2]:
-            run = (run[0], offset, wire_type)
-            continue
-        if run is not None:
-            batches.append(_batch(*run))
-        run = (offset, offset, wire_type)
-    if run is not None:
-        batches.append(_batch(*run))
+        if offset != previous + 1 or wire_type != kind:
+            if offset != first:
+                batches.append(_batch(first, previous, kind))
+            first, kind = offset, wire_type
+        previous = offset
+    batches.append(_batch(first, previous, kind))
     return batches
 
 
