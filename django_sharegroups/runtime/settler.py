@@ -206,44 +206,39 @@ class Settler:
             self._tally(job.topic.name).update(names)
 
     def _acknowledge_as_marked(self, topic: str, acknowledgements: JobAcknowledgements) -> None:
-        """``apply`` for a job the strategy leaves as marked: no ``Settlement`` per record."""
-        accept = _ACCEPT
+        """``apply`` for a job the strategy leaves as marked: no ``Settlement`` per record.
+        ACCEPTs wait for :meth:`flush` where the adapter takes them in bulk; everything else
+        goes through :meth:`acknowledge`."""
         messages, marked = acknowledgements.messages, acknowledgements.marked()
-        if len(marked) == 1:  # a one-record job (per_message): no list, set or Counter
-            ((key, ack_type),) = marked.items()
-            record = messages[key].record
-            if ack_type is accept and self.bulk:
-                self._accepted.append(record)
-            else:
-                self.client.acknowledge(record, ack_type)
-                if ack_type is not accept:
-                    self.observer.acknowledged(record, ack_type, acknowledgements.error)
-            self.leases.settled(key)
-            if self.bus.wants("acks.sent"):
-                self._tally(topic)[ack_type] += 1
-            return
         types = marked.values()
         counted: Counter[AcknowledgeType | str] | None = (
             self._tally(topic) if self.bus.wants("acks.sent") else None
         )
-        if accept in types and len(set(types)) == 1 and len(types) == len(messages):
+        if len(marked) == 1:  # a one-record job (per_message): no list, set or Counter
+            ((key, ack_type),) = marked.items()
+            if ack_type is _ACCEPT and self.bulk:
+                self._accepted.append(messages[key].record)
+                self.leases.settled(key)
+            else:
+                self.acknowledge(messages[key].record, ack_type, acknowledgements.error)
+            if counted is not None:
+                counted[ack_type] += 1
+            return
+        if _ACCEPT in types and len(set(types)) == 1 and len(types) == len(messages):
             # every record ACCEPTed (the usual): the records in the job's order, no lookups
             accepted = [message.record for message in messages.values()]
             if self.bulk:
                 self._accepted += accepted
             else:
-                self.client.acknowledge_all(accepted, accept)
+                self.client.acknowledge_all(accepted, _ACCEPT)
+            self.leases.settled_all(marked)
             if counted is not None:
-                counted[accept] += len(accepted)
-        else:
-            for key, ack_type in marked.items():
-                record = messages[key].record
-                self.client.acknowledge(record, ack_type)
-                if ack_type is not accept:
-                    self.observer.acknowledged(record, ack_type, acknowledgements.error)
-            if counted is not None:
-                counted.update(types)
-        self.leases.settled_all(marked)
+                counted[_ACCEPT] += len(accepted)
+            return
+        for key, ack_type in marked.items():
+            self.acknowledge(messages[key].record, ack_type, acknowledgements.error)
+        if counted is not None:
+            counted.update(types)
 
     def report_expired_locks(self) -> None:
         expired = self.expired
@@ -267,7 +262,7 @@ class Settler:
         observe: bool = True,
     ) -> None:
         self.client.acknowledge(record, ack_type)
-        self.leases.settled((record.topic, record.partition, record.offset))
+        self.leases.settled(record.coordinates)
         if observe and ack_type is not _ACCEPT:
             self.observer.acknowledged(record, ack_type, error)
 

@@ -123,11 +123,10 @@ def acknowledgement_batches(offsets: Offsets) -> list[dict]:
     if ordered[-1] - first == len(ordered) - 1 and len(set(offsets.values())) == 1:
         return [_batch(first, ordered[-1], kind)]
     batches: list[dict] = []
-    for offset in ordered:
+    for offset in ordered[1:]:
         wire_type = offsets[offset]
         if offset != previous + 1 or wire_type != kind:
-            if offset != first:
-                batches.append(_batch(first, previous, kind))
+            batches.append(_batch(first, previous, kind))
             first, kind = offset, wire_type
         previous = offset
     batches.append(_batch(first, previous, kind))
