@@ -187,7 +187,7 @@ class Message:
     ``(topic, partition, offset)``, the key the engine tracks the record by.
     """
 
-    __slots__ = ("record", "coordinates", "payload", "key", "_headers")
+    __slots__ = ("record", "coordinates", "payload", "_key", "_headers")
 
     def __init__(
         self,
@@ -199,7 +199,7 @@ class Message:
         self.record = record
         self.coordinates = record.coordinates
         self.payload = payload
-        self.key = record.key if key is _RAW_KEY else key
+        self._key = key
         self._headers = headers
 
     @classmethod
@@ -210,6 +210,13 @@ class Message:
         if not isinstance(deserializers, Deserializers):
             deserializers = Deserializers(payload=deserializers)
         return deserializers.message(record)
+
+    @property
+    def key(self) -> Any:
+        """The key decoded by the topic's ``key_deserializer`` (raw bytes by default; read
+        from the record when asked: most consumers never read it)."""
+        key = self._key
+        return self.record.key if key is _RAW_KEY else key
 
     @property
     def headers(self) -> dict[str, Any]:

@@ -165,3 +165,36 @@ def test_job_metadata_is_built_when_read_and_describes_the_job_as_made():
     assert (subset.metadata.size, subset.metadata.first_offset) == (2, 8)
     assert subset.metadata.created_at == polled
     assert Messages([]).metadata is None  # a list made by hand describes nothing
+
+
+def test_a_confluent_record_reads_key_headers_and_timestamp_from_its_message():
+    from confluent_kafka import Message as PolledMessage
+
+    from django_sharegroups.clients.confluent import ConfluentRecord
+
+    polled = PolledMessage(
+        topic="t", partition=2, offset=9, key=b"k", value=b'{"n": 1}',
+        headers=[("h", b"1")], timestamp=(1, 1234),
+    )  # fmt: skip
+    received = ConfluentRecord(polled)
+    assert received.coordinates == ("t", 2, 9)
+    assert (received.value, received.delivery_count, received.handle) == (b'{"n": 1}', 1, polled)
+    assert (received.key, list(received.headers), received.timestamp_ms) == (
+        b"k",
+        [("h", b"1")],
+        1234,
+    )
+    message = Deserializers(json_deserializer).messages([received], [])[0]
+    assert (message.key, message.raw_headers, message.timestamp) == (
+        b"k",
+        [("h", b"1")],
+        datetime.fromtimestamp(1.234, tz=UTC),
+    )
+    bare = ConfluentRecord(PolledMessage(topic="t", partition=0, offset=1, value=None))
+    assert (bare.key, bare.headers, bare.timestamp_ms) == (None, (), None)
+
+
+def test_a_decoded_key_is_kept_and_a_raw_key_is_the_records():
+    assert Message(record(key=b"raw"), None).key == b"raw"
+    decoded = Deserializers(raw_deserializer, key=json_deserializer).message(record(key=b"[1]"))
+    assert decoded.key == [1]
