@@ -120,9 +120,9 @@ def job_events(
 ) -> None:
     """The events of one poll + job + acknowledgement batch of ``records``, as the runtime
     publishes them, payloads built the runtime's way and only when something listens (the
-    poll's delivery counts, job.finished's counts per acknowledgement type and duration, and
-    acks.sent's counts, which the settler takes from the job's acknowledgements when they
-    are settled as marked, the usual case): building them counts as the listeners' cost."""
+    poll's delivery counts, the job's duration in jobs.timed, and acks.sent's counts, which the
+    settler takes from the job's acknowledgements when they are settled as marked, the usual
+    case): building them counts as the listeners' cost."""
     size = len(records)
     if bus.wants("poll"):
         bus.publish(
@@ -144,6 +144,8 @@ def job_events(
             acknowledgements=acknowledgements.counts(),
             seconds=0.001,
         )
+    if bus.wants("jobs.timed"):
+        bus.publish("jobs.timed", share_group="g", consumer="C", seconds=[0.001])
     if bus.wants("acks.sent"):
         bus.publish("acks.sent", share_group="g", topic="t", counts=acknowledgements.counts())
 

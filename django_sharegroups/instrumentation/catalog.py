@@ -108,6 +108,14 @@ class JobFinished(TypedDict):
     seconds: float
 
 
+class JobsTimed(TypedDict):
+    share_group: str
+    consumer: str
+    #: How long each job of this consumer class took (``seconds`` of its ``job.finished`` or
+    #: ``job.errored``), for the jobs settled since the last such event.
+    seconds: list[float]
+
+
 class JobErrored(TypedDict):
     share_group: str
     consumer: str
@@ -304,6 +312,7 @@ EVENTS: dict[str, type] = {
     "job.started": JobStarted,
     "job.finished": JobFinished,
     "job.errored": JobErrored,
+    "jobs.timed": JobsTimed,
     "job.unacknowledged": JobUnacknowledged,
     "lock.expired": LockExpired,
     "locks.expired": LocksExpired,

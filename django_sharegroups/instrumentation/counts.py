@@ -3,8 +3,8 @@
 The Prometheus exporter (prometheus.py) and the summary lines (summary.py) both read these
 counts, so an event is counted once. Each publishing thread adds to tallies of its own (plain
 ints and lists, no lock: only that thread writes them); readers sum a copy of every thread's
-tallies. Events come per poll, per job and per acknowledgement batch; archives, lock expiries
-and DLQ copies are per record but rare.
+tallies. Events come per poll and per batch of settled jobs (acknowledgements, durations);
+archives, lock expiries and DLQ copies are per record but rare.
 """
 
 from __future__ import annotations
@@ -118,14 +118,25 @@ class EventCounts:
     def observe(self, name: str, labels: tuple[str, ...], value: float, times: int = 1) -> None:
         """Histograms: a count per bucket (the last one is +Inf), then the sum; ``times``
         observes the same value that many times at once (a poll's delivery counts)."""
-        tallies = self._mine()
-        key = (name, labels)
-        buckets = METRICS[name].buckets
-        counts = tallies.get(key)
-        if counts is None:
-            counts = tallies[key] = [0] * (len(buckets) + 1) + [0.0]
-        counts[bisect_left(buckets, value)] += times
+        counts = self._histogram(name, labels)
+        counts[bisect_left(METRICS[name].buckets, value)] += times
         counts[-1] += value * times
+
+    def _histogram(self, name: str, labels: tuple[str, ...]) -> list:
+        """This thread's tally of histogram ``name``: a count per bucket (+Inf last), the sum."""
+        tallies = self._mine()
+        counts = tallies.get((name, labels))
+        if counts is None:
+            counts = tallies[(name, labels)] = [0] * (len(METRICS[name].buckets) + 1) + [0.0]
+        return counts
+
+    def observe_each(self, name: str, labels: tuple[str, ...], values: list[float]) -> None:
+        """``observe`` each of ``values`` (a batch of jobs' durations) in one call."""
+        counts = self._histogram(name, labels)
+        buckets = METRICS[name].buckets
+        for value in values:
+            counts[bisect_left(buckets, value)] += 1
+        counts[-1] += sum(values)
 
     def snapshot(self) -> dict[Key, Any]:
         """Every thread's tallies added up (ints, or lists for histograms)."""
@@ -164,11 +175,12 @@ class EventCounts:
             if name is not None:
                 self.add(name, group, count)
 
-    def on_job_ended(self, event: str, p: dict[str, Any]) -> None:
-        labels = (p["share_group"], p["consumer"])
-        self.observe("job_duration_seconds", labels, p["seconds"])
-        if event == "job.errored":
-            self.add("job_errors", labels)
+    def on_jobs_timed(self, event: str, p: dict[str, Any]) -> None:
+        """Every job's duration, finished or errored (one event per settled batch of jobs)."""
+        self.observe_each("job_duration_seconds", (p["share_group"], p["consumer"]), p["seconds"])
+
+    def on_job_errored(self, event: str, p: dict[str, Any]) -> None:
+        self.add("job_errors", (p["share_group"], p["consumer"]))
 
     def on_archived(self, event: str, p: dict[str, Any]) -> None:
         self.add("records_archived", (p["share_group"], p["topic"], p["reason"]))
@@ -189,8 +201,8 @@ class EventCounts:
         return {
             "poll": self.on_poll,
             "acks.sent": self.on_acks,
-            "job.finished": self.on_job_ended,
-            "job.errored": self.on_job_ended,
+            "jobs.timed": self.on_jobs_timed,
+            "job.errored": self.on_job_errored,
             "record.archived": self.on_archived,
             "dlq.dispatched": self.on_dead_lettered,
             **dict.fromkeys(OTHERS, self.on_other),

@@ -81,6 +81,7 @@ def execute_job(
             span.failed(exc)
         ack_type = AcknowledgeType.REJECT if implicit else AcknowledgeType.RELEASE
         settled = acknowledgements.mark_all_unacknowledged(ack_type)
+        acknowledgements.seconds = time.perf_counter() - started
         bus.publish(
             "job.errored",
             share_group=consumer.share_group.name,
@@ -89,7 +90,7 @@ def execute_job(
             released=len(settled) if not implicit else 0,
             rejected=len(settled) if implicit else 0,
             exception=exc,
-            seconds=time.perf_counter() - started,
+            seconds=acknowledgements.seconds,
         )
     else:
         if implicit:
@@ -102,6 +103,7 @@ def execute_job(
                 consumer=type(consumer).__name__,
                 records=describe(left),
             )
+        acknowledgements.seconds = time.perf_counter() - started
         if bus.wants("job.finished"):
             bus.publish(
                 "job.finished",
@@ -109,7 +111,7 @@ def execute_job(
                 consumer=type(consumer).__name__,
                 size=len(live),
                 acknowledgements=acknowledgements.counts(),
-                seconds=time.perf_counter() - started,
+                seconds=acknowledgements.seconds,
             )
     finally:
         if span is not None:
@@ -117,7 +119,8 @@ def execute_job(
         consumer._acknowledgements = None
         connections.after_job()
         acknowledgements.started = len(live)
-        acknowledgements.seconds = time.perf_counter() - started
+        if not acknowledgements.seconds:  # consume raised past Exception (e.g. SystemExit)
+            acknowledgements.seconds = time.perf_counter() - started
     if leases is not None and (deadline is None or time.time() >= deadline):
         marked_at = acknowledgements.marked_at
         for message in live:

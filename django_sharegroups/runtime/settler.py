@@ -103,6 +103,13 @@ class Settler:
         #: Acknowledgement counts per topic since the last flush: one ``acks.sent`` per topic
         #: for the jobs settled together (it had been a tenth of a one-record job's CPU).
         self._sent: dict[str, Counter[AcknowledgeType | str]] = {}
+        #: Job durations per consumer class since the last flush: one ``jobs.timed`` for the
+        #: jobs settled together (a ``job.finished`` per job for the event counts had been a
+        #: quarter of a one-record job's CPU).
+        self._timed: dict[str, list[float]] = {}
+        self.consumer_names = {
+            name: topic.consumer_class.__name__ for name, topic in topics.items()
+        }
 
     def handle(self, items: list) -> None:
         """What the worker pool handed back: finished jobs and RENEW requests are applied, a
@@ -135,6 +142,16 @@ class Settler:
                     topic=topic,
                     counts={_name(t): n for t, n in counts.items()},
                 )
+        if self._timed:
+            timed, self._timed = self._timed, {}
+            if self.bus.wants("jobs.timed"):
+                for topic, seconds in timed.items():
+                    self.bus.publish(
+                        "jobs.timed",
+                        share_group=self.share_group,
+                        consumer=self.consumer_names[topic],
+                        seconds=seconds,
+                    )
 
     def _tally(self, topic: str) -> Counter[AcknowledgeType | str]:
         """This flush's acknowledgement counts of ``topic`` (types, or names such as
@@ -146,9 +163,15 @@ class Settler:
 
     def job_done(self, job: Job, acknowledgements: JobAcknowledgements | None) -> None:
         """Settle a finished job; its duration feeds acquisition sizing (reported by the
-        poller, once per poll)."""
+        poller, once per poll) and ``jobs.timed`` (at :meth:`flush`)."""
         if acknowledgements is not None and acknowledgements.started:
-            self.sizer.job_finished(acknowledgements.started, acknowledgements.seconds)
+            seconds = acknowledgements.seconds
+            self.sizer.job_finished(acknowledgements.started, seconds)
+            timed = self._timed.get(job.topic.name)
+            if timed is None:
+                self._timed[job.topic.name] = [seconds]
+            else:
+                timed.append(seconds)
         self.apply(job, acknowledgements)
 
     def take(self, intake: Intake) -> None:

@@ -140,3 +140,38 @@ def test_acks_sent_counts_the_jobs_settled_together_once_per_topic(memory_broker
     assert 0 < len(sent) < RECORDS
     assert sum(event["counts"].get("ACCEPT", 0) for event in sent) == RECORDS
     assert {event["topic"] for event in sent} == {"inline-sent"}
+
+
+@pytest.mark.parametrize("workers_per_consumer", [1, 3])
+def test_jobs_timed_carries_each_jobs_duration_once_per_settled_batch(
+    memory_broker, workers_per_consumer
+):
+    """Inline or on a pool: one duration per job that ran, finished or errored (the errored
+    jobs' records come back and run again), in fewer events than jobs; nothing is published
+    per job unless something listens to ``job.finished``."""
+    name = f"timed-{workers_per_consumer}"
+    prepare(memory_broker, name)
+    produce(memory_broker, name, ({"n": n} for n in range(RECORDS)))
+    bus = EventBus()
+    timed, finished, errored = (
+        events_of(bus, e) for e in ("jobs.timed", "job.finished", "job.errored")
+    )
+    failed_once: set[int] = set()
+
+    class FailingOnce(ShareGroupConsumer):
+        def consume(self, messages):
+            for message in messages:
+                number = message.payload["n"]
+                if number % 50 == 0 and number not in failed_once:
+                    failed_once.add(number)
+                    raise ValueError(number)
+                self.mark_accepted(message)
+
+    group = declare(name, FailingOnce, workers_per_consumer=workers_per_consumer)
+    with running([group], memory_broker, bus):
+        wait_for(lambda: settled(memory_broker, name))
+    durations = [seconds for event in timed for seconds in event["seconds"]]
+    assert len(durations) == RECORDS + len(failed_once) == len(finished) + len(errored)
+    assert 0 < len(timed) < len(durations)
+    assert {(e["share_group"], e["consumer"]) for e in timed} == {(name, "FailingOnce")}
+    assert sorted(durations) == sorted(e["seconds"] for e in finished + errored)

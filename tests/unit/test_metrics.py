@@ -48,7 +48,7 @@ def publish_a_run(bus: EventBus) -> None:
     bus.publish("job.started", share_group="orders", consumer="C", size=5)
     bus.publish(
         "job.finished", share_group="orders", consumer="C", size=5, acknowledgements={}, seconds=0.1
-    )
+    )  # not counted: the settler reports every job's duration in jobs.timed
     bus.publish(
         "acks.sent",
         share_group="orders",
@@ -79,6 +79,7 @@ def publish_a_run(bus: EventBus) -> None:
         exception=ValueError("x"),
         seconds=0.02,
     )
+    bus.publish("jobs.timed", share_group="orders", consumer="C", seconds=[0.1, 0.02])
 
 
 def test_events_become_metrics_with_the_group_and_reason_labels():
@@ -119,11 +120,12 @@ def test_events_become_metrics_with_the_group_and_reason_labels():
     assert value(f"{delivered}_bucket", {**group, "le": "2.0"}) == 4
     assert value(f"{delivered}_bucket", {**group, "le": "4.0"}) == 4
     assert value(f"{delivered}_bucket", {**group, "le": "+Inf"}) == 5
-    assert value("sharegroups_job_duration_seconds_count", {**group, "consumer": "C"}) == 2
-    # the jobs' own durations (job.finished and job.errored carry them)
-    assert value("sharegroups_job_duration_seconds_sum", {**group, "consumer": "C"}) == (
-        pytest.approx(0.12)
-    )
+    job = {**group, "consumer": "C"}
+    assert value("sharegroups_job_duration_seconds_count", job) == 2  # from jobs.timed
+    assert value("sharegroups_job_duration_seconds_sum", job) == pytest.approx(0.12)
+    assert value("sharegroups_job_duration_seconds_bucket", {**job, "le": "0.01"}) == 0
+    assert value("sharegroups_job_duration_seconds_bucket", {**job, "le": "0.025"}) == 1
+    assert value("sharegroups_job_duration_seconds_bucket", {**job, "le": "0.1"}) == 2
     assert value("sharegroups_job_errors_total", {**group, "consumer": "C"}) == 1
 
 
