@@ -30,20 +30,21 @@ _thread = threading.local()
 
 def before_job() -> None:
     """Close what Django would close at the start of a request."""
-    _tidy(recent=time.monotonic() - getattr(_thread, "finished", -RECHECK_AFTER) < RECHECK_AFTER)
+    # A thread not seen yet may hold connections opened before this module was imported.
+    if getattr(_thread, "opened", True):
+        finished = getattr(_thread, "finished", -RECHECK_AFTER)
+        _tidy(recent=time.monotonic() - finished < RECHECK_AFTER)
 
 
 def after_job() -> None:
     """Close what Django would close at the end of a request; the connections left open count
-    as just used by this thread."""
-    _tidy(recent=True)
-    _thread.finished = time.monotonic()
+    as just used by this thread (a thread without one has nothing to remember)."""
+    if getattr(_thread, "opened", True):
+        _tidy(recent=True)
+        _thread.finished = time.monotonic()
 
 
 def _tidy(*, recent: bool) -> None:
-    # A thread not seen yet may hold connections opened before this module was imported.
-    if not getattr(_thread, "opened", True):
-        return
     still_open = False
     # ``health_check_done`` is Django's (4.1+); django-stubs does not declare it.
     for connection in connections.all(initialized_only=True):
