@@ -56,7 +56,11 @@ class JobAcknowledgements:
     )
 
     def __init__(self, messages: Iterable[Message]) -> None:
-        self._messages = {m.coordinates: m for m in messages}
+        # A loop, not a comprehension: a one-record job (per_message) builds no function frame.
+        by_key: dict[Coordinates, Message] = {}
+        for message in messages:
+            by_key[message.coordinates] = message
+        self._messages = by_key
         self._types: dict[Coordinates, AcknowledgeType] = {}
         #: ``time.time()`` of each acknowledgement, to tell acks made after a lease lapsed.
         self.marked_at: dict[Coordinates, float] = {}
@@ -153,6 +157,10 @@ class JobAcknowledgements:
             return
         types[key] = _ACCEPT
         self.marked_at[key] = _now()
+
+    def complete(self) -> bool:
+        """Whether every record of the job is acknowledged."""
+        return len(self._types) == len(self._messages)
 
     def has(self, ack_type: AcknowledgeType) -> bool:
         return ack_type in self._types.values()

@@ -68,11 +68,8 @@ def execute_job(
         )
     span = tracer.start(consumer.share_group.name, consumer.topic.name, live) if tracer else None
     try:
-        batch = Messages(
-            live,
-            topic=consumer.topic.name,
-            polled_at=polled_at or datetime.now().astimezone(),
-            partition_scoped=partition_scoped,
+        batch = Messages.of_job(
+            live, consumer.topic.name, polled_at or datetime.now().astimezone(), partition_scoped
         )
         run_consume(consumer, batch, acknowledgements, implicit=implicit)  # atomic/idempotent
     except Exception as exc:
@@ -95,7 +92,7 @@ def execute_job(
     else:
         if implicit:
             acknowledgements.mark_all_unacknowledged(AcknowledgeType.ACCEPT)
-        elif len(acknowledgements.marked()) < len(acknowledgements.messages):
+        elif not acknowledgements.complete():
             left = acknowledgements.mark_all_unacknowledged(AcknowledgeType.RELEASE)
             bus.publish(
                 "job.unacknowledged",

@@ -131,5 +131,10 @@ _DELIVERY_COUNT = attrgetter("delivery_count")
 
 def delivery_counts(records: list[ReceivedRecord]) -> dict[int, int]:
     """Records per delivery count, so the event carries counts, not records: one pass per
-    poll in C (``Counter`` over ``attrgetter``), several times cheaper than a Python loop."""
+    poll in C (``Counter`` over ``attrgetter``), several times cheaper than a Python loop.
+    Delivery counts start at 1, so a sum equal to the count means first deliveries only (the
+    usual poll): one ``sum`` in C at half a ``Counter``'s cost."""
+    total = sum(map(_DELIVERY_COUNT, records))
+    if total == len(records):
+        return {1: total} if total else {}
     return dict(Counter(map(_DELIVERY_COUNT, records)))

@@ -200,6 +200,8 @@ def test_a_poll_event_carries_its_duration_and_records_per_delivery_count():
     records = [ReceivedRecord("t", 0, n, None, b"", delivery_count=1 + n % 3) for n in range(7)]
     assert delivery_counts(records) == {1: 3, 2: 2, 3: 2}
     assert delivery_counts([]) == {}
+    assert delivery_counts(records[::3]) == {1: 3}  # first deliveries only
+    assert delivery_counts([records[1]]) == {2: 1}
 
 
 def offsets(topic: str, *lags: int) -> list[SharePartitionOffsets]:
