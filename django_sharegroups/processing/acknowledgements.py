@@ -44,6 +44,7 @@ class JobAcknowledgements:
         "_types",
         "marked_at",
         "error",
+        "errors",
         "delays",
         "dead_letters",
         "lapsed",
@@ -52,6 +53,7 @@ class JobAcknowledgements:
         "adapter",
         "started",
         "seconds",
+        "durations",
         "trace_headers",
     )
 
@@ -66,6 +68,9 @@ class JobAcknowledgements:
         self.marked_at: dict[Coordinates, float] = {}
         #: The exception ``consume`` raised, if it did (the DLQ records its class and message).
         self.error: BaseException | None = None
+        #: One-record jobs run back to back (``execute_singly``): the exception of each call
+        #: that raised, by the record it raised on (shares an empty dict until one does).
+        self.errors: dict[Coordinates, BaseException] = _NONE
         #: Delay (ms) of each delayed release. This and the two below are rare: they share an
         #: empty container until the first entry (most jobs never need one).
         self.delays: dict[Coordinates, int] = _NONE
@@ -82,8 +87,26 @@ class JobAcknowledgements:
         #: Records ``consume`` was called with (lapsed ones are not) and how long it took.
         self.started = 0
         self.seconds = 0.0
+        #: One-record jobs run back to back: each call's seconds (None: one ``consume`` call).
+        self.durations: list[float] | None = None
         #: Tracing on: the trace headers of the job's span, for its client-side DLQ copies.
         self.trace_headers: list[tuple[str, bytes | None]] | None = None
+
+    def add(self, message: Message) -> None:
+        """``message`` joins the job (one-record jobs run back to back share one set)."""
+        self._messages[message.coordinates] = message
+
+    def fail(self, messages: Iterable[Message], error: BaseException) -> None:
+        """``consume`` raised ``error`` on ``messages`` (one call of several)."""
+        if self.errors is _NONE:
+            self.errors = {}
+        for message in messages:
+            self.errors[message.coordinates] = error
+
+    def error_for(self, key: Coordinates) -> BaseException | str | None:
+        """Why the record at ``key`` is settled as it is: the reason it was dead-lettered
+        with, or the exception ``consume`` raised on it."""
+        return self.dead_letters.get(key) or self.errors.get(key) or self.error
 
     def lapse(self, key: Coordinates) -> None:
         """The lease of the record at ``key`` ran out before it was acknowledged."""
@@ -137,9 +160,15 @@ class JobAcknowledgements:
             raise NotSupportedError(RENEW_NOT_SUPPORTED.format(adapter=adapter))
         self.on_renew(message)
 
-    def mark_all_unacknowledged(self, ack_type: AcknowledgeType) -> list[Message]:
-        """Acknowledge what is still open (e.g. RELEASE after an exception); return those."""
-        left = self.unacknowledged()
+    def mark_all_unacknowledged(
+        self, ack_type: AcknowledgeType, among: Iterable[Message] | None = None
+    ) -> list[Message]:
+        """Acknowledge what is still open (e.g. RELEASE after an exception), of ``among`` only
+        when given (one call's records); return those."""
+        if among is None:
+            left = self.unacknowledged()
+        else:
+            left = [m for m in among if m.coordinates not in self._types]
         now = time.time()
         for message in left:
             self._types[message.coordinates] = ack_type
@@ -180,10 +209,13 @@ class JobAcknowledgements:
     def items(self) -> list[tuple[Message, AcknowledgeType]]:
         return [(self._messages[key], ack_type) for key, ack_type in self._types.items()]
 
-    def counts(self) -> dict[str, int]:
-        """Acknowledgements per type name. A one-record job (``per_message``) is counted
-        without a ``Counter``, which costs more than the rest of this for one record."""
+    def counts(self, messages: Iterable[Message] | None = None) -> dict[str, int]:
+        """Acknowledgements per type name (of ``messages`` only, when given). A one-record
+        job (``per_message``) is counted without a ``Counter``, which costs more than the rest
+        of this for one record."""
         types = self._types
+        if messages is not None:
+            types = {m.coordinates: types[m.coordinates] for m in messages}
         if len(types) == 1:
             (only,) = types.values()
             return {TYPE_NAMES[only]: 1}

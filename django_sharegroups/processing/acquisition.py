@@ -142,18 +142,20 @@ class AcquisitionSizer:
 
     def job_finished(self, records: int, seconds: float) -> None:
         """Learn from a job that processed ``records`` in ``seconds`` (lapsed ones excluded)."""
-        if records <= 0:
-            return
-        sample = seconds / records
-        estimate = self.seconds_per_record
-        if estimate is None or sample >= estimate:
-            self.seconds_per_record = sample
-        else:
-            self.seconds_per_record = estimate + SPEED_UP_WEIGHT * (sample - estimate)
-        typical = self.typical_seconds_per_record
-        self.typical_seconds_per_record = (
-            sample if typical is None else typical + TYPICAL_WEIGHT * (sample - typical)
-        )
+        if records > 0:
+            self.jobs_finished([seconds / records])
+
+    def jobs_finished(self, paces: list[float]) -> None:
+        """Learn from jobs in the order they finished, each by its seconds per record (one-record
+        jobs run back to back report their calls' seconds in one list)."""
+        estimate, typical = self.seconds_per_record, self.typical_seconds_per_record
+        for sample in paces:
+            if estimate is None or sample >= estimate:
+                estimate = sample
+            else:
+                estimate += SPEED_UP_WEIGHT * (sample - estimate)
+            typical = sample if typical is None else typical + TYPICAL_WEIGHT * (sample - typical)
+        self.seconds_per_record, self.typical_seconds_per_record = estimate, typical
 
     def report_due(self) -> AcquisitionReport | None:
         """A report when the allowance changed a lot since the last one (or none was made),

@@ -56,10 +56,119 @@ def execute_job(
         live = _start_live(consumer, messages, bus, leases, acknowledgements)
         if not live:
             return acknowledgements
+    connections.before_job()
+    try:
+        acknowledgements.seconds = _call(
+            consumer,
+            live,
+            acknowledgements,
+            bus,
+            implicit,
+            polled_at or datetime.now().astimezone(),
+            partition_scoped,
+            tracer,
+            bus.wants("job.started"),
+            bus.wants("job.finished"),
+            False,
+        )
+    finally:
+        connections.after_job()
+    acknowledgements.started = len(live)
+    if leases is not None and (deadline is None or time.time() >= deadline):
+        _lapsed_while_running(consumer, live, bus, leases, acknowledgements)
+    return acknowledgements
+
+
+def execute_singly(
+    consumer: ShareGroupConsumer,
+    messages: list[Message],
+    bus: EventBus,
+    *,
+    implicit: bool = False,
+    leases: LeaseTracker | None = None,
+    polled_at: datetime,
+    partition_scoped: bool = False,
+    on_renew: Callable[[Message], None] | None = None,
+    adapter: str | None = None,
+    deadline: float | None = None,
+    budget: float = float("inf"),
+) -> JobAcknowledgements:
+    """One-record jobs of one poll and topic, back to back in this thread: ``consume`` once
+    per message, each call a job as ``execute_job`` runs it (its events, its lapsed-lock
+    checks, its exception settling only its record), sharing one set of acknowledgements and
+    one round of connection hygiene (again after a call that raised). Stops taking messages
+    once the calls took ``budget`` seconds; the acknowledgements hold the messages taken.
+    ``durations`` has each call's seconds. For consumers without a transaction or a tracer:
+    the engine decides (runtime/jobs.py)."""
+    acknowledgements = JobAcknowledgements(())
+    acknowledgements.on_renew = on_renew
+    acknowledgements.adapter = adapter
+    acknowledgements.durations = durations = []
+    announce, report = bus.wants("job.started"), bus.wants("job.finished")
+    add, now = acknowledgements.add, time.time
+    spent = 0.0
+    connections.before_job()
+    try:
+        for message in messages:
+            add(message)
+            live = [message]
+            lapsing = (
+                leases if leases is not None and (deadline is None or now() >= deadline) else None
+            )
+            if lapsing is not None and not _start_live(
+                consumer, live, bus, lapsing, acknowledgements
+            ):
+                continue
+            seconds = _call(
+                consumer,
+                live,
+                acknowledgements,
+                bus,
+                implicit,
+                polled_at,
+                partition_scoped,
+                None,
+                announce,
+                report,
+                True,
+            )
+            durations.append(seconds)
+            if acknowledgements.errors and message.coordinates in acknowledgements.errors:
+                connections.after_job()  # as after a job that raised
+                connections.before_job()
+            if lapsing is not None:
+                _lapsed_while_running(consumer, live, bus, lapsing, acknowledgements)
+            spent += seconds
+            if spent > budget:
+                break
+    finally:
+        connections.after_job()
+    acknowledgements.started = len(durations)
+    acknowledgements.seconds = spent
+    return acknowledgements
+
+
+def _call(
+    consumer: ShareGroupConsumer,
+    live: list[Message],
+    acknowledgements: JobAcknowledgements,
+    bus: EventBus,
+    implicit: bool,
+    polled_at: datetime,
+    partition_scoped: bool,
+    tracer: JobTracer | None,
+    announce: bool,
+    report: bool,
+    shared: bool,
+) -> float:
+    """One ``consume`` call on ``live``: afterwards each of its records is acknowledged (what
+    it left open RELEASEd, or ACCEPTed in implicit mode; all RELEASEd/REJECTed if it raised,
+    with the exception kept for the record(s) — per record when the acknowledgements are
+    ``shared`` by several calls). Returns the call's seconds."""
+    own = live if shared else None  # the records of this call, when others share the set
     consumer._acknowledgements = acknowledgements
     started = time.perf_counter()
-    connections.before_job()
-    if bus.wants("job.started"):
+    if announce:
         bus.publish(
             "job.started",
             share_group=consumer.share_group.name,
@@ -68,17 +177,18 @@ def execute_job(
         )
     span = tracer.start(consumer.share_group.name, consumer.topic.name, live) if tracer else None
     try:
-        batch = Messages.of_job(
-            live, consumer.topic.name, polled_at or datetime.now().astimezone(), partition_scoped
-        )
+        batch = Messages.of_job(live, consumer.topic.name, polled_at, partition_scoped)
         run_consume(consumer, batch, acknowledgements, implicit=implicit)  # atomic/idempotent
     except Exception as exc:
-        acknowledgements.error = exc
+        if shared:
+            acknowledgements.fail(live, exc)
+        else:
+            acknowledgements.error = exc
         if span is not None:
             span.failed(exc)
         ack_type = AcknowledgeType.REJECT if implicit else AcknowledgeType.RELEASE
-        settled = acknowledgements.mark_all_unacknowledged(ack_type)
-        acknowledgements.seconds = time.perf_counter() - started
+        settled = acknowledgements.mark_all_unacknowledged(ack_type, own)
+        seconds = time.perf_counter() - started
         bus.publish(
             "job.errored",
             share_group=consumer.share_group.name,
@@ -87,45 +197,51 @@ def execute_job(
             released=len(settled) if not implicit else 0,
             rejected=len(settled) if implicit else 0,
             exception=exc,
-            seconds=acknowledgements.seconds,
+            seconds=seconds,
         )
     else:
         if implicit:
-            acknowledgements.mark_all_unacknowledged(AcknowledgeType.ACCEPT)
+            acknowledgements.mark_all_unacknowledged(AcknowledgeType.ACCEPT, own)
         elif not acknowledgements.complete():
-            left = acknowledgements.mark_all_unacknowledged(AcknowledgeType.RELEASE)
+            left = acknowledgements.mark_all_unacknowledged(AcknowledgeType.RELEASE, own)
             bus.publish(
                 "job.unacknowledged",
                 share_group=consumer.share_group.name,
                 consumer=type(consumer).__name__,
                 records=describe(left),
             )
-        acknowledgements.seconds = time.perf_counter() - started
-        if bus.wants("job.finished"):
+        seconds = time.perf_counter() - started
+        if report:
             bus.publish(
                 "job.finished",
                 share_group=consumer.share_group.name,
                 consumer=type(consumer).__name__,
                 size=len(live),
-                acknowledgements=acknowledgements.counts(),
-                seconds=acknowledgements.seconds,
+                acknowledgements=acknowledgements.counts(own),
+                seconds=seconds,
             )
     finally:
         if span is not None:
             acknowledgements.trace_headers = span.end()
         consumer._acknowledgements = None
-        connections.after_job()
-        acknowledgements.started = len(live)
-        if not acknowledgements.seconds:  # consume raised past Exception (e.g. SystemExit)
-            acknowledgements.seconds = time.perf_counter() - started
-    if leases is not None and (deadline is None or time.time() >= deadline):
-        marked_at = acknowledgements.marked_at
-        for message in live:
-            key = message.coordinates
-            if leases.lapsed(key, marked_at.get(key)):
-                acknowledgements.lapse(key)
-                _lock_expired(consumer, message, bus, started=True)
-    return acknowledgements
+    return seconds
+
+
+def _lapsed_while_running(
+    consumer: ShareGroupConsumer,
+    live: list[Message],
+    bus: EventBus,
+    leases: LeaseTracker,
+    acknowledgements: JobAcknowledgements,
+) -> None:
+    """Records whose lease ran out before their acknowledgement was made (the broker may
+    have given them to another member meanwhile)."""
+    marked_at = acknowledgements.marked_at
+    for message in live:
+        key = message.coordinates
+        if leases.lapsed(key, marked_at.get(key)):
+            acknowledgements.lapse(key)
+            _lock_expired(consumer, message, bus, started=True)
 
 
 def _start_live(
@@ -145,7 +261,7 @@ def _start_live(
         acknowledgements.mark(message, AcknowledgeType.RELEASE)
         acknowledgements.lapse(message.coordinates)
         _lock_expired(consumer, message, bus, started=False)
-    acknowledgements.lapsed_before_start = len(lapsed)
+    acknowledgements.lapsed_before_start += len(lapsed)
     return [m for m in messages if m.coordinates not in acknowledgements.lapsed]
 
 

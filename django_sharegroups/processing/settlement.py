@@ -70,8 +70,7 @@ class DefaultStrategy:
         return _plain(acknowledgements)
 
     def settle(self, acknowledgements: JobAcknowledgements) -> Iterator[Settlement]:
-        lapsed, delays, error = acknowledgements.lapsed, acknowledgements.delays, None
-        dead_letters = acknowledgements.dead_letters
+        lapsed, delays = acknowledgements.lapsed, acknowledgements.delays
         for message, ack_type in acknowledgements.items():
             key = message.coordinates
             if key in lapsed:
@@ -79,8 +78,7 @@ class DefaultStrategy:
             elif key in delays:
                 yield Settlement(message, ack_type, Action.HOLD, delay_ms=delays[key])
             else:
-                error = dead_letters.get(key) or acknowledgements.error
-                yield Settlement(message, ack_type, error=error)
+                yield Settlement(message, ack_type, error=acknowledgements.error_for(key))
 
 
 class DeadLetterStrategy:
@@ -105,7 +103,7 @@ class DeadLetterStrategy:
                     and message.delivery_count >= self.max_retries
                 )
             ):
-                error = dead_letters.get(key) or acknowledgements.error
+                error = acknowledgements.error_for(key)
                 yield Settlement(message, AcknowledgeType.REJECT, Action.DEAD_LETTER, error)
             else:
                 yield settlement

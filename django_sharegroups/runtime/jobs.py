@@ -17,8 +17,9 @@ from ..consumer import ShareGroupConsumer
 from ..instrumentation import EventBus
 from ..messages import Message
 from ..processing.acknowledgements import JobAcknowledgements
-from ..processing.executor import describe, execute_job
+from ..processing.executor import describe, execute_job, execute_singly
 from ..processing.leases import LeaseTracker
+from ..processing.transactions import transaction_mode
 from ..routing.settings import GroupSettings
 from .intake import Job, RecordIntake
 
@@ -81,6 +82,43 @@ class JobRunner:
             )
         finally:
             self.running.pop(key, None)
+
+    def run_singly(
+        self, jobs: list[Job], budget: float, consumers: dict[str, ShareGroupConsumer]
+    ) -> tuple[Job, JobAcknowledgements]:
+        """One-record jobs of one topic and poll, run back to back on one set of
+        acknowledgements (``execute_singly``) where nothing needs a job of its own: a consumer
+        without a transaction (a rollback revokes its job's ACCEPTs) and no tracing (a span
+        per job). Returns the job of the records taken (the calls stop after ``budget``
+        seconds) and its acknowledgements; otherwise the first job, run as usual."""
+        first = jobs[0]
+        topic = first.topic
+        consumer = consumers.get(topic.name)
+        if consumer is None or self.tracer is not None or any(transaction_mode(consumer)):
+            return first, self(first, consumers)
+        run = Job(topic, [job.messages[0] for job in jobs], first.polled_at, first.deadline)
+        key = threading.get_ident()
+        self.running[key] = (consumer, run)
+        try:
+            acknowledgements = execute_singly(
+                consumer,
+                run.messages,
+                self.bus,
+                implicit=topic.implicit,
+                leases=self.leases,
+                polled_at=first.polled_at,
+                deadline=first.deadline,
+                partition_scoped=topic.partition_scoped,
+                on_renew=self.on_renew,
+                adapter=self.adapter,
+                budget=budget,
+            )
+        finally:
+            self.running.pop(key, None)
+        taken = len(acknowledgements.messages)
+        if taken < len(run.messages):
+            run.messages = run.messages[:taken]
+        return run, acknowledgements
 
 
 def describe_running(running: dict[int, tuple[ShareGroupConsumer, Job]]) -> str | None:

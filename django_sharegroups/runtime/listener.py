@@ -94,6 +94,7 @@ class ShareGroupListener(threading.Thread):
         self.inline_consumers: dict[str, ShareGroupConsumer] = {}
         #: A job run in this thread (a partial, not a method: one Python call less per job).
         self._run_inline = partial(self.run_job, consumers=self.inline_consumers)
+        self._run_singly = partial(self.run_job.run_singly, consumers=self.inline_consumers)
         self.renews = False
         #: The poller, settler and worker pool, once the client exists.
         self.parts: ListenerParts | None = None
@@ -238,7 +239,7 @@ class ShareGroupListener(threading.Thread):
     ) -> None:
         for intake in self.intake.take_poll(self.topics, records, polled_at, deadline):
             parts.settler.take(intake)
-            inline = parts.start_jobs(intake.jobs, inline, self._run_inline)
+            inline = parts.start_jobs(intake.jobs, inline, self._run_inline, self._run_singly)
 
     def _close(self, client: ShareConsumerClient) -> None:
         assert self.parts is not None

@@ -34,6 +34,20 @@ logger = logging.getLogger("django_sharegroups.runtime")
 INLINE_JOB_SECONDS = 0.1
 
 
+#: One-record jobs run back to back on one set of acknowledgements (runtime/jobs.py), at most.
+SINGLES_PER_RUN = 100
+
+
+def _singles(jobs: list[Job], start: int) -> list[Job]:
+    """The one-record jobs of ``jobs[start]``'s topic from ``start`` on, up to
+    ``SINGLES_PER_RUN``."""
+    topic, end = jobs[start].topic, start + 1
+    limit = min(len(jobs), start + SINGLES_PER_RUN)
+    while end < limit and jobs[end].topic is topic and len(jobs[end].messages) == 1:
+        end += 1
+    return jobs[start:end]
+
+
 @dataclass(slots=True)
 class ListenerParts:
     client: ShareConsumerClient
@@ -89,26 +103,47 @@ class ListenerParts:
         pool = self.pool
         return pool is None or (pool.size == 1 and not pool.in_flight and self.sizer.whole_batches)
 
-    def start_jobs(self, jobs: list[Job], inline: bool, run: Callable[[Job], Any]) -> bool:
+    def start_jobs(
+        self,
+        jobs: list[Job],
+        inline: bool,
+        run: Callable[[Job], Any],
+        run_singly: Callable[[list[Job], float], tuple[Job, Any]] | None = None,
+    ) -> bool:
         """Run ``jobs`` in this thread while ``inline`` holds, hand the others to the pool;
-        whether the next jobs may still run inline. Renewals and delayed releases that fall
-        due meanwhile are done between inline jobs."""
+        whether the next jobs may still run inline. Consecutive one-record jobs of a topic
+        run back to back through ``run_singly`` (up to ``SINGLES_PER_RUN``, for at most
+        ``INLINE_JOB_SECONDS``). Renewals and delayed releases that fall due meanwhile are
+        done between inline jobs."""
         due = self.next_due() if inline else None
-        for job in jobs:
+        index, count = 0, len(jobs)
+        while index < count:
+            job = jobs[index]
             if not inline:
                 assert self.pool is not None
                 self.pool.submit(job)
-            elif self.stop_event.is_set():
+                index += 1
+                continue
+            if self.stop_event.is_set():
                 self.settler.apply(job, None)
+                index += 1
+                continue
+            if run_singly is not None and len(job.messages) == 1:
+                job, acknowledgements = run_singly(_singles(jobs, index), INLINE_JOB_SECONDS)
+                index += len(job.messages)  # the jobs taken, each of one record
+                durations = acknowledgements.durations
+                last = durations[-1] if durations else acknowledgements.seconds
             else:
                 acknowledgements = run(job)
-                self.settler.job_done(job, acknowledgements)
-                if self.pool is not None and acknowledgements.seconds > INLINE_JOB_SECONDS:
-                    inline = False  # the rest of the poll to the worker: free to renew
-                if due is not None and time.time() >= due:
-                    self.settler.flush()
-                    self.housekeeping()
-                    due = self.next_due()
+                index += 1
+                last = acknowledgements.seconds
+            self.settler.job_done(job, acknowledgements)
+            if self.pool is not None and last > INLINE_JOB_SECONDS:
+                inline = False  # the rest of the poll to the worker: free to renew
+            if due is not None and time.time() >= due:
+                self.settler.flush()
+                self.housekeeping()
+                due = self.next_due()
         self.settler.flush()
         return inline
 

@@ -165,13 +165,17 @@ class Settler:
         """Settle a finished job; its duration feeds acquisition sizing (reported by the
         poller, once per poll) and ``jobs.timed`` (at :meth:`flush`)."""
         if acknowledgements is not None and acknowledgements.started:
-            seconds = acknowledgements.seconds
-            self.sizer.job_finished(acknowledgements.started, seconds)
+            durations = acknowledgements.durations
+            if durations is None:
+                durations = [acknowledgements.seconds]
+                self.sizer.job_finished(acknowledgements.started, acknowledgements.seconds)
+            else:  # one-record jobs run back to back: each call as a job of its own
+                self.sizer.jobs_finished(durations)
             timed = self._timed.get(job.topic.name)
             if timed is None:
-                self._timed[job.topic.name] = [seconds]
+                self._timed[job.topic.name] = durations
             else:
-                timed.append(seconds)
+                timed += durations
         self.apply(job, acknowledgements)
 
     def take(self, intake: Intake) -> None:
@@ -243,7 +247,7 @@ class Settler:
                 self._accepted.append(messages[key].record)
                 self.leases.settled(key)
             else:
-                self.acknowledge(messages[key].record, ack_type, acknowledgements.error)
+                self.acknowledge(messages[key].record, ack_type, acknowledgements.error_for(key))
             if counted is not None:
                 counted[ack_type] += 1
             return
@@ -259,7 +263,7 @@ class Settler:
                 counted[_ACCEPT] += len(accepted)
             return
         for key, ack_type in marked.items():
-            self.acknowledge(messages[key].record, ack_type, acknowledgements.error)
+            self.acknowledge(messages[key].record, ack_type, acknowledgements.error_for(key))
         if counted is not None:
             counted.update(types)
 

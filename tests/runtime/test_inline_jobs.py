@@ -8,6 +8,7 @@ does not depend on how loaded the machine is: jobs of a few milliseconds count a
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -175,3 +176,40 @@ def test_jobs_timed_carries_each_jobs_duration_once_per_settled_batch(
     assert 0 < len(timed) < len(durations)
     assert {(e["share_group"], e["consumer"]) for e in timed} == {(name, "FailingOnce")}
     assert sorted(durations) == sorted(e["seconds"] for e in finished + errored)
+
+
+def test_one_record_jobs_run_back_to_back_fail_and_dead_letter_each_record_alone(memory_broker):
+    """Inline one-record jobs share one set of acknowledgements per run: a raising job settles
+    only its record, and the DLQ copy carries that record's own exception; every other record
+    is processed once and ACCEPTed."""
+    name = "inline-dlq"
+    prepare(memory_broker, name)
+    memory_broker.create_topic(f"{name}-dlq", 1)
+    produce(memory_broker, name, ({"n": n} for n in range(RECORDS)))
+    failing = set(range(7, RECORDS, 37))
+    ran: dict[int, list[str]] = {}
+
+    class Picky(ShareGroupConsumer):
+        def consume(self, messages):
+            (message,) = messages
+            number = message.payload["n"]
+            ran.setdefault(number, []).append(threading.current_thread().name)
+            if number in failing:
+                raise ValueError(f"cannot take {number}")
+            self.mark_accepted(message)
+
+    group = declare(
+        name, Picky, topic_options={"dead_letter_queue": {"topic": f"{name}-dlq", "max_retries": 1}}
+    )
+    with running([group], memory_broker, EventBus()):
+        wait_for(lambda: settled(memory_broker, name))
+    assert sorted(ran) == list(range(RECORDS))
+    assert all(len(threads) == 1 for threads in ran.values())  # none redelivered
+    inline = [n for n, threads in ran.items() if threads == [f"sharegroups:{name}:0"]]
+    assert len(inline) > RECORDS / 2
+    copies = memory_broker.read_records(f"{name}-dlq", 0)
+    reasons = {
+        json.loads(copy.value)["n"]: dict(copy.headers)["sharegroups.dlq.error-message"]
+        for copy in copies
+    }
+    assert reasons == {n: f"cannot take {n}".encode() for n in failing}

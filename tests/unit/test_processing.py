@@ -1,6 +1,7 @@
 """Jobs builders, per-job acknowledgements, deserialization and the job executor."""
 
 import logging
+import time
 
 import pytest
 from django.db import connections
@@ -157,3 +158,127 @@ def test_a_failing_event_listener_does_not_break_publishing(caplog):
     bus.publish("acks.sent", share_group="g", topic="t", counts={"ACCEPT": 3})
     assert seen == [{"share_group": "g", "topic": "t", "counts": {"ACCEPT": 3}}]
     assert "listener bug" in caplog.text
+
+
+class PerRecord(ShareGroupConsumer):
+    """Offset 1: ACCEPT; 2: REJECT; 3: left open; 99: raises; 98: raises after marking."""
+
+    def consume(self, messages):
+        (message,) = messages
+        if message.offset == 98:
+            self.mark_accepted(message)
+            raise ValueError("marked, then raised")
+        if message.offset == 99:
+            raise RuntimeError(f"boom at {message.offset}")
+        if message.offset == 1:
+            self.mark_accepted(message)
+        elif message.offset == 2:
+            self.mark_rejected(message)
+
+
+def per_record() -> PerRecord:
+    group = share_group("g", topics=[topic("t", consumer=PerRecord)], registry=RouteRegistry())
+    return PerRecord(group, group.topics[0])
+
+
+def run_singly(consumer, offsets, bus, **options):
+    from datetime import UTC, datetime
+
+    from django_sharegroups.processing.executor import execute_singly
+
+    messages = [make_message(offset, partition=offset) for offset in offsets]
+    return execute_singly(consumer, messages, bus, polled_at=datetime.now(UTC), **options)
+
+
+def test_one_record_jobs_run_back_to_back_settle_each_record_as_its_own_job_would():
+    """Each call is a job: what it left open is RELEASEd, an exception settles its record only
+    and is kept for that record; the events are one job's each."""
+    bus, seen = EventBus(), []
+    bus.subscribe("*", lambda event, payload: seen.append((event, payload)))
+    acks = run_singly(per_record(), [1, 99, 2, 3, 98], bus)
+    assert {m.offset: t for m, t in acks.items()} == {
+        1: AcknowledgeType.ACCEPT,
+        99: AcknowledgeType.RELEASE,
+        2: AcknowledgeType.REJECT,
+        3: AcknowledgeType.RELEASE,
+        98: AcknowledgeType.ACCEPT,
+    }
+    assert acks.error is None
+    assert str(acks.error_for(("t", 99, 99))) == "boom at 99"
+    assert str(acks.error_for(("t", 98, 98))) == "marked, then raised"
+    assert acks.error_for(("t", 2, 2)) is None  # rejected by the consumer, no exception
+    assert acks.started == 5 and len(acks.durations) == 5
+    assert acks.seconds == pytest.approx(sum(acks.durations))
+    events = [event for event, _ in seen]
+    assert events == [
+        "job.started", "job.finished",
+        "job.started", "job.errored",
+        "job.started", "job.finished",
+        "job.started", "job.unacknowledged", "job.finished",
+        "job.started", "job.errored",
+    ]  # fmt: skip
+    finished = [p["acknowledgements"] for e, p in seen if e == "job.finished"]
+    assert finished == [{"ACCEPT": 1}, {"REJECT": 1}, {"RELEASE": 1}]  # each call's own record
+    errored = [p for e, p in seen if e == "job.errored"]
+    assert [(p["records"], p["released"]) for p in errored] == [("t[99]@99", 1), ("t[98]@98", 0)]
+
+
+def test_implicit_one_record_jobs_accept_or_reject_each_record():
+    acks = run_singly(per_record(), [3, 99, 2], EventBus(), implicit=True)
+    assert {m.offset: t for m, t in acks.items()} == {
+        3: AcknowledgeType.ACCEPT,
+        99: AcknowledgeType.REJECT,
+        2: AcknowledgeType.REJECT,
+    }
+
+
+def test_one_record_jobs_stop_taking_records_once_their_budget_is_spent():
+    class Slow(ShareGroupConsumer):
+        def consume(self, messages):
+            time.sleep(0.02)
+            self.mark_accepted(messages[0])
+
+    group = share_group("g", topics=[topic("t", consumer=Slow)], registry=RouteRegistry())
+    acks = run_singly(Slow(group, group.topics[0]), range(10), EventBus(), budget=0.05)
+    assert 3 <= len(acks.messages) < 10  # taken: the calls until 0.05 s were spent
+    assert acks.started == len(acks.messages)
+    assert set(acks.marked().values()) == {AcknowledgeType.ACCEPT}
+
+
+def test_one_record_jobs_whose_lock_lapsed_are_not_processed():
+    import time as clock
+
+    from django_sharegroups.processing.leases import LeaseTracker
+
+    leases = LeaseTracker("g")
+    messages = [make_message(offset, partition=offset) for offset in (1, 2)]
+    now = clock.time()
+    leases.acquired([messages[0].record], 60_000, now)
+    leases.acquired([messages[1].record], 1, now - 1)  # lapsed a second ago
+    seen: list[int] = []
+
+    class Noting(ShareGroupConsumer):
+        def consume(self, batch):
+            seen.append(batch[0].offset)
+            self.mark_accepted(batch[0])
+
+    group = share_group("g", topics=[topic("t", consumer=Noting)], registry=RouteRegistry())
+    from datetime import UTC, datetime
+
+    from django_sharegroups.processing.executor import execute_singly
+
+    acks = execute_singly(
+        Noting(group, group.topics[0]),
+        messages,
+        EventBus(),
+        leases=leases,
+        polled_at=datetime.now(UTC),
+        deadline=now - 1,
+    )
+    assert seen == [1]
+    assert acks.lapsed == {("t", 2, 2)} and acks.lapsed_before_start == 1
+    assert {m.offset: t for m, t in acks.items()} == {
+        1: AcknowledgeType.ACCEPT,
+        2: AcknowledgeType.RELEASE,
+    }
+    assert acks.started == 1
