@@ -96,6 +96,16 @@ class JobAcknowledgements:
         """``message`` joins the job (one-record jobs run back to back share one set)."""
         self._messages[message.coordinates] = message
 
+    def forget(self, message: Message) -> None:
+        """``message`` leaves the job with whatever was marked for it (its call was cut short
+        by an error that ends the thread: nobody settles it, the broker redelivers it)."""
+        key = message.coordinates
+        for marks in (self._messages, self._types, self.marked_at, self.delays, self.dead_letters):
+            if key in marks:
+                del marks[key]
+        if key in self.lapsed:
+            self.lapsed.discard(key)  # type: ignore[union-attr]
+
     def fail(self, messages: Iterable[Message], error: BaseException) -> None:
         """``consume`` raised ``error`` on ``messages`` (one call of several)."""
         if self.errors is _NONE:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..clients.base import AcknowledgeType
 from ..consumer import ShareGroupConsumer
@@ -79,6 +79,20 @@ def execute_job(
     return acknowledgements
 
 
+class RunInterrupted(BaseException):
+    """A call of ``execute_singly`` raised past ``Exception`` (the thread is going down):
+    ``acknowledgements`` holds the calls before it, so those are settled before the error
+    goes on (``error``); the interrupted call's record is left to the broker, as the record
+    of a job that raised it would be."""
+
+    def __init__(self, acknowledgements: JobAcknowledgements, error: BaseException) -> None:
+        super().__init__(acknowledgements, error)
+        self.acknowledgements = acknowledgements
+        self.error = error
+        #: The job of the records taken (set by the runtime's runner, which built it).
+        self.job: Any = None
+
+
 def execute_singly(
     consumer: ShareGroupConsumer,
     messages: list[Message],
@@ -103,7 +117,8 @@ def execute_singly(
     acknowledgements = JobAcknowledgements(())
     acknowledgements.on_renew = on_renew
     acknowledgements.adapter = adapter
-    acknowledgements.durations = durations = []
+    durations: list[float] = []
+    acknowledgements.durations = durations
     announce, report = bus.wants("job.started"), bus.wants("job.finished")
     add, now = acknowledgements.add, time.time
     spent = 0.0
@@ -119,19 +134,24 @@ def execute_singly(
                 consumer, live, bus, lapsing, acknowledgements
             ):
                 continue
-            seconds = _call(
-                consumer,
-                live,
-                acknowledgements,
-                bus,
-                implicit,
-                polled_at,
-                partition_scoped,
-                None,
-                announce,
-                report,
-                True,
-            )
+            try:
+                seconds = _call(
+                    consumer,
+                    live,
+                    acknowledgements,
+                    bus,
+                    implicit,
+                    polled_at,
+                    partition_scoped,
+                    None,
+                    announce,
+                    report,
+                    True,
+                )
+            except BaseException as exc:
+                acknowledgements.forget(message)
+                acknowledgements.started, acknowledgements.seconds = len(durations), spent
+                raise RunInterrupted(acknowledgements, exc) from exc
             durations.append(seconds)
             if acknowledgements.errors and message.coordinates in acknowledgements.errors:
                 connections.after_job()  # as after a job that raised

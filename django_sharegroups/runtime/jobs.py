@@ -17,7 +17,7 @@ from ..consumer import ShareGroupConsumer
 from ..instrumentation import EventBus
 from ..messages import Message
 from ..processing.acknowledgements import JobAcknowledgements
-from ..processing.executor import describe, execute_job, execute_singly
+from ..processing.executor import RunInterrupted, describe, execute_job, execute_singly
 from ..processing.leases import LeaseTracker
 from ..processing.transactions import transaction_mode
 from ..routing.settings import GroupSettings
@@ -27,6 +27,10 @@ if TYPE_CHECKING:  # OpenTelemetry is imported only where tracing is on
     from ..instrumentation.tracing import JobTracer
 
 logger = logging.getLogger("django_sharegroups.runtime")
+
+
+#: One-record jobs run back to back on one set of acknowledgements, at most.
+SINGLES_PER_RUN = 100
 
 
 class JobRunner:
@@ -84,19 +88,28 @@ class JobRunner:
             self.running.pop(key, None)
 
     def run_singly(
-        self, jobs: list[Job], budget: float, consumers: dict[str, ShareGroupConsumer]
+        self,
+        jobs: list[Job],
+        start: int,
+        budget: float,
+        consumers: dict[str, ShareGroupConsumer],
     ) -> tuple[Job, JobAcknowledgements]:
-        """One-record jobs of one topic and poll, run back to back on one set of
-        acknowledgements (``execute_singly``) where nothing needs a job of its own: a consumer
-        without a transaction (a rollback revokes its job's ACCEPTs) and no tracing (a span
-        per job). Returns the job of the records taken (the calls stop after ``budget``
-        seconds) and its acknowledgements; otherwise the first job, run as usual."""
-        first = jobs[0]
+        """The one-record jobs of ``jobs[start]``'s topic from ``start`` on (up to
+        ``SINGLES_PER_RUN``), run back to back on one set of acknowledgements
+        (``execute_singly``) where nothing needs a job of its own: a consumer without a
+        transaction (a rollback revokes its job's ACCEPTs) and no tracing (a span per job).
+        Returns the job of the records taken (the calls stop after ``budget`` seconds) and
+        its acknowledgements; otherwise ``jobs[start]``, run as usual."""
+        first = jobs[start]
         topic = first.topic
         consumer = consumers.get(topic.name)
         if consumer is None or self.tracer is not None or any(transaction_mode(consumer)):
             return first, self(first, consumers)
-        run = Job(topic, [job.messages[0] for job in jobs], first.polled_at, first.deadline)
+        end, limit = start + 1, min(len(jobs), start + SINGLES_PER_RUN)
+        while end < limit and jobs[end].topic is topic and len(jobs[end].messages) == 1:
+            end += 1
+        messages = [job.messages[0] for job in jobs[start:end]]
+        run = Job(topic, messages, first.polled_at, first.deadline)
         key = threading.get_ident()
         self.running[key] = (consumer, run)
         try:
@@ -113,6 +126,10 @@ class JobRunner:
                 adapter=self.adapter,
                 budget=budget,
             )
+        except RunInterrupted as interrupted:
+            run.messages = list(interrupted.acknowledgements.messages.values())
+            interrupted.job = run
+            raise
         finally:
             self.running.pop(key, None)
         taken = len(acknowledgements.messages)

@@ -16,6 +16,7 @@ from ..instrumentation import EventBus
 from ..messages import Message
 from ..processing.acquisition import AcquisitionSizer
 from ..processing.delayed_release import DelayedReleases
+from ..processing.executor import RunInterrupted
 from ..processing.leases import LeaseTracker
 from ..processing.poison import PoisonObserver
 from ..processing.renewal import RenewScheduler
@@ -32,20 +33,6 @@ logger = logging.getLogger("django_sharegroups.runtime")
 #: An inline job slower than this sends the rest of its poll to the worker thread, which
 #: leaves the listener free to renew (jobs run inline only while they take microseconds).
 INLINE_JOB_SECONDS = 0.1
-
-
-#: One-record jobs run back to back on one set of acknowledgements (runtime/jobs.py), at most.
-SINGLES_PER_RUN = 100
-
-
-def _singles(jobs: list[Job], start: int) -> list[Job]:
-    """The one-record jobs of ``jobs[start]``'s topic from ``start`` on, up to
-    ``SINGLES_PER_RUN``."""
-    topic, end = jobs[start].topic, start + 1
-    limit = min(len(jobs), start + SINGLES_PER_RUN)
-    while end < limit and jobs[end].topic is topic and len(jobs[end].messages) == 1:
-        end += 1
-    return jobs[start:end]
 
 
 @dataclass(slots=True)
@@ -108,13 +95,13 @@ class ListenerParts:
         jobs: list[Job],
         inline: bool,
         run: Callable[[Job], Any],
-        run_singly: Callable[[list[Job], float], tuple[Job, Any]] | None = None,
+        run_singly: Callable[[list[Job], int, float], tuple[Job, Any]] | None = None,
     ) -> bool:
         """Run ``jobs`` in this thread while ``inline`` holds, hand the others to the pool;
         whether the next jobs may still run inline. Consecutive one-record jobs of a topic
-        run back to back through ``run_singly`` (up to ``SINGLES_PER_RUN``, for at most
-        ``INLINE_JOB_SECONDS``). Renewals and delayed releases that fall due meanwhile are
-        done between inline jobs."""
+        run back to back through ``run_singly`` (for at most ``INLINE_JOB_SECONDS``).
+        Renewals and delayed releases that fall due meanwhile are done between inline
+        jobs."""
         due = self.next_due() if inline else None
         index, count = 0, len(jobs)
         while index < count:
@@ -129,7 +116,12 @@ class ListenerParts:
                 index += 1
                 continue
             if run_singly is not None and len(job.messages) == 1:
-                job, acknowledgements = run_singly(_singles(jobs, index), INLINE_JOB_SECONDS)
+                try:
+                    job, acknowledgements = run_singly(jobs, index, INLINE_JOB_SECONDS)
+                except RunInterrupted as interrupted:  # the jobs before it are settled first
+                    self.settler.job_done(interrupted.job, interrupted.acknowledgements)
+                    self.settler.flush()
+                    raise interrupted.error from None
                 index += len(job.messages)  # the jobs taken, each of one record
                 durations = acknowledgements.durations
                 last = durations[-1] if durations else acknowledgements.seconds

@@ -282,3 +282,26 @@ def test_one_record_jobs_whose_lock_lapsed_are_not_processed():
         2: AcknowledgeType.RELEASE,
     }
     assert acks.started == 1
+
+
+def test_one_record_jobs_cut_short_by_a_thread_ending_error_keep_the_calls_before_it():
+    """SystemExit in the third call: the two before it stay acknowledged for settling, the
+    third record leaves the run unsettled (the broker redelivers it), the error goes on."""
+    from django_sharegroups.processing.executor import RunInterrupted
+
+    class Exits(ShareGroupConsumer):
+        def consume(self, messages):
+            self.mark_accepted(messages[0])
+            if messages[0].offset == 3:
+                raise SystemExit("the thread ends")
+
+    group = share_group("g", topics=[topic("t", consumer=Exits)], registry=RouteRegistry())
+    with pytest.raises(RunInterrupted) as interrupted:
+        run_singly(Exits(group, group.topics[0]), [1, 2, 3, 4], EventBus())
+    acks = interrupted.value.acknowledgements
+    assert isinstance(interrupted.value.error, SystemExit)
+    assert {m.offset: t for m, t in acks.items()} == {
+        1: AcknowledgeType.ACCEPT,
+        2: AcknowledgeType.ACCEPT,
+    }
+    assert list(acks.messages) == [("t", 1, 1), ("t", 2, 2)] and acks.started == 2
