@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -148,7 +149,35 @@ def alter_config(
     before = config_values(admin.describe_share_group_config(group_id, include_all=True), names)
     with audited(actor, Action.ALTER_CONFIG, group_id, parameters, before) as entry:
         admin.alter_share_group_config(group_id, changes)
-        entry.after = config_values(
-            admin.describe_share_group_config(group_id, include_all=True), names
-        )
+        entry.after = _configs_once_applied(admin, group_id, changes)
     return entry.after
+
+
+#: How long the values read back after a change may lag it (seconds; KRaft brokers serve
+#: configs from their metadata cache, which follows the controller's commit).
+CONFIG_READ_BACK_SECONDS = 3.0
+
+
+def _configs_once_applied(
+    admin: ShareGroupAdmin, group_id: str, changes: Mapping[str, str | None]
+) -> dict[str, dict[str, Any] | None]:
+    """The changed names' values as the broker reports them once it reports the change
+    (a value set, or a default restored), or as it last reported them after
+    ``CONFIG_READ_BACK_SECONDS``: a describe right after the alter may still show the old
+    ones, and the audit log and the output would say nothing changed."""
+    names = sorted(changes)
+    deadline = time.monotonic() + CONFIG_READ_BACK_SECONDS
+    while True:
+        values = config_values(admin.describe_share_group_config(group_id, include_all=True), names)
+        if all(_shows(values[name], changes[name]) for name in names):
+            return values
+        if time.monotonic() >= deadline:
+            return values
+        time.sleep(0.05)
+
+
+def _shows(value: dict[str, Any] | None, change: str | None) -> bool:
+    """Whether a config read back reflects ``change`` (None: restored to its default)."""
+    if change is None:
+        return value is None or value["source"] != "GROUP_CONFIG"
+    return value is not None and value["value"] == change and value["source"] == "GROUP_CONFIG"
