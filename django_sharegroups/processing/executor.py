@@ -1,4 +1,5 @@
-"""Runs one job: the consumer's ``consume`` with Django's per-request connection hygiene.
+"""Runs one job (``execute_job``), or one-record jobs back to back (``execute_singly``): the
+consumer's ``consume`` with Django's per-request connection hygiene.
 
 The outcome is a complete set of acknowledgements for the job's records: whatever the consumer
 left open is RELEASEd (explicit mode) or ACCEPTed/REJECTed (implicit mode), so the owning thread

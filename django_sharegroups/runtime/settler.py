@@ -173,9 +173,8 @@ class Settler:
                 self.sizer.jobs_finished(durations)
             timed = self._timed.get(job.topic.name)
             if timed is None:
-                self._timed[job.topic.name] = durations
-            else:
-                timed += durations
+                timed = self._timed[job.topic.name] = []
+            timed += durations
         self.apply(job, acknowledgements)
 
     def take(self, intake: Intake) -> None:
