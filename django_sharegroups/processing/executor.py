@@ -70,7 +70,7 @@ def execute_job(
             tracer,
             bus.wants("job.started"),
             bus.wants("job.finished"),
-            False,
+            None,
         )
     finally:
         connections.after_job()
@@ -147,7 +147,7 @@ def execute_singly(
                     None,
                     announce,
                     report,
-                    True,
+                    live,
                 )
             except BaseException as exc:
                 acknowledgements.forget(message)
@@ -180,13 +180,13 @@ def _call(
     tracer: JobTracer | None,
     announce: bool,
     report: bool,
-    shared: bool,
+    own: list[Message] | None,
 ) -> float:
     """One ``consume`` call on ``live``: afterwards each of its records is acknowledged (what
     it left open RELEASEd, or ACCEPTed in implicit mode; all RELEASEd/REJECTed if it raised,
     with the exception kept for the record(s) — per record when the acknowledgements are
-    ``shared`` by several calls). Returns the call's seconds."""
-    own = live if shared else None  # the records of this call, when others share the set
+    shared by several calls, ``own`` then being this call's records). Returns the call's
+    seconds."""
     consumer._acknowledgements = acknowledgements
     started = time.perf_counter()
     if announce:
@@ -201,8 +201,8 @@ def _call(
         batch = Messages.of_job(live, consumer.topic.name, polled_at, partition_scoped)
         run_consume(consumer, batch, acknowledgements, implicit=implicit)  # atomic/idempotent
     except Exception as exc:
-        if shared:
-            acknowledgements.fail(live, exc)
+        if own is not None:
+            acknowledgements.fail(own, exc)
         else:
             acknowledgements.error = exc
         if span is not None:
