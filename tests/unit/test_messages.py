@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -89,11 +90,17 @@ DOCUMENTS = [
     b'["\\u0000", "\\ud83d\\ude00", "\xf0\x9f\x98\x80"]',
     b"Infinity",
     b'{"deep": ' * 600 + b"1" + b"}" * 600,  # deeper than orjson reads
+    b"[" * 990 + b"]" * 990,  # about as deep as json.loads reads
     b"\t1\r\n",
-    # orjson's float reading against float(): tricky roundings, overflow to infinity
+    # the fast reader's floats against float(): tricky roundings, overflow to infinity
     b"[2.2250738585072011e-308, 1.7976931348623158e308, 1.8e308, 0.30000000000000004]",
     b"[9999999999999999999, -999999999999999999, 12345678901234567890.5]",  # 19+ digits
     b'{"id": "12345678901234567890123"}',  # a long digit run in a string
+    b"1" * 4300,  # the longest integer json.loads reads (sys.get_int_max_str_digits())
+    b"1" * 4301,  # one digit more: json.loads refuses it
+    b'"\xff"',  # not UTF-8 inside a string
+    b'"\xed\xa0\x80"',  # a surrogate in UTF-8 bytes: json.loads reads it (surrogatepass)
+    b"1.5e400",
 ]
 
 
@@ -113,6 +120,31 @@ def test_the_json_fast_path_reads_exactly_what_json_loads_reads(raw):
         assert repr(got) == repr(expected)  # same types inside, same key order, -0.0 kept
 
 
+def test_the_json_fast_path_reads_numbers_exactly_as_json_loads_reads_them():
+    """Numbers of every shape, drawn with a fixed seed: long mantissas, exponents near the
+    ends of the float range, integers around 64 bits. One that the fast reader rounds
+    differently from ``float()`` or widens differently from ``int()`` fails this."""
+    draw = random.Random(932)
+    numbers = []
+    for _ in range(3000):
+        digits = "".join(draw.choice("0123456789") for _ in range(draw.randint(1, 40)))
+        digits = digits.lstrip("0") or "0"
+        shape = draw.randrange(4)
+        if shape == 0:
+            numbers.append(f"-{digits}" if draw.random() < 0.5 else digits)
+        elif shape == 1:
+            numbers.append(f"{digits[:1]}.{digits[1:] or '0'}e{draw.randint(-330, 310)}")
+        elif shape == 2:
+            numbers.append(f"0.{digits}")
+        else:
+            numbers.append(repr(draw.uniform(-1.0, 1.0) * 10.0 ** draw.randint(-300, 300)))
+    raw = f"[{', '.join(numbers)}]".encode()
+    assert repr(json_deserializer(raw)) == repr(json.loads(raw))
+    records = [ReceivedRecord("t", 0, n, None, number.encode()) for n, number in enumerate(numbers)]
+    messages = Deserializers().messages(records, [])
+    assert [repr(m.payload) for m in messages] == [repr(json.loads(n)) for n in numbers]
+
+
 def outcome(raw):
     try:
         return repr(json_deserializer(raw))
@@ -122,8 +154,8 @@ def outcome(raw):
 
 @pytest.mark.parametrize("ascii_only", [False, True])
 def test_a_poll_decoded_at_once_reads_each_record_as_it_alone_reads(ascii_only):
-    """``json_payloads`` reads a poll at once (one digit-run check over the joined values,
-    orjson over all): values that only make sense joined (a document cut in two, numbers that
+    """``json_payloads`` reads a poll at once (the fast reader over all of them): values
+    that only make sense joined (a document cut in two, numbers that
     would run together) must still be read one by one, each as it alone reads."""
     halves = [b'{"a": 1', b"}", b'"open', b'close"', b"12", b"34", b"[1,", b"2]", b"1 2"]
     values = [*DOCUMENTS, *halves, None, b'{"n": 2}', b'{"n": 3}']
