@@ -168,10 +168,10 @@ class Message:
     """One acquired record. Partition and offset are per message: a job may span partitions.
 
     ``payload`` and ``key`` are decoded by the topic's deserializers; ``coordinates`` is
-    ``(topic, partition, offset)``, the key the engine tracks the record by.
+    ``(topic, partition, offset)``. The engine tracks the message by its ``record``.
     """
 
-    __slots__ = ("record", "coordinates", "payload", "_key", "_headers")
+    __slots__ = ("record", "payload", "_key", "_headers")
 
     def __init__(
         self,
@@ -181,7 +181,6 @@ class Message:
         headers: dict[str, Any] | None = None,
     ) -> None:
         self.record = record
-        self.coordinates = record.coordinates
         self.payload = payload
         self._key = key
         self._headers = headers
@@ -209,6 +208,10 @@ class Message:
         if self._headers is None:
             self._headers = dict(self.record.headers)
         return self._headers
+
+    @property
+    def coordinates(self) -> tuple[str, int, int]:
+        return self.record.coordinates
 
     @property
     def topic(self) -> str:

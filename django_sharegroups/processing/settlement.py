@@ -72,13 +72,13 @@ class DefaultStrategy:
     def settle(self, acknowledgements: JobAcknowledgements) -> Iterator[Settlement]:
         lapsed, delays = acknowledgements.lapsed, acknowledgements.delays
         for message, ack_type in acknowledgements.items():
-            key = message.coordinates
-            if key in lapsed:
+            record = message.record
+            if record in lapsed:
                 yield Settlement(message, ack_type, Action.LAPSED)
-            elif key in delays:
-                yield Settlement(message, ack_type, Action.HOLD, delay_ms=delays[key])
+            elif record in delays:
+                yield Settlement(message, ack_type, Action.HOLD, delay_ms=delays[record])
             else:
-                yield Settlement(message, ack_type, error=acknowledgements.error_for(key))
+                yield Settlement(message, ack_type, error=acknowledgements.error_for(record))
 
 
 class DeadLetterStrategy:
@@ -95,15 +95,15 @@ class DeadLetterStrategy:
         dead_letters = acknowledgements.dead_letters
         for settlement in DefaultStrategy().settle(acknowledgements):
             message = settlement.message
-            key = message.coordinates
+            record = message.record
             if settlement.action is not Action.LAPSED and (
-                key in dead_letters
+                record in dead_letters
                 or (
                     settlement.ack_type is AcknowledgeType.RELEASE
                     and message.delivery_count >= self.max_retries
                 )
             ):
-                error = acknowledgements.error_for(key)
+                error = acknowledgements.error_for(record)
                 yield Settlement(message, AcknowledgeType.REJECT, Action.DEAD_LETTER, error)
             else:
                 yield settlement

@@ -33,7 +33,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ..clients.base import AcknowledgeType
+from ..clients.base import AcknowledgeType, ReceivedRecord
 from ..consumer import ShareGroupConsumer
 from ..messages import Messages
 from .acknowledgements import JobAcknowledgements
@@ -85,7 +85,7 @@ def run_consume(
     if not atomic:
         consumer.consume(messages)
         return
-    keep = {message.coordinates for message, _ in acknowledgements.items()}
+    keep = set(acknowledgements.marked())  # the records marked before this call
     try:
         with transaction.atomic(using=DEFAULT_DB_ALIAS):
             claimed: set[Coordinates] = set()
@@ -106,7 +106,7 @@ def _claim(
     consumer: ShareGroupConsumer,
     messages: Messages,
     acknowledgements: JobAcknowledgements,
-    done: set[Coordinates],
+    done: set[ReceivedRecord],
 ) -> tuple[Messages, set[Coordinates]]:
     """Claim the job's records; ACCEPT (and add to ``done``) those processed already.
     Returns the messages to consume and the coordinates claimed."""
@@ -119,7 +119,7 @@ def _claim(
             fresh.append(message)
         else:
             acknowledgements.mark(message, AcknowledgeType.ACCEPT)
-            done.add(message.coordinates)
+            done.add(message.record)
     # DEBUG: with per_message this is a line per record (a restart after kill -9 redelivers
     # every record the dead process held); INFO stays free of per-record lines.
     logger.debug(
@@ -169,8 +169,12 @@ def _give_back(
 ) -> None:
     """Delete the rows of claimed records the job did not ACCEPT (released, rejected, left
     open): they have not been processed, and a redelivery must run ``consume`` on them."""
-    types = acknowledgements.marked()
-    left = [key for key in claimed if types.get(key) is not AcknowledgeType.ACCEPT]
+    accepted = {
+        record.coordinates
+        for record, ack_type in acknowledgements.marked().items()
+        if ack_type is AcknowledgeType.ACCEPT
+    }
+    left = [key for key in claimed if key not in accepted]
     if left:
         _processed_model().objects.using(DEFAULT_DB_ALIAS).filter(
             _where(left), share_group=share_group

@@ -77,7 +77,7 @@ class ShareGroupListener(threading.Thread):
         self.leases = LeaseTracker(self.name)
         self.delayed = DelayedReleases(share_group.max_delayed_releases, share_group.name, bus)
         self.observer = PoisonObserver(share_group.name, self.limits.delivery_count_limit, bus)
-        self.renewal = RenewScheduler(self.leases, self.topics, self.delayed.coordinates)
+        self.renewal = RenewScheduler(self.leases, self.topics, self.delayed.records)
         self.machine = StateMachine()
         #: Set by the runner before it stops polling in quiet mode (SIGTSTP).
         self.quiet_requested = False

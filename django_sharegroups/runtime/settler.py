@@ -235,24 +235,28 @@ class Settler:
         """``apply`` for a job the strategy leaves as marked: no ``Settlement`` per record.
         ACCEPTs wait for :meth:`flush` where the adapter takes them in bulk; everything else
         goes through :meth:`acknowledge`."""
-        messages, marked = acknowledgements.messages, acknowledgements.marked()
+        marked = acknowledgements.marked()
         types = marked.values()
         counted: Counter[AcknowledgeType | str] | None = (
             self._tally(topic) if self.bus.wants("acks.sent") else None
         )
         if len(marked) == 1:  # a one-record job (per_message): no list, set or Counter
-            ((key, ack_type),) = marked.items()
+            ((record, ack_type),) = marked.items()
             if ack_type is _ACCEPT and self.bulk:
-                self._accepted.append(messages[key].record)
-                self.leases.settled(key)
+                self._accepted.append(record)
+                self.leases.settled(record)
             else:
-                self.acknowledge(messages[key].record, ack_type, acknowledgements.error_for(key))
+                self.acknowledge(record, ack_type, acknowledgements.error_for(record))
             if counted is not None:
                 counted[ack_type] += 1
             return
-        if _ACCEPT in types and len(set(types)) == 1 and len(types) == len(messages):
-            # every record ACCEPTed (the usual): the records in the job's order, no lookups
-            accepted = [message.record for message in messages.values()]
+        if (
+            _ACCEPT in types
+            and len(set(types)) == 1
+            and len(types) == len(acknowledgements.messages)
+        ):
+            # every record ACCEPTed (the usual): the records in the job's order
+            accepted = list(acknowledgements.messages)
             if self.bulk:
                 self._accepted += accepted
             else:
@@ -261,8 +265,8 @@ class Settler:
             if counted is not None:
                 counted[_ACCEPT] += len(accepted)
             return
-        for key, ack_type in marked.items():
-            self.acknowledge(messages[key].record, ack_type, acknowledgements.error_for(key))
+        for record, ack_type in marked.items():
+            self.acknowledge(record, ack_type, acknowledgements.error_for(record))
         if counted is not None:
             counted.update(types)
 
@@ -288,22 +292,23 @@ class Settler:
         observe: bool = True,
     ) -> None:
         self.client.acknowledge(record, ack_type)
-        self.leases.settled(record.coordinates)
+        self.leases.settled(record)
         if observe and ack_type is not _ACCEPT:
             self.observer.acknowledged(record, ack_type, error)
 
     def renew(self, records: list[ReceivedRecord], lock_ms: int | None) -> int:
         """RENEW the records still held (acknowledged ones are skipped); how many were."""
-        keys = [(r.topic, r.partition, r.offset) for r in records]
-        held = [(key, r) for key, r in zip(keys, records, strict=True) if self.leases.holds(key)]
-        for _, record in held:
+        held = [record for record in records if self.leases.holds(record)]
+        for record in held:
             self.client.acknowledge(record, AcknowledgeType.RENEW)
         if held and lock_ms:
-            self.leases.renewed([key for key, _ in held], lock_ms, time.time())
+            self.leases.renewed(held, lock_ms, time.time())
         if held and self.bus.wants("lock.renewed"):
-            for key, _ in held:
+            for record in held:
                 self.bus.publish(
-                    "lock.renewed", share_group=self.share_group, record="{}[{}]@{}".format(*key)
+                    "lock.renewed",
+                    share_group=self.share_group,
+                    record="{}[{}]@{}".format(*record.coordinates),
                 )
         return len(held)
 
@@ -314,7 +319,7 @@ class Settler:
         now = time.time()
         latest = None
         if not self.renews:
-            latest = latest_release(self.leases.deadline(message.coordinates), self.lock_ms(), now)
+            latest = latest_release(self.leases.deadline(message.record), self.lock_ms(), now)
         if not self.delayed.hold(message, delay_ms, now, latest):
             self.release(message)
 

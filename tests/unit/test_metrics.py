@@ -286,7 +286,7 @@ def test_leases_in_flight_and_listener_state_are_read_from_the_runner_at_scrape_
     leases = LeaseTracker("member")
     records = [ReceivedRecord("t", 0, n, None, b"", delivery_count=1 + n % 3) for n in range(7)]
     leases.acquired(records, 30_000, time.time())
-    leases.settled(("t", 0, 0))  # delivery count 1: no longer held
+    leases.settled(records[0])  # delivery count 1: no longer held
     listener = types.SimpleNamespace(
         share_group=types.SimpleNamespace(name="orders"),
         leases=leases,

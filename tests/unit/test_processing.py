@@ -204,9 +204,10 @@ def test_one_record_jobs_run_back_to_back_settle_each_record_as_its_own_job_woul
         98: AcknowledgeType.ACCEPT,
     }
     assert acks.error is None
-    assert str(acks.error_for(("t", 99, 99))) == "boom at 99"
-    assert str(acks.error_for(("t", 98, 98))) == "marked, then raised"
-    assert acks.error_for(("t", 2, 2)) is None  # rejected by the consumer, no exception
+    record = {r.offset: r for r in acks.messages}
+    assert str(acks.error_for(record[99])) == "boom at 99"
+    assert str(acks.error_for(record[98])) == "marked, then raised"
+    assert acks.error_for(record[2]) is None  # rejected by the consumer, no exception
     assert acks.started == 5 and len(acks.durations) == 5
     assert acks.seconds == pytest.approx(sum(acks.durations))
     events = [event for event, _ in seen]
@@ -276,7 +277,7 @@ def test_one_record_jobs_whose_lock_lapsed_are_not_processed():
         deadline=now - 1,
     )
     assert seen == [1]
-    assert acks.lapsed == {("t", 2, 2)} and acks.lapsed_before_start == 1
+    assert acks.lapsed == {messages[1].record} and acks.lapsed_before_start == 1
     assert {m.offset: t for m, t in acks.items()} == {
         1: AcknowledgeType.ACCEPT,
         2: AcknowledgeType.RELEASE,
@@ -304,4 +305,5 @@ def test_one_record_jobs_cut_short_by_a_thread_ending_error_keep_the_calls_befor
         1: AcknowledgeType.ACCEPT,
         2: AcknowledgeType.ACCEPT,
     }
-    assert list(acks.messages) == [("t", 1, 1), ("t", 2, 2)] and acks.started == 2
+    assert [r.coordinates for r in acks.messages] == [("t", 1, 1), ("t", 2, 2)]
+    assert acks.started == 2
