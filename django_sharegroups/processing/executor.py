@@ -199,7 +199,10 @@ def _call(
     span = tracer.start(consumer.share_group.name, consumer.topic.name, live) if tracer else None
     try:
         batch = Messages.of_job(live, consumer.topic.name, polled_at, partition_scoped)
-        run_consume(consumer, batch, acknowledgements, implicit=implicit)  # atomic/idempotent
+        if own is None:
+            run_consume(consumer, batch, acknowledgements, implicit=implicit)  # atomic/idempotent
+        else:  # one call of several: never a consumer with a transaction (runtime/jobs.py)
+            consumer.consume(batch)
     except Exception as exc:
         if own is not None:
             acknowledgements.fail(own, exc)
