@@ -28,6 +28,7 @@ from ...kafka.errors import (
     LEADER_MOVED_ERROR_CODES,
     SHARE_SESSION_ERROR_CODES,
     BrokerError,
+    ErrorCode,
     KafkaError,
     error_for_code,
     error_name,
@@ -674,7 +675,7 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                     partition, acknowledgements.get(partition, {}), error_name(data.error_code)
                 )
                 if data.error_code in LEADER_MOVED_ERROR_CODES:
-                    self._topics.moved(partition, data.current_leader.leader_id)
+                    self._topics.moved(partition, _leader_hint(session, data))
 
     def _close_session(self, session: ShareSession) -> None:
         response = self._cluster.request(
@@ -815,7 +816,7 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                 session.node_id,
                 error_name(code),
             )
-            self._topics.moved(partition, data.current_leader.leader_id)
+            self._topics.moved(partition, _leader_hint(session, data))
             return
         logger.warning(
             "%s: %s for %s[%d]: %s %s",
@@ -848,6 +849,22 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
     def _check_open(self) -> None:
         if self._closed:
             raise IllegalStateError("This share consumer has already been closed.")
+
+
+#: Partition errors whose ``CurrentLeader`` names the leader (KIP-951); with the others the
+#: broker leaves it unset (Kafka 4.4 sends leader id 0 with UNKNOWN_TOPIC_OR_PARTITION).
+_LEADER_HINT_ERROR_CODES = frozenset(
+    {ErrorCode.NOT_LEADER_OR_FOLLOWER.value, ErrorCode.FENCED_LEADER_EPOCH.value}
+)
+
+
+def _leader_hint(session: ShareSession, data) -> int:
+    """The leader a partition error names, or -1 (ask Metadata): only errors that carry one
+    are believed, and never the broker that has just refused to lead the partition."""
+    if data.error_code not in _LEADER_HINT_ERROR_CODES:
+        return -1
+    leader = data.current_leader.leader_id
+    return -1 if leader == session.node_id else leader
 
 
 class _InFlight:
