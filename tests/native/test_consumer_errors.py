@@ -304,6 +304,25 @@ def test_a_broker_that_says_it_leads_what_it_refused_is_not_believed(consumer_on
     assert [node for node, _ in cluster.requests("ShareFetch")][-1] == 3
 
 
+def test_prefetching_resumes_once_a_dead_brokers_partitions_have_moved(consumer_on):
+    consumer, cluster = consumer_on({0: 1, 1: 2})
+    cluster.dead = {2}  # killed: its connection is refused from now on
+    cluster.scripts["ShareFetch"] = [fetch_answer(partition_data(0, records=[b"a"]))]
+    assert len(consumer.poll(10, 0)) == 1
+    cluster.leaders[1] = 1  # the controller moved node 2's partition to node 1
+    assert consumer.poll(10, 0) == []  # Metadata asked again: both from node 1 now
+    assert consumer.poll(10, 0) == []
+    assert {node for node, _ in cluster.requests("ShareFetch")[-2:]} == {1}
+    sent = len(cluster.requests("ShareFetch"))
+    # Node 2 is never asked again, so its failure episode never ends; prefetching must not
+    # wait for that (it did: no prefetch until node 2 answered again).
+    consumer.prefetch(10)
+    assert len(cluster.requests("ShareFetch")) == sent + 1
+    (node, body) = cluster.requests("ShareFetch")[-1]
+    assert node == 1 and body["max_wait_ms"] == 0 and body["max_records"] == 10
+    assert consumer.poll(10, 0) == []
+
+
 def test_the_record_limit_holds_across_leaders(consumer_on):
     consumer, cluster = consumer_on({0: 1, 1: 2})
     cluster.scripts["ShareFetch"] = [

@@ -138,6 +138,8 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
         #: After a failed request the next poll round waits (reconnect.backoff.ms doubling
         #: up to reconnect.backoff.max.ms, jittered) instead of hammering a broker that is down.
         self._backoff = Backoff(connection.reconnect_backoff, connection.reconnect_backoff_max)
+        #: Failed requests so far (never reset): a poll round that failed one waits the backoff.
+        self._failed_requests = 0
         self._episodes: dict[str, FailureEpisode] = {}
         #: Pipelined requests (``prefetch``, acknowledgements sent while handing over
         #: prefetched records), oldest first; their answers are read before any other request.
@@ -196,11 +198,11 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
         while True:
             if self._acknowledgements.has_renewals():
                 self._send_acknowledgements()
-            failures = self._backoff.failures
+            failures = self._failed_requests
             records = self._fetch_round(wanted, max(1, max_records), deadline)
             if self._acknowledgements:
                 self._send_acknowledgements()
-            if records or self._backoff.failures <= failures:
+            if records or self._failed_requests == failures:
                 return records
             # A request failed: wait out the backoff within this poll, then try again.
             pause = min(self._backoff.remaining(), deadline - time.monotonic())
@@ -770,16 +772,24 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
 
     def _request_error(self, what: str, error: KafkaError) -> None:
         """A request failed in transport: back off, and log the outage once per episode."""
+        self._failed_requests += 1
         episode = self._episodes.get(what)
         if episode is None:
             episode = self._episodes[what] = FailureEpisode(logger, f"{self.group_id}: {what}")
         episode.failed(error, self._backoff.failed())
 
     def _request_ok(self, what: str) -> None:
+        """A request was answered: its episode ends, and the backoff starts over.
+
+        Any answer resets the backoff, not only the end of every episode: after a broker died
+        and its partitions moved, nothing is sent to it any more, so its episode never ends;
+        waiting for that kept prefetching off (``_prefetch`` refuses while backing off) for as
+        long as the process ran. A broker that is still down is not hammered: the cluster
+        fails a connect to it at once until its own reconnect backoff has passed."""
         episode = self._episodes.get(what)
         if episode is not None and episode.ongoing:
             episode.succeeded()
-        if self._backoff.failures and not any(e.ongoing for e in self._episodes.values()):
+        if self._backoff.failures:
             self._backoff.succeeded()
 
     def _request_failed(
