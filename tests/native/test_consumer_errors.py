@@ -323,6 +323,27 @@ def test_prefetching_resumes_once_a_dead_brokers_partitions_have_moved(consumer_
     assert consumer.poll(10, 0) == []
 
 
+def test_acknowledgements_for_a_dead_leader_follow_the_partition_to_its_new_one(consumer_on):
+    consumer, cluster = consumer_on({0: 1, 1: 2})
+    cluster.scripts["ShareFetch"] = [fetch_answer(partition_data(0, records=[b"a"]))]
+    (record,) = consumer.poll(10, 0)
+    consumer.acknowledge(record, AcknowledgeType.ACCEPT)
+    cluster.dead = {1}  # the leader of partition 0 is killed
+    assert consumer.poll(10, 0) == []
+    # Partition 0 goes to another member; Metadata still names the dead broker its leader.
+    consumer.membership.assignment = frozenset({(TOPIC_ID, 1)})
+    consumer.membership.assignment_version += 1
+    assert consumer.poll(10, 0) == []
+    assert cluster.requests("ShareAcknowledge") == []  # nothing reached broker 1
+    cluster.leaders[0] = 2  # now the controller has moved it
+    assert consumer.poll(10, 0) == []
+    # The acknowledgement goes to the new leader (which will refuse it: the acquisition was
+    # the old leader's), instead of being put back for the dead broker poll after poll.
+    assert [(node, acked_offsets(body)) for node, body in cluster.requests("ShareAcknowledge")] == [
+        (2, {0: [(0, 0, [1])]})
+    ]
+
+
 def test_the_record_limit_holds_across_leaders(consumer_on):
     consumer, cluster = consumer_on({0: 1, 1: 2})
     cluster.scripts["ShareFetch"] = [

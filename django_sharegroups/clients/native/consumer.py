@@ -617,6 +617,9 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
             )
         except KafkaError as error:
             self._request_error(f"ShareFetch to node {session.node_id}", error)
+            # The leader may be gone: without this, acknowledgements for partitions no longer
+            # fetched here were put back and sent to the dead broker again and again.
+            self._topics.stale = True
             return False
         self._request_ok(f"ShareFetch to node {session.node_id}")
         if response.error_code:
@@ -649,6 +652,7 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
     ) -> None:
         self._request_error(f"ShareAcknowledge to node {session.node_id}", error)
         session.reset()
+        self._topics.stale = True  # the leader may have moved, as after a failed ShareFetch
         self._fail_all(acknowledgements, "NETWORK_EXCEPTION")
 
     def _acknowledged(
