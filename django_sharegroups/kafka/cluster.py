@@ -221,6 +221,12 @@ class Cluster:
     def brokers(self) -> dict[int, BrokerAddress]:
         return dict(self.metadata(topics=[]).brokers)
 
+    def knows_broker(self, node_id: int) -> bool:
+        """Whether ``node_id`` is a broker this client has seen in Metadata or FindCoordinator
+        (no request is made)."""
+        with self._lock:
+            return node_id in self._brokers
+
     # -- group coordinators ---------------------------------------------------------------
 
     def find_coordinator(self, group_id: str, *, refresh: bool = False) -> int:

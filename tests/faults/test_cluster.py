@@ -3,7 +3,10 @@ a share group consumes it; every record is still accepted. Both Kafka adapters."
 
 from __future__ import annotations
 
+import logging
+import sys
 import threading
+import traceback
 
 import pytest
 from confluent_kafka import Producer
@@ -63,8 +66,21 @@ def produce(bootstrap: str, topic: str) -> set[tuple[int, int]]:
     return placed
 
 
+def dump_threads(reason: str) -> None:
+    """Every thread's stack on stderr (what ``py-spy dump`` shows), for a stall in CI."""
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    print(f"\n--- {reason}: thread stacks ---", file=sys.stderr)
+    for ident, frame in sys._current_frames().items():
+        print(f"Thread {names.get(ident, ident)}:", file=sys.stderr)
+        print("".join(traceback.format_stack(frame)), file=sys.stderr)
+
+
 @pytest.mark.parametrize("adapter", ["confluent", "native"])
-def test_killing_a_partition_leader_mid_consumption_loses_nothing(kafka_cluster, adapter):
+def test_killing_a_partition_leader_mid_consumption_loses_nothing(kafka_cluster, adapter, caplog):
+    # A stall after the kill (seen once in CI: nothing logged at INFO for 240 s) needs the
+    # native client's DEBUG lines (each poll, fetch failure, connection) to be explained;
+    # pytest shows them only when the test fails.
+    caplog.set_level(logging.DEBUG, logger="django_sharegroups")
     bootstrap = kafka_cluster.bootstrap_servers
     admin = AdminClient({"bootstrap.servers": bootstrap})
     name = unique_name("failover")
@@ -89,7 +105,11 @@ def test_killing_a_partition_leader_mid_consumption_loses_nothing(kafka_cluster,
         wait_for(lambda: len(accepted) >= RECORDS // 4, 120)
         leader = admin.list_topics(name, timeout=30).topics[name].partitions[0].leader
         kafka_cluster.node(leader).kill()
-        wait_for(lambda: len(accepted) >= len(placed), 240)
+        try:
+            wait_for(lambda: len(accepted) >= len(placed), 240)
+        except BaseException:
+            dump_threads(f"{len(accepted)} of {len(placed)} records accepted after the kill")
+            raise
     finally:
         exit_code = runner.shutdown()
         if leader is not None:

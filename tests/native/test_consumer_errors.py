@@ -54,7 +54,7 @@ def partition_data(
     )
 
 
-def ack_answer(*partition_errors, error_code=0) -> Struct:
+def ack_answer(*partition_errors, error_code=0, leader=-1) -> Struct:
     return Struct(
         throttle_time_ms=0,
         error_code=error_code,
@@ -68,7 +68,7 @@ def ack_answer(*partition_errors, error_code=0) -> Struct:
                         partition_index=index,
                         error_code=code,
                         error_message=None,
-                        current_leader=Struct(leader_id=-1, leader_epoch=0),
+                        current_leader=Struct(leader_id=leader, leader_epoch=0),
                     )
                     for index, code in partition_errors
                 ],
@@ -79,18 +79,31 @@ def ack_answer(*partition_errors, error_code=0) -> Struct:
 
 
 class ScriptedCluster:
-    """Answers requests from per-API scripts (callables or values); records what was sent."""
+    """Answers requests from per-API scripts (callables or values); records what was sent.
+    Brokers 1-3 exist; a request to one in ``dead`` fails as a refused connection does."""
 
     def __init__(self, leaders: dict[int, int]) -> None:
         self.config = ConnectionConfig.from_dict(FAST_RETRIES)
         self.leaders = dict(leaders)
+        self.brokers = {1, 2, 3}
+        self.dead: set[int] = set()
         self.sent: list[tuple[str, int, dict]] = []
         self.scripts: dict[str, list] = {"ShareFetch": [], "ShareAcknowledge": []}
 
     def metadata(self, topics):
         return SimpleNamespace(topics={"jobs": TopicMetadata("jobs", TOPIC_ID, dict(self.leaders))})
 
+    def knows_broker(self, node_id: int) -> bool:
+        return node_id in self.brokers
+
+    def connection(self, node_id: int) -> PipelinedConnection:
+        if node_id in self.dead:
+            raise KafkaConnectionError(f"cannot connect to node {node_id}: refused")
+        return PipelinedConnection(self, node_id)
+
     def request(self, api, body, *, node_id=None, **options):
+        if node_id in self.dead:
+            raise KafkaConnectionError(f"cannot connect to node {node_id}: refused")
         self.sent.append((api.name, node_id, body))
         script = self.scripts[api.name]
         answer = script.pop(0) if script else self.default(api.name)
@@ -106,6 +119,26 @@ class ScriptedCluster:
 
     def requests(self, api_name: str) -> list[tuple[int, dict]]:
         return [(node, body) for name, node, body in self.sent if name == api_name]
+
+
+class PipelinedConnection:
+    """``begin``/``finish`` of a connection of the scripted cluster (the answer is taken when
+    the request is sent, as the broker answers a connection's requests in order)."""
+
+    def __init__(self, cluster: ScriptedCluster, node_id: int) -> None:
+        self.cluster = cluster
+        self.node_id = node_id
+
+    def begin(self, api, body, **options):
+        try:
+            return self.cluster.request(api, body, node_id=self.node_id)
+        except KafkaConnectionError as error:
+            return error
+
+    def finish(self, pending):
+        if isinstance(pending, Exception):
+            raise pending
+        return pending
 
 
 class StubMembership:
@@ -236,6 +269,79 @@ def test_a_broken_connection_keeps_the_acknowledgements_for_the_next_session(con
     assert acked_offsets(acknowledge[2]) == {0: [(0, 0, [1])]}
     sent = len(cluster.sent)
     assert consumer.commit_sync(1) == [] and len(cluster.sent) == sent
+
+
+def test_a_leader_id_the_broker_did_not_mean_is_not_followed(consumer_on):
+    # Kafka 4.4 refuses an acknowledgement for a partition it does not host with
+    # UNKNOWN_TOPIC_OR_PARTITION and CurrentLeader leader id 0 (seen after a leader was
+    # killed); no broker has that id. The next poll must ask Metadata, not fetch from "0".
+    consumer, cluster = consumer_on({0: 1})
+    cluster.scripts["ShareFetch"] = [fetch_answer(partition_data(0, records=[b"a"]))]
+    (record,) = consumer.poll(10, 0)
+    consumer.acknowledge(record, AcknowledgeType.ACCEPT)
+    cluster.leaders[0] = 2
+    cluster.scripts["ShareAcknowledge"] = [ack_answer((0, 3), leader=0)]
+    assert [f.error for f in consumer.commit_sync(1)] == ["UNKNOWN_TOPIC_OR_PARTITION"]
+    assert consumer.poll(10, 0) == []
+    nodes = [node for node, _ in cluster.requests("ShareFetch")]
+    assert 0 not in nodes
+    # The old leader's session forgets the partition; the new leader is asked for it.
+    assert sorted(nodes[1:]) == [1, 2]
+    ((_, to_new),) = [(n, b) for n, b in cluster.requests("ShareFetch")[1:] if n == 2]
+    assert [p["partition_index"] for t in to_new["topics"] for p in t["partitions"]] == [0]
+
+
+def test_a_broker_that_says_it_leads_what_it_refused_is_not_believed(consumer_on):
+    consumer, cluster = consumer_on({0: 1})
+    cluster.scripts["ShareFetch"] = [
+        fetch_answer(partition_data(0, records=[b"a"])),
+        fetch_answer(partition_data(0, error_code=6, leader=1)),  # NOT_LEADER_OR_FOLLOWER
+    ]
+    assert len(consumer.poll(10, 0)) == 1
+    assert consumer.poll(10, 0) == []
+    cluster.leaders[0] = 3  # Metadata knows better
+    consumer.poll(10, 0)
+    assert [node for node, _ in cluster.requests("ShareFetch")][-1] == 3
+
+
+def test_prefetching_resumes_once_a_dead_brokers_partitions_have_moved(consumer_on):
+    consumer, cluster = consumer_on({0: 1, 1: 2})
+    cluster.dead = {2}  # killed: its connection is refused from now on
+    cluster.scripts["ShareFetch"] = [fetch_answer(partition_data(0, records=[b"a"]))]
+    assert len(consumer.poll(10, 0)) == 1
+    cluster.leaders[1] = 1  # the controller moved node 2's partition to node 1
+    assert consumer.poll(10, 0) == []  # Metadata asked again: both from node 1 now
+    assert consumer.poll(10, 0) == []
+    assert {node for node, _ in cluster.requests("ShareFetch")[-2:]} == {1}
+    sent = len(cluster.requests("ShareFetch"))
+    # Node 2 is never asked again, so its failure episode never ends; prefetching must not
+    # wait for that (it did: no prefetch until node 2 answered again).
+    consumer.prefetch(10)
+    assert len(cluster.requests("ShareFetch")) == sent + 1
+    (node, body) = cluster.requests("ShareFetch")[-1]
+    assert node == 1 and body["max_wait_ms"] == 0 and body["max_records"] == 10
+    assert consumer.poll(10, 0) == []
+
+
+def test_acknowledgements_for_a_dead_leader_follow_the_partition_to_its_new_one(consumer_on):
+    consumer, cluster = consumer_on({0: 1, 1: 2})
+    cluster.scripts["ShareFetch"] = [fetch_answer(partition_data(0, records=[b"a"]))]
+    (record,) = consumer.poll(10, 0)
+    consumer.acknowledge(record, AcknowledgeType.ACCEPT)
+    cluster.dead = {1}  # the leader of partition 0 is killed
+    assert consumer.poll(10, 0) == []
+    # Partition 0 goes to another member; Metadata still names the dead broker its leader.
+    consumer.membership.assignment = frozenset({(TOPIC_ID, 1)})
+    consumer.membership.assignment_version += 1
+    assert consumer.poll(10, 0) == []
+    assert cluster.requests("ShareAcknowledge") == []  # nothing reached broker 1
+    cluster.leaders[0] = 2  # now the controller has moved it
+    assert consumer.poll(10, 0) == []
+    # The acknowledgement goes to the new leader (which will refuse it: the acquisition was
+    # the old leader's), instead of being put back for the dead broker poll after poll.
+    assert [(node, acked_offsets(body)) for node, body in cluster.requests("ShareAcknowledge")] == [
+        (2, {0: [(0, 0, [1])]})
+    ]
 
 
 def test_the_record_limit_holds_across_leaders(consumer_on):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 import pytest
@@ -126,6 +127,33 @@ def test_coordinator_moves_and_connection_failures_are_retried() -> None:
     membership.close()
     assert coordinator.refreshes >= 3
     assert membership.error is None
+
+
+def test_a_member_whose_coordinator_died_retries_within_retry_backoff_max() -> None:
+    # The coordinator's broker was killed: heartbeats fail (connection refused) until the
+    # group has a new coordinator. Retries double from retry.backoff.ms up to
+    # retry.backoff.max.ms, not up to reconnect.backoff.max.ms: ten failures then cost about
+    # 0.75 s here, where waits of up to 10 s took over 8 s (past a share session timeout).
+    coordinator = ScriptedCoordinator(
+        *[KafkaConnectionError("cannot connect: refused")] * 10, answer(epoch=1, assignment=(0,))
+    )
+    coordinator.config = ConnectionConfig.from_dict(
+        {
+            **FAST_RETRIES,
+            "retry.backoff.ms": 10,
+            "retry.backoff.max.ms": 100,
+            "reconnect.backoff.max.ms": 10_000,
+        }
+    )
+    membership = Membership(coordinator, "g")
+    started = time.monotonic()
+    membership.subscribe(["jobs"])
+    try:
+        wait_for(lambda: membership.assignment == {(TOPIC_ID, 0)}, timeout=12)
+    finally:
+        membership.close()
+    assert len(coordinator.requests) >= 11
+    assert time.monotonic() - started < 3
 
 
 def test_errors_retrying_cannot_fix_are_kept_for_the_owner_thread() -> None:

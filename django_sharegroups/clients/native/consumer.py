@@ -28,6 +28,7 @@ from ...kafka.errors import (
     LEADER_MOVED_ERROR_CODES,
     SHARE_SESSION_ERROR_CODES,
     BrokerError,
+    ErrorCode,
     KafkaError,
     error_for_code,
     error_name,
@@ -137,6 +138,8 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
         #: After a failed request the next poll round waits (reconnect.backoff.ms doubling
         #: up to reconnect.backoff.max.ms, jittered) instead of hammering a broker that is down.
         self._backoff = Backoff(connection.reconnect_backoff, connection.reconnect_backoff_max)
+        #: Failed requests so far (never reset): a poll round that failed one waits the backoff.
+        self._failed_requests = 0
         self._episodes: dict[str, FailureEpisode] = {}
         #: Pipelined requests (``prefetch``, acknowledgements sent while handing over
         #: prefetched records), oldest first; their answers are read before any other request.
@@ -195,11 +198,11 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
         while True:
             if self._acknowledgements.has_renewals():
                 self._send_acknowledgements()
-            failures = self._backoff.failures
+            failures = self._failed_requests
             records = self._fetch_round(wanted, max(1, max_records), deadline)
             if self._acknowledgements:
                 self._send_acknowledgements()
-            if records or self._backoff.failures <= failures:
+            if records or self._failed_requests == failures:
                 return records
             # A request failed: wait out the backoff within this poll, then try again.
             pause = min(self._backoff.remaining(), deadline - time.monotonic())
@@ -614,6 +617,9 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
             )
         except KafkaError as error:
             self._request_error(f"ShareFetch to node {session.node_id}", error)
+            # The leader may be gone: without this, acknowledgements for partitions no longer
+            # fetched here were put back and sent to the dead broker again and again.
+            self._topics.stale = True
             return False
         self._request_ok(f"ShareFetch to node {session.node_id}")
         if response.error_code:
@@ -646,6 +652,7 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
     ) -> None:
         self._request_error(f"ShareAcknowledge to node {session.node_id}", error)
         session.reset()
+        self._topics.stale = True  # the leader may have moved, as after a failed ShareFetch
         self._fail_all(acknowledgements, "NETWORK_EXCEPTION")
 
     def _acknowledged(
@@ -674,7 +681,7 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                     partition, acknowledgements.get(partition, {}), error_name(data.error_code)
                 )
                 if data.error_code in LEADER_MOVED_ERROR_CODES:
-                    self._topics.moved(partition, data.current_leader.leader_id)
+                    self._topics.moved(partition, _leader_hint(session, data))
 
     def _close_session(self, session: ShareSession) -> None:
         response = self._cluster.request(
@@ -769,16 +776,24 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
 
     def _request_error(self, what: str, error: KafkaError) -> None:
         """A request failed in transport: back off, and log the outage once per episode."""
+        self._failed_requests += 1
         episode = self._episodes.get(what)
         if episode is None:
             episode = self._episodes[what] = FailureEpisode(logger, f"{self.group_id}: {what}")
         episode.failed(error, self._backoff.failed())
 
     def _request_ok(self, what: str) -> None:
+        """A request was answered: its episode ends, and the backoff starts over.
+
+        Any answer resets the backoff, not only the end of every episode: after a broker died
+        and its partitions moved, nothing is sent to it any more, so its episode never ends;
+        waiting for that kept prefetching off (``_prefetch`` refuses while backing off) for as
+        long as the process ran. A broker that is still down is not hammered: the cluster
+        fails a connect to it at once until its own reconnect backoff has passed."""
         episode = self._episodes.get(what)
         if episode is not None and episode.ongoing:
             episode.succeeded()
-        if self._backoff.failures and not any(e.ongoing for e in self._episodes.values()):
+        if self._backoff.failures:
             self._backoff.succeeded()
 
     def _request_failed(
@@ -815,7 +830,7 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                 session.node_id,
                 error_name(code),
             )
-            self._topics.moved(partition, data.current_leader.leader_id)
+            self._topics.moved(partition, _leader_hint(session, data))
             return
         logger.warning(
             "%s: %s for %s[%d]: %s %s",
@@ -848,6 +863,22 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
     def _check_open(self) -> None:
         if self._closed:
             raise IllegalStateError("This share consumer has already been closed.")
+
+
+#: Partition errors whose ``CurrentLeader`` names the leader (KIP-951); with the others the
+#: broker leaves it unset (Kafka 4.4 sends leader id 0 with UNKNOWN_TOPIC_OR_PARTITION).
+_LEADER_HINT_ERROR_CODES = frozenset(
+    {ErrorCode.NOT_LEADER_OR_FOLLOWER.value, ErrorCode.FENCED_LEADER_EPOCH.value}
+)
+
+
+def _leader_hint(session: ShareSession, data) -> int:
+    """The leader a partition error names, or -1 (ask Metadata): only errors that carry one
+    are believed, and never the broker that has just refused to lead the partition."""
+    if data.error_code not in _LEADER_HINT_ERROR_CODES:
+        return -1
+    leader = data.current_leader.leader_id
+    return -1 if leader == session.node_id else leader
 
 
 class _InFlight:

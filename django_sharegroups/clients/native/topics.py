@@ -61,7 +61,14 @@ class TopicDirectory:
         return leader if leader >= 0 else None
 
     def moved(self, partition: TopicIdPartition, leader_id: int) -> None:
-        """A broker named the partition's new leader (``-1``: unknown, ask Metadata again)."""
+        """A broker named the partition's new leader (``-1``: unknown, ask Metadata again).
+
+        A leader id that is no broker this client knows counts as unknown: Kafka 4.4 answers
+        UNKNOWN_TOPIC_OR_PARTITION with leader id 0 in ``CurrentLeader`` (seen when a leader
+        had been killed), and fetching from "node 0" of a cluster numbered from 1 only failed.
+        """
+        if leader_id >= 0 and not self.cluster.knows_broker(leader_id):
+            leader_id = -1
         with self._lock:
             self._leaders[(partition.topic_id, partition.partition)] = leader_id
             if leader_id < 0:
