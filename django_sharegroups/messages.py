@@ -32,8 +32,10 @@ Deserializer = Callable[[bytes | None], Any]
 #: about half the cost of orjson with the digit-run check it needed; it refuses what it reads
 #: differently (``NaN``, ``1e400``, a byte order mark, a lone surrogate, other encodings).
 _read_json = msgspec.json.Decoder().decode
-#: ``_read_json`` refused the value (``ValidationError`` is one) or it was a tombstone.
-_REFUSED = (msgspec.DecodeError, RecursionError, TypeError)
+#: ``_read_json`` refused the value or it was a tombstone: a ``DecodeError`` (``ValidationError``
+#: is one), or the ``UnicodeDecodeError`` msgspec before 0.23 raised for the UTF-8 bytes of a
+#: surrogate, which ``json.loads`` reads.
+_REFUSED = (msgspec.DecodeError, ValueError, RecursionError, TypeError)
 #: ``Message(record, payload)`` without a key: the record's raw key.
 _RAW_KEY: Any = object()
 
