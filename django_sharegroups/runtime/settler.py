@@ -250,11 +250,7 @@ class Settler:
             if counted is not None:
                 counted[ack_type] += 1
             return
-        if (
-            _ACCEPT in types
-            and len(set(types)) == 1
-            and len(types) == len(acknowledgements.messages)
-        ):
+        if _ACCEPT in types and len(set(types)) == 1 and acknowledgements.complete():
             # every record ACCEPTed (the usual): the records in the job's order
             accepted = list(acknowledgements.messages)
             if self.bulk:

@@ -616,10 +616,9 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
                 idempotent=False,
             )
         except KafkaError as error:
-            self._request_error(f"ShareFetch to node {session.node_id}", error)
-            # The leader may be gone: without this, acknowledgements for partitions no longer
-            # fetched here were put back and sent to the dead broker again and again.
-            self._topics.stale = True
+            # As any failed ShareFetch: the leader may be gone, and without marking the
+            # leaders stale the caller's acknowledgements went to the dead broker again and again.
+            self._fetch_error(session, {}, error)
             return False
         self._request_ok(f"ShareFetch to node {session.node_id}")
         if response.error_code:
