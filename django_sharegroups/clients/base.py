@@ -163,6 +163,12 @@ class ShareConsumerClient(ABC):
         """Start acquiring up to ``max_records`` for the next poll now, while the caller
         processes what it has (the next poll hands them over). Adapters that cannot ignore it."""
 
+    def take_prefetched(self) -> list[ReceivedRecord]:
+        """The records prefetches acquired that no poll has taken yet (an answer still on
+        its way is waited for), without asking for more: a stopping listener processes them
+        rather than release them with a delivery attempt spent. None by default."""
+        return []
+
     def acquire_whole_batches(self, allowed: bool) -> None:  # noqa: B027 - optional
         """The caller finishes whole producer batches well within the lock (``allowed``), so
         polls may acquire more than asked when that is cheaper for the broker. Adapters that

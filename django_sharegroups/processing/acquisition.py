@@ -39,6 +39,12 @@ MAX_RECORDS_PER_POLL_RENEWING = 6000
 #: Records a fetch in whole batches may bring beyond what it asked for: about two producer
 #: batches of librdkafka's default ``batch.size`` (1 MB) of ~100-byte records.
 WHOLE_BATCH_RECORDS = 20_000
+#: At a stop, records already acquired are still processed when the workers finish them all
+#: within this many seconds at the pace so far; otherwise the jobs not started yet RELEASE
+#: theirs. A released record's next delivery counts as another attempt (the DLQ and the
+#: broker's delivery limit count them), so a stop should not spend attempts on work that
+#: takes a moment; polls hold about a second of work (``HORIZON_SECONDS``).
+STOP_FINISH_SECONDS = 2.0
 #: Kafka's default ``share.record.lock.duration.ms``, when the lock is not known.
 DEFAULT_LOCK_MS = 30_000
 #: Weight of a sample faster than the estimate (slower samples are taken as they are).
@@ -139,6 +145,12 @@ class AcquisitionSizer:
         worker_seconds = self.seconds_of_work * self.workers
         room = int((worker_seconds - held * pace) / pace)
         return max(0, min(room, self.allowance))
+
+    def finishes_within(self, records: int, seconds: float) -> bool:
+        """Whether the workers would finish ``records`` within ``seconds`` at the pace so far
+        (never while it is unknown)."""
+        pace = self.seconds_per_record
+        return pace is not None and records * pace <= seconds * self.workers
 
     def job_finished(self, records: int, seconds: float) -> None:
         """Learn from a job that processed ``records`` in ``seconds`` (lapsed ones excluded)."""

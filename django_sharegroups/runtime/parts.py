@@ -14,7 +14,7 @@ from typing import Any
 from ..clients.base import RecordProducer, ShareConsumerClient
 from ..instrumentation import EventBus
 from ..messages import Message
-from ..processing.acquisition import AcquisitionSizer
+from ..processing.acquisition import STOP_FINISH_SECONDS, AcquisitionSizer
 from ..processing.delayed_release import DelayedReleases
 from ..processing.executor import RunInterrupted
 from ..processing.leases import LeaseTracker
@@ -47,6 +47,8 @@ class ListenerParts:
     renewal: RenewScheduler
     renews: bool
     stop_event: threading.Event
+    #: Whether a stop still processes the records held now (``finishing_on_stop``).
+    finishes_held: Callable[[], bool]
     #: The listener thread's ident (``threading.get_ident()``).
     owner: int = 0
 
@@ -111,7 +113,7 @@ class ListenerParts:
                 self.pool.submit(job)
                 index += 1
                 continue
-            if self.stop_event.is_set():
+            if self.stop_event.is_set() and not self.finishes_held():
                 self.settler.apply(job, None)
                 index += 1
                 continue
@@ -148,8 +150,9 @@ class ListenerParts:
         self.pool.post(RenewRequest(message.record))
 
     def finish_in_flight(self) -> None:
-        """Let running jobs finish (jobs not started yet come back unstarted), then release
-        every delayed release at once."""
+        """Let running jobs finish (jobs not started yet too, when the held records take the
+        workers less than ``STOP_FINISH_SECONDS``; else they come back unstarted), then
+        release every delayed release at once."""
         while self.pool is not None and self.pool.in_flight:
             self.settler.handle(self.pool.wait(0.2))
             self.settler.renew_due()
@@ -223,13 +226,26 @@ def build_parts(
         sizer=sizer,
         renewal=renewal,
     )
+
+    decided: list[bool] = []
+
+    def finishes_held() -> bool:
+        """At a stop: whether the workers finish the records held then soon enough to process
+        them rather than spend a delivery attempt of each. Decided once, at the first ask (any
+        thread: a length and a float), so a long tail is not released until its end is short."""
+        if not decided:
+            decided.append(sizer.finishes_within(len(leases), STOP_FINISH_SECONDS))
+        return decided[0]
+
     pool = None
     # With RENEW the owner thread must stay free to renew while jobs run: use a pool. Idle
     # workers help the group's other instances only where held records are renewed: a job
     # they queued may then wait one job longer (workers.py).
     if group.workers_per_consumer > 1 or renews:
         lending = lending if renews else None
-        pool = WorkerPool(group.workers_per_consumer, name, run_job, stop_event, lending)
+        pool = WorkerPool(
+            group.workers_per_consumer, name, run_job, stop_event, lending, finishes_held
+        )
     return ListenerParts(
         client,
         sizer,
@@ -240,5 +256,6 @@ def build_parts(
         renewal,
         renews,
         stop_event,
+        finishes_held,
         threading.get_ident(),
     )

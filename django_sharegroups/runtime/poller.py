@@ -58,19 +58,29 @@ class Poller:
             self.sizer.lock_ms = lock_ms
         return lock_ms
 
-    def poll(self, free_workers: int) -> tuple[list[ReceivedRecord], datetime, float | None] | None:
-        """Acquire records for ``free_workers``: the records, when, and when their locks run
-        out (None: unknown); None when nothing was asked or the poll failed (after the
+    def poll(
+        self, free_workers: int, *, prefetched_only: bool = False
+    ) -> tuple[list[ReceivedRecord], datetime, float | None] | None:
+        """Acquire records for ``free_workers`` (``prefetched_only``: take what prefetches
+        acquired, ask for nothing more): the records, when, and when their locks run out
+        (None: unknown); None when nothing was asked or the poll failed (after the
         backoff)."""
-        self.sizer.publish_report(self.bus, self.share_group)  # as sized by the jobs so far
-        asked = self.throttle.bound(self.sizer.records_for(free_workers), self.stop_event)
-        if asked == 0:
-            return None
+        asked = 0
+        if not prefetched_only:
+            self.sizer.publish_report(self.bus, self.share_group)  # as sized by the jobs so far
+            asked = self.throttle.bound(self.sizer.records_for(free_workers), self.stop_event)
+            if asked == 0:
+                return None
         whole_batches = self._whole_batches()
         polled_at = datetime.now(tz=UTC)
         began = time.perf_counter()
         try:
-            records = self.client.poll(asked, self.timeout)
+            if prefetched_only:
+                records = self.client.take_prefetched()
+                if not records:
+                    return None
+            else:
+                records = self.client.poll(asked, self.timeout)
             self.failing_since = None
         except Exception as exc:
             self.failing_since = self.failing_since or time.monotonic()
@@ -96,7 +106,7 @@ class Poller:
                 seconds=time.perf_counter() - began,
                 delivery_counts=delivery_counts(records),
             )
-        if received > asked and not whole_batches:
+        if received > asked and not whole_batches and not prefetched_only:
             self.bus.publish(
                 "acquisition.exceeded",
                 share_group=self.share_group,

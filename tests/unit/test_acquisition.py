@@ -103,3 +103,11 @@ def test_whole_batches_only_once_the_workers_would_finish_them_well_within_a_pol
     slow = sizer(workers=32)
     slow.job_finished(1, 0.015)  # 15 ms jobs: never, however many workers
     assert not slow.whole_batches
+
+
+def test_a_stop_finishes_held_records_only_when_the_workers_do_so_soon_at_the_pace_so_far():
+    acquisition = sizer()  # 4 workers
+    assert not acquisition.finishes_within(1, 10.0)  # pace unknown: never promise
+    acquisition.job_finished(10, 1.0)  # 0.1 s per record and worker
+    assert acquisition.finishes_within(80, 2.0)  # 80 × 0.1 s over 4 workers: 2 s
+    assert not acquisition.finishes_within(81, 2.0)

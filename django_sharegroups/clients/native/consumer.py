@@ -270,6 +270,11 @@ class NativeShareConsumer(BufferedAcknowledgements, ShareConsumerClient):
         if not self._prefetch(max_records) and self._acknowledgements:
             self._send_acknowledgements(pipelined=True)
 
+    def take_prefetched(self) -> list[ReceivedRecord]:
+        self._check_open()
+        self._complete_in_flight()
+        return self._take_ready(len(self._ready)) if self._ready else []
+
     def _prefetch(self, max_records: int) -> bool:
         if max_records <= 0 or not self._subscription:
             return False
