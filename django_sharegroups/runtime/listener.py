@@ -228,12 +228,11 @@ class ShareGroupListener(threading.Thread):
                     client.commit_async()
             if interval:
                 self.stop_event.wait(interval)
-        # Stopping: records fetched ahead are processed too when that takes a moment, not
-        # released with a delivery attempt spent.
-        if parts.finishes_held():
-            polled = poller.poll(1, prefetched_only=True)
-            if polled is not None and polled[0]:
-                self._dispatch(parts, *polled, parts.runs_inline())
+        # Stopping: records fetched ahead become jobs too, which run or release their records
+        # as the stop's rule says (ListenerParts.runs_at_stop).
+        polled = poller.poll(1, prefetched_only=True)
+        if polled is not None and polled[0]:
+            self._dispatch(parts, *polled, parts.runs_inline())
 
     def _dispatch(
         self,

@@ -47,8 +47,8 @@ class ListenerParts:
     renewal: RenewScheduler
     renews: bool
     stop_event: threading.Event
-    #: Whether a stop still processes the records held now (``finishing_on_stop``).
-    finishes_held: Callable[[], bool]
+    #: At a stop, whether a job not started yet still runs (see ``build_parts``).
+    runs_at_stop: Callable[[Job], bool]
     #: The listener thread's ident (``threading.get_ident()``).
     owner: int = 0
 
@@ -113,7 +113,7 @@ class ListenerParts:
                 self.pool.submit(job)
                 index += 1
                 continue
-            if self.stop_event.is_set() and not self.finishes_held():
+            if self.stop_event.is_set() and not self.runs_at_stop(job):
                 self.settler.apply(job, None)
                 index += 1
                 continue
@@ -150,9 +150,8 @@ class ListenerParts:
         self.pool.post(RenewRequest(message.record))
 
     def finish_in_flight(self) -> None:
-        """Let running jobs finish (jobs not started yet too, when the held records take the
-        workers less than ``STOP_FINISH_SECONDS``; else they come back unstarted), then
-        release every delayed release at once."""
+        """Let running jobs finish (jobs not started yet too when ``runs_at_stop`` says so;
+        the others come back unstarted), then release every delayed release at once."""
         while self.pool is not None and self.pool.in_flight:
             self.settler.handle(self.pool.wait(0.2))
             self.settler.renew_due()
@@ -228,14 +227,17 @@ def build_parts(
     )
 
     decided: list[bool] = []
+    last_attempt = observer.delivery_count_limit
 
-    def finishes_held() -> bool:
-        """At a stop: whether the workers finish the records held then soon enough to process
-        them rather than spend a delivery attempt of each. Decided once, at the first ask (any
-        thread: a length and a float), so a long tail is not released until its end is short."""
+    def runs_at_stop(job: Job) -> bool:
+        """At a stop, whether ``job`` (not started yet) still runs rather than release its
+        records, each with a delivery attempt spent: when the workers finish all the records
+        held at the stop within ``STOP_FINISH_SECONDS`` (decided once, at the first ask, so a
+        long tail is not released until its end is short), or when one of the job's records
+        is at its last attempt (released, the broker would archive it unseen). Any thread."""
         if not decided:
             decided.append(sizer.finishes_within(len(leases), STOP_FINISH_SECONDS))
-        return decided[0]
+        return decided[0] or any(m.delivery_count >= last_attempt for m in job.messages)
 
     pool = None
     # With RENEW the owner thread must stay free to renew while jobs run: use a pool. Idle
@@ -244,7 +246,7 @@ def build_parts(
     if group.workers_per_consumer > 1 or renews:
         lending = lending if renews else None
         pool = WorkerPool(
-            group.workers_per_consumer, name, run_job, stop_event, lending, finishes_held
+            group.workers_per_consumer, name, run_job, stop_event, lending, runs_at_stop
         )
     return ListenerParts(
         client,
@@ -256,6 +258,6 @@ def build_parts(
         renewal,
         renews,
         stop_event,
-        finishes_held,
+        runs_at_stop,
         threading.get_ident(),
     )

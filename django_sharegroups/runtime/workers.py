@@ -78,13 +78,13 @@ class WorkerPool:
         run_job: Callable[[Any, dict], Any],
         stop_event: threading.Event,
         lending: list[WorkerPool] | None = None,
-        finishes_held: Callable[[], bool] = lambda: False,
+        runs_at_stop: Callable[[Any], bool] = lambda job: False,
     ) -> None:
         self.size = size
         self.run_job = run_job
         self.stop_event = stop_event
-        #: At a stop, whether queued jobs still run (else they come back unstarted).
-        self.finishes_held = finishes_held
+        #: At a stop, whether a queued job still runs (else it comes back unstarted).
+        self.runs_at_stop = runs_at_stop
         self.in_flight = 0
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         #: The pools of the same group in this process, this one included (None: no lending).
@@ -171,7 +171,7 @@ class WorkerPool:
                     return
                 item: JobResult | WorkerFailure
                 urgent = False
-                if owner.stop_event.is_set() and not owner.finishes_held():
+                if owner.stop_event.is_set() and not owner.runs_at_stop(job):
                     item = JobResult(job, None)
                 else:
                     try:

@@ -1,6 +1,7 @@
 """A stop that arrives while a poll's jobs run, on Kafka 4.4: when the held records take the
 workers a moment, they are still processed, so the stop spends no delivery attempt on them;
-when they would take long, the jobs not started yet release theirs and the stop stays quick."""
+when they would take long, the jobs not started yet release theirs and the stop stays quick,
+except for records at their last attempt (released, the broker would archive them unseen)."""
 
 from __future__ import annotations
 
@@ -23,11 +24,13 @@ pytestmark = pytest.mark.kafka
 TOTAL = 3000
 
 
-def produce_in_large_batches(bootstrap: str, topic: str) -> None:
-    """``TOTAL`` records in as few producer batches as possible: one poll holds many jobs."""
+def produce_in_large_batches(
+    bootstrap: str, topic: str, total: int = TOTAL, partitions: int = 3
+) -> None:
+    """``total`` records in as few producer batches as possible: one poll holds many jobs."""
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 500})
-    for n in range(TOTAL):
-        producer.produce(topic, f'{{"n": {n}}}'.encode(), partition=n % 3)
+    for n in range(total):
+        producer.produce(topic, f'{{"n": {n}}}'.encode(), partition=n % partitions)
     assert producer.flush(30) == 0
 
 
@@ -124,3 +127,32 @@ def test_a_stop_releases_the_jobs_that_would_keep_it_waiting(kafka_bootstrap_ser
     rest = the_rest(kafka_bootstrap_servers, name, name, TOTAL - len(seen))
     assert len(rest) == TOTAL - len(seen)
     assert 2 in set(rest.values())  # released unstarted: their next delivery is the second
+
+
+def test_a_stop_still_runs_the_jobs_of_records_at_their_last_attempt(
+    kafka_bootstrap_servers, share_topic
+):
+    name = share_topic(partitions=1, share_delivery_count_limit=2)
+    produce_in_large_batches(kafka_bootstrap_servers, name, total=8, partitions=1)
+    consumer = ShareConsumer(
+        {
+            "bootstrap.servers": kafka_bootstrap_servers,
+            "group.id": name,
+            "share.acknowledgement.mode": "explicit",
+        }
+    )
+    consumer.subscribe([name])
+    released = 0
+    try:  # every first delivery RELEASEd: the next is the last of the limit of 2
+        while released < 8:
+            for message in consumer.poll(0.5):
+                consumer.acknowledge(message, AcknowledgeType.RELEASE)
+                released += 1
+        consumer.commit_sync()
+    finally:
+        consumer.close()
+    # 8 jobs of 0.5 s are more than 2 s of work, but releasing any would archive it unseen
+    seen, _, _ = run_until_stopped(kafka_bootstrap_servers, name, "confluent", 0.5, 1)
+    assert sorted((d.payload["n"], d.delivery_count) for d in seen.items) == [
+        (n, 2) for n in range(8)
+    ]
