@@ -236,7 +236,17 @@ def build_parts(
         long tail is not released until its end is short), or when one of the job's records
         is at its last attempt (released, the broker would archive it unseen). Any thread."""
         if not decided:
-            decided.append(sizer.finishes_within(len(leases), STOP_FINISH_SECONDS))
+            held = len(leases)
+            decided.append(sizer.finishes_within(held, STOP_FINISH_SECONDS))
+            logger.info(
+                "%s: stopping; the %d record(s) held %s",
+                name,
+                held,
+                "are processed first"
+                if decided[0]
+                else f"take over {STOP_FINISH_SECONDS:g} s: jobs not started yet release "
+                "theirs (except records at their last delivery attempt)",
+            )
         return decided[0] or any(m.delivery_count >= last_attempt for m in job.messages)
 
     pool = None

@@ -6,6 +6,7 @@ except for records at their last attempt (released, the broker would archive the
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 
@@ -105,8 +106,9 @@ def run_until_stopped(bootstrap: str, name: str, client: str, job_seconds: float
 
 @pytest.mark.parametrize("client", ["confluent", "native"])
 def test_a_stop_processes_the_held_records_that_take_a_moment(
-    kafka_bootstrap_servers, share_topic, client
+    kafka_bootstrap_servers, share_topic, client, caplog
 ):
+    caplog.set_level(logging.INFO, logger="django_sharegroups.runtime")
     name = share_topic(partitions=3)
     produce_in_large_batches(kafka_bootstrap_servers, name)
     seen, polled, _ = run_until_stopped(kafka_bootstrap_servers, name, client, 0.001, 20)
@@ -116,9 +118,13 @@ def test_a_stop_processes_the_held_records_that_take_a_moment(
     rest = the_rest(kafka_bootstrap_servers, name, name, TOTAL - len(processed))
     assert not processed & set(rest) and len(processed) + len(rest) == TOTAL
     assert set(rest.values()) == {1}, "the stop spent delivery attempts"
+    assert "held are processed first" in caplog.text
 
 
-def test_a_stop_releases_the_jobs_that_would_keep_it_waiting(kafka_bootstrap_servers, share_topic):
+def test_a_stop_releases_the_jobs_that_would_keep_it_waiting(
+    kafka_bootstrap_servers, share_topic, caplog
+):
+    caplog.set_level(logging.INFO, logger="django_sharegroups.runtime")
     name = share_topic(partitions=3)
     produce_in_large_batches(kafka_bootstrap_servers, name)
     # librdkafka hands over whole producer batches: many more than 2 s of 0.5 s jobs
@@ -127,6 +133,7 @@ def test_a_stop_releases_the_jobs_that_would_keep_it_waiting(kafka_bootstrap_ser
     rest = the_rest(kafka_bootstrap_servers, name, name, TOTAL - len(seen))
     assert len(rest) == TOTAL - len(seen)
     assert 2 in set(rest.values())  # released unstarted: their next delivery is the second
+    assert "take over 2 s: jobs not started yet release theirs" in caplog.text
 
 
 def test_a_stop_still_runs_the_jobs_of_records_at_their_last_attempt(
