@@ -107,9 +107,10 @@ def main() -> None:
                     )
         for work_ms in works:
             rates = {
-                mode: statistics.median(r.rate for r in runs if (r.mode, r.work_ms) == key)
+                mode: statistics.median(
+                    r.rate for r in runs if r.mode == mode and r.work_ms == work_ms
+                )
                 for mode in ("plain", "ahead")
-                for key in [(mode, work_ms)]
             }
             print(
                 f"work {work_ms:g} ms: plain {rates['plain']:,.0f}, ahead {rates['ahead']:,.0f} "

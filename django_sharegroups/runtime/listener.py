@@ -230,7 +230,7 @@ class ShareGroupListener(threading.Thread):
                 self.stop_event.wait(interval)
         # Stopping: records fetched ahead become jobs too, which run or release their records
         # as the stop's rule says (ListenerParts.runs_at_stop).
-        polled = poller.poll(1, prefetched_only=True)
+        polled = poller.take_prefetched()
         if polled is not None and polled[0]:
             self._dispatch(parts, *polled, parts.runs_inline())
 

@@ -226,7 +226,7 @@ def build_parts(
         renewal=renewal,
     )
 
-    decided: list[bool] = []
+    finishes_held: bool | None = None  # decided at the stop's first ask
     last_attempt = observer.delivery_count_limit
 
     def runs_at_stop(job: Job) -> bool:
@@ -235,19 +235,20 @@ def build_parts(
         held at the stop within ``STOP_FINISH_SECONDS`` (decided once, at the first ask, so a
         long tail is not released until its end is short), or when one of the job's records
         is at its last attempt (released, the broker would archive it unseen). Any thread."""
-        if not decided:
+        nonlocal finishes_held
+        if finishes_held is None:
             held = len(leases)
-            decided.append(sizer.finishes_within(held, STOP_FINISH_SECONDS))
+            finishes_held = sizer.finishes_within(held, STOP_FINISH_SECONDS)
             logger.info(
                 "%s: stopping; the %d record(s) held %s",
                 name,
                 held,
                 "are processed first"
-                if decided[0]
+                if finishes_held
                 else f"take over {STOP_FINISH_SECONDS:g} s: jobs not started yet release "
                 "theirs (except records at their last delivery attempt)",
             )
-        return decided[0] or any(m.delivery_count >= last_attempt for m in job.messages)
+        return finishes_held or any(m.delivery_count >= last_attempt for m in job.messages)
 
     pool = None
     # With RENEW the owner thread must stay free to renew while jobs run: use a pool. Idle

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from operator import attrgetter
 
@@ -58,30 +59,36 @@ class Poller:
             self.sizer.lock_ms = lock_ms
         return lock_ms
 
-    def poll(
-        self, free_workers: int, *, prefetched_only: bool = False
-    ) -> tuple[list[ReceivedRecord], datetime, float | None] | None:
-        """Acquire records for ``free_workers`` (``prefetched_only``: take what prefetches
-        acquired, ask for nothing more): the records, when, and when their locks run out
-        (None: unknown); None when nothing was asked or the poll failed (after the
+    def poll(self, free_workers: int) -> tuple[list[ReceivedRecord], datetime, float | None] | None:
+        """Acquire records for ``free_workers``: the records, when, and when their locks run
+        out (None: unknown); None when nothing was asked or the poll failed (after the
         backoff)."""
-        asked = 0
-        if not prefetched_only:
-            self.sizer.publish_report(self.bus, self.share_group)  # as sized by the jobs so far
-            asked = self.throttle.bound(self.sizer.records_for(free_workers), self.stop_event)
-            if asked == 0:
-                return None
+        self.sizer.publish_report(self.bus, self.share_group)  # as sized by the jobs so far
+        asked = self.throttle.bound(self.sizer.records_for(free_workers), self.stop_event)
+        if asked == 0:
+            return None
         whole_batches = self._whole_batches()
         polled_at = datetime.now(tz=UTC)
         began = time.perf_counter()
+        records = self._fetch(lambda: self.client.poll(asked, self.timeout))
+        if records is None:
+            return None
+        return self._received(records, polled_at, began, asked, allow_more=whole_batches)
+
+    def take_prefetched(self) -> tuple[list[ReceivedRecord], datetime, float | None] | None:
+        """Stopping: what prefetches acquired and no poll took yet, as ``poll`` returns it
+        (nothing more is asked for); None when there is none."""
+        polled_at = datetime.now(tz=UTC)
+        began = time.perf_counter()
+        records = self._fetch(self.client.take_prefetched)
+        if not records:
+            return None
+        return self._received(records, polled_at, began, 0, allow_more=True)
+
+    def _fetch(self, call: Callable[[], list[ReceivedRecord]]) -> list[ReceivedRecord] | None:
+        """``call``'s records; None when it raised (reported, then backed off)."""
         try:
-            if prefetched_only:
-                records = self.client.take_prefetched()
-                if not records:
-                    return None
-            else:
-                records = self.client.poll(asked, self.timeout)
-            self.failing_since = None
+            records = call()
         except Exception as exc:
             self.failing_since = self.failing_since or time.monotonic()
             self.bus.publish(
@@ -92,6 +99,20 @@ class Poller:
             )
             self.stop_event.wait(ERROR_BACKOFF)
             return None
+        self.failing_since = None
+        return records
+
+    def _received(
+        self,
+        records: list[ReceivedRecord],
+        polled_at: datetime,
+        began: float,
+        asked: int,
+        *,
+        allow_more: bool,
+    ) -> tuple[list[ReceivedRecord], datetime, float | None]:
+        """Report and lease what a poll received (``allow_more``: it may outnumber ``asked``,
+        as whole batches or records asked for earlier by prefetches)."""
         acquired_at = self.client.last_poll_acquired_at()
         if acquired_at is not None:  # prefetched: their locks started before this poll
             polled_at = min(polled_at, datetime.fromtimestamp(acquired_at, tz=UTC))
@@ -106,7 +127,7 @@ class Poller:
                 seconds=time.perf_counter() - began,
                 delivery_counts=delivery_counts(records),
             )
-        if received > asked and not whole_batches and not prefetched_only:
+        if received > asked and not allow_more:
             self.bus.publish(
                 "acquisition.exceeded",
                 share_group=self.share_group,
