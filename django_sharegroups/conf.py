@@ -25,6 +25,9 @@ DEFAULTS: dict[str, Any] = {
     "CLIENT": None,
     # librdkafka configuration passed to every share consumer (and later producers/admin).
     "KAFKA": {},
+    # librdkafka members behind each share consumer of the "confluent" adapter: while one's
+    # records are processed, the next one's poll is at the broker (docs/native.md).
+    "CONFLUENT_MEMBERS": 2,
     # Seconds a stopping process waits for running jobs before giving up.
     "SHUTDOWN_TIMEOUT": 30.0,
     # Seconds one poll waits for records before the loop checks for shutdown again.
@@ -66,6 +69,7 @@ class ShareGroupsSettings:
 
     client: str
     kafka: dict[str, Any] = field(default_factory=dict)
+    confluent_members: int = 2
     shutdown_timeout: float = 30.0
     poll_timeout: float = 0.5
     group_down_timeout: float = 60.0
@@ -110,6 +114,13 @@ def get_settings() -> ShareGroupsSettings:
         raise ConfigurationError(
             f"SHAREGROUPS['PROCESSES'] must be a whole number ≥ 1, not {merged['PROCESSES']!r}."
         )
+    members = merged["CONFLUENT_MEMBERS"]
+    if not isinstance(members, int) or isinstance(members, bool) or members < 1:
+        from .exceptions import ConfigurationError
+
+        raise ConfigurationError(
+            f"SHAREGROUPS['CONFLUENT_MEMBERS'] must be a whole number ≥ 1, not {members!r}."
+        )
     if merged["TRACING"] not in (True, False, None, "otel"):
         from .exceptions import ConfigurationError
 
@@ -120,6 +131,7 @@ def get_settings() -> ShareGroupsSettings:
     return ShareGroupsSettings(
         client=client,
         kafka=kafka,
+        confluent_members=members,
         shutdown_timeout=float(merged["SHUTDOWN_TIMEOUT"]),
         poll_timeout=float(merged["POLL_TIMEOUT"]),
         group_down_timeout=float(merged["GROUP_DOWN_TIMEOUT"]),

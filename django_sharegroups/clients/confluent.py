@@ -8,8 +8,10 @@ as a soft bound. So this adapter declares no capabilities.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,6 +28,7 @@ from .base import (
     ShareConsumerClient,
     ShareConsumerClientFactory,
 )
+from .confluent_members import Fetched, FetchMember
 
 logger = logging.getLogger("django_sharegroups.clients.confluent")
 librdkafka_logger = logging.getLogger("django_sharegroups.librdkafka")
@@ -35,6 +38,11 @@ _ACK_TYPES = {
     AcknowledgeType.RELEASE: ConfluentAcknowledgeType.RELEASE,
     AcknowledgeType.REJECT: ConfluentAcknowledgeType.REJECT,
 }
+
+#: librdkafka members per share consumer by default (``SHAREGROUPS["CONFLUENT_MEMBERS"]``):
+#: one's poll is at the broker while the other's records are processed
+#: (clients/confluent_members.py).
+FETCH_MEMBERS = 2
 
 #: Errors a poll can report that only mean "nothing more right now".
 _BENIGN_POLL_ERRORS = {KafkaError._PARTITION_EOF, KafkaError._TIMED_OUT}
@@ -46,11 +54,13 @@ class ConfluentRecord(ReceivedRecord):
     here; key, headers and timestamp are read from the message when asked (most consumers
     never ask): four C calls fewer per record, about a third of the conversion's cost."""
 
-    __slots__ = ()
+    __slots__ = ("consumer",)
 
-    def __init__(self, message: Any) -> None:
+    def __init__(self, message: Any, consumer: Any = None) -> None:
         # A polled message without error has its topic, partition and offset (typed Optional).
         self.handle = message
+        #: The librdkafka member that polled it (and must acknowledge it).
+        self.consumer = consumer
         self.topic = message.topic()
         self.partition = message.partition()
         self.offset = message.offset()
@@ -71,44 +81,159 @@ class ConfluentRecord(ReceivedRecord):
         return timestamp if timestamp > 0 else None
 
 
+def _records(consumer: Any, messages: Any) -> list[ReceivedRecord]:
+    """A poll's messages as records (run in the member's fetch thread)."""
+    records: list[ReceivedRecord] = []
+    append = records.append
+    for message in messages:
+        error = message.error()
+        if error is not None:
+            _poll_error(error)
+            continue
+        append(ConfluentRecord(message, consumer))
+    return records
+
+
+def _poll_error(error: KafkaError) -> None:
+    """Skip what only means "nothing more right now", raise fatal errors, log the rest."""
+    if error.code() in _BENIGN_POLL_ERRORS:
+        return
+    if error.fatal():
+        raise KafkaException(error)
+    logger.warning("Share consumer poll reported %s: %s", error.name(), error.str())
+
+
 class ConfluentShareConsumer(ShareConsumerClient):
-    """One librdkafka share consumer in explicit acknowledgement mode."""
+    """``members`` librdkafka share consumers in explicit acknowledgement mode, each polled by
+    a thread of its own (clients/confluent_members.py). A poll of the adapter hands over one
+    member's records; the others' polls wait, or (``prefetch``, while whole producer batches
+    are safe) are already at the broker while the listener processes them.
+
+    Every member owns some of the group's partitions (the broker assigns them), so each must
+    poll: a poll that finds nothing ready has every idle member poll. So up to ``members``
+    polls' worth may be acquired at once; librdkafka keeps fetching for a member whose poll
+    came back empty until records arrive anyway."""
 
     name = "confluent"
     capabilities = frozenset()
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
+    def __init__(self, config: Mapping[str, Any], members: int = FETCH_MEMBERS) -> None:
         self._config = {
             **config,
             "share.acknowledgement.mode": "explicit",
             "logger": librdkafka_logger,
         }
-        self._consumer = ShareConsumer(self._config)
-        self._failures: list[AcknowledgementFailure] = []
-        self._consumer.set_acknowledgement_commit_callback(self._on_commit)
+        self._failures: deque[AcknowledgementFailure] = deque()
+        self._results: queue.SimpleQueue[Fetched] = queue.SimpleQueue()
+        client_id = self._config.get("client.id", "sharegroups")
+        self._members: list[FetchMember] = []
+        try:
+            for index in range(max(1, members)):
+                consumer = ShareConsumer(self._config)
+                consumer.set_acknowledgement_commit_callback(self._on_commit)
+                name = f"sharegroups-fetch:{client_id}:{index}"
+                self._members.append(FetchMember(consumer, _records, self._results, name))
+        except BaseException:
+            self._close_members()
+            raise
+        #: Fetched, not handed over yet (non-empty polls, in the order they came).
+        self._ready: deque[Fetched] = deque()
+        #: Members whose records the listener holds (acknowledged before the next poll).
+        self._handed: list[FetchMember] = []
+        self._timeout = 0.5
+        self._acquired_at: float | None = None
+        #: Whole producer batches are safe now (``acquire_whole_batches``): fetch ahead.
+        self._fetch_ahead = False
 
     def subscribe(self, topics: Sequence[str]) -> None:
-        self._consumer.subscribe(list(topics))
+        for member in self._members:
+            member.consumer.subscribe(list(topics))
 
     def poll(self, max_records: int, timeout: float) -> list[ReceivedRecord]:
+        self._timeout = timeout
+        for member in self._handed:  # the engine acknowledged all they held
+            member.holds = False
+        self._handed = []
+        self._drain()
+        if not self._ready:
+            self._wait_first(time.monotonic() + timeout)
+        if not self._ready:
+            return []
+        fetched = self._ready.popleft()
+        self._handed = [fetched.member]
+        self._acquired_at = fetched.began
+        return fetched.records
+
+    def acquire_whole_batches(self, allowed: bool) -> None:
+        self._fetch_ahead = allowed
+
+    def prefetch(self, max_records: int) -> None:
+        """Fetch ahead: every member not holding records polls now, in its thread, while the
+        listener processes what it holds. Only while whole producer batches are safe (the
+        workers finish them well within the lock): librdkafka acquires whole batches."""
+        if max_records > 0 and self._fetch_ahead:
+            self._poll_idle(self._timeout)
+
+    def take_prefetched(self) -> list[ReceivedRecord]:
+        """Stopping: wait for the polls in progress and hand over all they acquired."""
+        self._wait_all(time.monotonic() + self._timeout + 1.0)
         records: list[ReceivedRecord] = []
-        append = records.append
-        for message in self._consumer.poll(timeout):
-            error = message.error()
-            if error is not None:
-                self._poll_error(error)
-                continue
-            append(ConfluentRecord(message))
+        while self._ready:
+            fetched = self._ready.popleft()
+            self._handed.append(fetched.member)
+            self._acquired_at = min(self._acquired_at or fetched.began, fetched.began)
+            records.extend(fetched.records)
         return records
 
-    @staticmethod
-    def _poll_error(error: KafkaError) -> None:
-        """Skip what only means "nothing more right now", raise fatal errors, log the rest."""
-        if error.code() in _BENIGN_POLL_ERRORS:
-            return
-        if error.fatal():
-            raise KafkaException(error)
-        logger.warning("Share consumer poll reported %s: %s", error.name(), error.str())
+    def last_poll_acquired_at(self) -> float | None:
+        return self._acquired_at
+
+    def _polling(self) -> bool:
+        return any(member.polling for member in self._members)
+
+    def _poll_idle(self, timeout: float) -> None:
+        """Every member that holds no records and is not polling polls now."""
+        for member in self._members:
+            if not member.polling and not member.holds:
+                member.start_poll(timeout)
+
+    def _take(self, fetched: Fetched) -> None:
+        fetched.member.polling = False
+        if fetched.error is not None:
+            raise fetched.error
+        if fetched.records:
+            fetched.member.holds = True
+            self._ready.append(fetched)
+
+    def _drain(self) -> None:
+        """Take the answers the fetch threads have given so far."""
+        while True:
+            try:
+                fetched = self._results.get_nowait()
+            except queue.Empty:
+                return
+            self._take(fetched)
+
+    def _wait_first(self, deadline: float) -> None:
+        """Wait for the first records until ``deadline``, every idle member polling."""
+        while not self._ready:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._poll_idle(left)
+            try:
+                self._take(self._results.get(timeout=left))
+            except queue.Empty:
+                return
+
+    def _wait_all(self, deadline: float) -> None:
+        """Wait until no member polls (their answers kept), or until ``deadline``."""
+        self._drain()
+        while self._polling():
+            try:
+                self._take(self._results.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                return
 
     def acknowledge(self, record: ReceivedRecord, ack_type: AcknowledgeType) -> None:
         try:
@@ -118,33 +243,51 @@ class ConfluentShareConsumer(ShareConsumerClient):
                 f"The '{self.name}' client adapter cannot send {ack_type.name} "
                 "(librdkafka has no RENEW yet); use the 'native' adapter."
             ) from None
-        self._consumer.acknowledge(record.handle, confluent_type)
+        record.consumer.acknowledge(record.handle, confluent_type)  # type: ignore[attr-defined]
 
     def acknowledge_all(self, records: Sequence[ReceivedRecord], ack_type: AcknowledgeType) -> None:
         """``acknowledge`` with the type looked up once (a job's ACCEPTs: one C call each)."""
         if not records:
             return
         self.acknowledge(records[0], ack_type)  # an unsupported type raises here
-        acknowledge, confluent_type = self._consumer.acknowledge, _ACK_TYPES[ack_type]
+        confluent_type = _ACK_TYPES[ack_type]
         for record in records[1:]:
-            acknowledge(record.handle, confluent_type)
+            record.consumer.acknowledge(record.handle, confluent_type)  # type: ignore[attr-defined]
 
     def commit_sync(self, timeout: float) -> list[AcknowledgementFailure]:
-        self._consumer.commit_sync(timeout)
+        self._wait_all(time.monotonic() + self._timeout + 1.0)
+        for member in self._members:
+            if not member.polling:  # else its thread still owns it (a poll that hung)
+                member.consumer.commit_sync(timeout)
         return self.take_acknowledgement_failures()
 
     def commit_async(self) -> None:
-        self._consumer.commit_async()
+        for member in self._handed:
+            member.consumer.commit_async()
 
     def close(self) -> None:
-        self._consumer.close()
+        self._close_members()
+
+    def _close_members(self) -> None:
+        """Stop the fetch threads (after their polls return), then close each consumer."""
+        for member in self._members:
+            member.stop(self._timeout + 5.0)
+        errors = []
+        for member in self._members:
+            try:
+                member.consumer.close()
+            except Exception as exc:  # close the others anyway
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
     def take_acknowledgement_failures(self) -> list[AcknowledgementFailure]:
-        failures, self._failures = self._failures, []
-        return failures
+        failures = self._failures
+        return [failures.popleft() for _ in range(len(failures))]
 
     def _on_commit(self, offsets, exception) -> None:
-        """Collect acknowledgements the broker refused (called on the owning thread)."""
+        """Collect acknowledgements the broker refused (called in the thread that polled or
+        committed: the deque takes them from any)."""
         if exception is None:
             return
         error = exception.args[0] if exception.args else None
@@ -196,14 +339,16 @@ class ConfluentClientFactory(ShareConsumerClientFactory):
 
     client_class = ConfluentShareConsumer
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
+    def __init__(self, config: Mapping[str, Any], members: int = FETCH_MEMBERS) -> None:
         self.config = dict(config)
+        #: librdkafka members per share consumer (``SHAREGROUPS["CONFLUENT_MEMBERS"]``).
+        self.members = members
 
     def create(
         self, group_id: str, *, client_id: str, overrides: Mapping[str, Any] | None = None
     ) -> ConfluentShareConsumer:
         config = {**self.config, **(overrides or {}), "group.id": group_id, "client.id": client_id}
-        return ConfluentShareConsumer(config)
+        return ConfluentShareConsumer(config, self.members)
 
     def _create_producer(self) -> ConfluentProducer:
         return ConfluentProducer(self.config)
@@ -265,4 +410,4 @@ def factory_from_settings(settings) -> ConfluentClientFactory:
             "The 'confluent' client adapter needs Kafka: set KAFKA_BOOTSTRAP_SERVERS or "
             "SHAREGROUPS['KAFKA']['bootstrap.servers']."
         )
-    return ConfluentClientFactory(settings.kafka)
+    return ConfluentClientFactory(settings.kafka, settings.confluent_members)

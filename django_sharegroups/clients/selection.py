@@ -84,7 +84,7 @@ class DefaultClientFactory(ShareConsumerClientFactory):
             "'native': %s. Set SHAREGROUPS['CLIENT'] to choose one explicitly.",
             reason,
         )
-        return ConfluentClientFactory(config)
+        return ConfluentClientFactory(config, self._settings.confluent_members)
 
     @property
     def client_class(self) -> type[ShareConsumerClient]:  # type: ignore[override]

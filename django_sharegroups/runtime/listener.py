@@ -216,8 +216,9 @@ class ShareGroupListener(threading.Thread):
             records, polled_at, deadline = polled
             if records:
                 # Overlap the next fetch with the jobs: before inline jobs, after handing
-                # them to the pool (adapters that hold records across polls).
-                prefetch = not interval and pool is not None
+                # them to the pool (adapters that hold records across polls). A throttled
+                # group without a pool acknowledges at once instead.
+                prefetch = not interval and (pool is not None or not throttled)
                 if prefetch and inline:
                     poller.prefetch()
                 self._dispatch(parts, records, polled_at, deadline, inline)

@@ -321,7 +321,10 @@ class _KafkaProtocolHarness(BrokerHarness):
     expiry_margin_ms = 600
 
     def __init__(self, bootstrap_servers: str) -> None:
-        super().__init__(ConfluentClientFactory({"bootstrap.servers": bootstrap_servers}))
+        # one librdkafka member per client: the scenarios count and assign members
+        super().__init__(
+            ConfluentClientFactory({"bootstrap.servers": bootstrap_servers}, members=1)
+        )
         # One produce() call makes one producer batch (flush sends at once, whatever linger.ms
         # says): Kafka acquires whole batches, so scenarios must know where batches end.
         self._producer = Producer({"bootstrap.servers": bootstrap_servers, "linger.ms": 1000})
