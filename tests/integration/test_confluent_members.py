@@ -1,0 +1,85 @@
+"""The ``confluent`` adapter's members on Kafka 4.4: several librdkafka share consumers behind
+one adapter, each polled by its own thread, hand over every record once, acknowledged by the
+member that polled it, while the others fetch ahead."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from django_sharegroups.clients.base import AcknowledgeType
+from django_sharegroups.clients.confluent import ConfluentShareConsumer
+from django_sharegroups.conf import ShareGroupsSettings, get_settings
+from django_sharegroups.exceptions import ConfigurationError
+from django_sharegroups.kafka.admin import ShareGroupAdmin
+
+from .test_stop_spends_no_attempts import produce_in_large_batches
+
+pytestmark = pytest.mark.kafka
+
+TOTAL = 20_000
+
+
+def consume_all(client: ConfluentShareConsumer, total: int) -> tuple[dict[int, int], set[int]]:
+    """Poll, fetch ahead and ACCEPT as the listener does with fast jobs, until ``total``
+    records came: the delivery count of each record by ``n``, and which members handed some."""
+    counts: dict[int, int] = {}
+    members: set[int] = set()
+    client.acquire_whole_batches(True)
+    deadline = time.monotonic() + 60
+    while len(counts) < total and time.monotonic() < deadline:
+        records = client.poll(500, 0.5)
+        client.prefetch(1000)
+        for record in records:
+            n = json.loads(record.value)["n"]
+            assert n not in counts, f"record {n} handed over twice"
+            counts[n] = record.delivery_count
+            members.add(id(record.consumer))  # type: ignore[attr-defined]
+        client.acknowledge_all(records, AcknowledgeType.ACCEPT)
+    assert client.commit_sync(10) == []
+    return counts, members
+
+
+@pytest.mark.parametrize("members", [2, 3])
+def test_members_hand_over_every_record_once(kafka_bootstrap_servers, share_topic, members):
+    name = share_topic(partitions=3)
+    produce_in_large_batches(kafka_bootstrap_servers, name, TOTAL)
+    config = {"bootstrap.servers": kafka_bootstrap_servers, "group.id": name, "client.id": name}
+    client = ConfluentShareConsumer(config, members)
+    try:
+        client.subscribe([name])
+        counts, handed_by = consume_all(client, TOTAL)
+        with ShareGroupAdmin({"bootstrap.servers": kafka_bootstrap_servers}) as admin:
+            described = admin.describe_share_group(name)
+    finally:
+        client.close()
+    assert sorted(counts) == list(range(TOTAL))
+    assert set(counts.values()) == {1}, "a record came back: its member polled with it held"
+    assert len(described.members) == members
+    assert len(handed_by) == members, "every member's partitions were served"
+
+
+def test_one_member_is_the_plain_librdkafka_consumer(kafka_bootstrap_servers, share_topic):
+    name = share_topic(partitions=3)
+    produce_in_large_batches(kafka_bootstrap_servers, name, 3000)
+    config = {"bootstrap.servers": kafka_bootstrap_servers, "group.id": name, "client.id": name}
+    client = ConfluentShareConsumer(config, 1)
+    try:
+        client.subscribe([name])
+        counts, handed_by = consume_all(client, 3000)
+    finally:
+        client.close()
+    assert sorted(counts) == list(range(3000)) and len(handed_by) == 1
+
+
+def test_the_member_count_is_a_setting(settings):
+    assert get_settings().confluent_members == 2
+    settings.SHAREGROUPS = {"CONFLUENT_MEMBERS": 3}
+    assert get_settings().confluent_members == 3
+    for wrong in (0, "2", True):
+        settings.SHAREGROUPS = {"CONFLUENT_MEMBERS": wrong}
+        with pytest.raises(ConfigurationError, match="CONFLUENT_MEMBERS"):
+            get_settings()
+    assert ShareGroupsSettings(client="confluent").confluent_members == 2
