@@ -25,12 +25,12 @@ DATABASES = {"default": env.db("DATABASE_URL", default="sqlite:////tmp/sharegrou
 DATABASES["default"]["CONN_MAX_AGE"] = 600
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # A run may turn the summary lines off (BENCH_RUN "summary_interval": 0) to measure the
-# process without any metrics listener.
+# process without any metrics listener, or set the confluent adapter's members.
+RUN = json.loads(os.environ.get("BENCH_RUN") or "{}")
 SHAREGROUPS = {
     "CLIENT": os.environ.get("SHAREGROUPS_CLIENT") or None,
-    "SUMMARY_INTERVAL": json.loads(os.environ.get("BENCH_RUN") or "{}").get(
-        "summary_interval", 60.0
-    ),
+    "SUMMARY_INTERVAL": RUN.get("summary_interval", 60.0),
+    "CONFLUENT_MEMBERS": RUN.get("confluent_members", 2),
 }
 LOGGING = {
     "version": 1,
