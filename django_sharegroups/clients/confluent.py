@@ -109,10 +109,13 @@ class ConfluentShareConsumer(ShareConsumerClient):
     member's records; the others' polls wait, or (``prefetch``, while whole producer batches
     are safe) are already at the broker while the listener processes them.
 
-    Every member owns some of the group's partitions (the broker assigns them), so each must
-    poll: a poll that finds nothing ready has every idle member poll. So up to ``members``
-    polls' worth may be acquired at once; librdkafka keeps fetching for a member whose poll
-    came back empty until records arrive anyway."""
+    The first member joins the group at ``subscribe``; the others only when fetching ahead is
+    first allowed, so a group whose jobs are slow, or that is throttled, stays one member and
+    acquires no more than before. Once joined, every member owns some of the group's
+    partitions (the broker assigns them), so each must poll: a poll that finds nothing ready
+    has every idle member poll, and up to ``members`` polls' worth may be acquired at once
+    (librdkafka keeps fetching for a member whose poll came back empty until records arrive
+    anyway)."""
 
     name = "confluent"
     capabilities = frozenset()
@@ -144,10 +147,15 @@ class ConfluentShareConsumer(ShareConsumerClient):
         self._acquired_at: float | None = None
         #: Whole producer batches are safe now (``acquire_whole_batches``): fetch ahead.
         self._fetch_ahead = False
+        self._topics: list[str] = []
+        #: The members that subscribed (the first at once, the rest on the first prefetch).
+        self._joined: list[FetchMember] = []
 
     def subscribe(self, topics: Sequence[str]) -> None:
-        for member in self._members:
-            member.consumer.subscribe(list(topics))
+        """The first member joins now; the others when fetching ahead is first allowed."""
+        self._topics = list(topics)
+        self._joined = self._members[:1]
+        self._members[0].consumer.subscribe(self._topics)
 
     def poll(self, max_records: int, timeout: float) -> list[ReceivedRecord]:
         self._timeout = timeout
@@ -172,6 +180,10 @@ class ConfluentShareConsumer(ShareConsumerClient):
         listener processes what it holds. Only while whole producer batches are safe (the
         workers finish them well within the lock): librdkafka acquires whole batches."""
         if max_records > 0 and self._fetch_ahead:
+            if len(self._joined) < len(self._members):
+                for member in self._members[len(self._joined) :]:
+                    member.consumer.subscribe(self._topics)
+                self._joined = self._members
             self._poll_idle(self._timeout)
 
     def take_prefetched(self) -> list[ReceivedRecord]:
@@ -192,8 +204,8 @@ class ConfluentShareConsumer(ShareConsumerClient):
         return any(member.polling for member in self._members)
 
     def _poll_idle(self, timeout: float) -> None:
-        """Every member that holds no records and is not polling polls now."""
-        for member in self._members:
+        """Every member that joined, holds no records and is not polling polls now."""
+        for member in self._joined:
             if not member.polling and not member.holds:
                 member.start_poll(timeout)
 
@@ -256,7 +268,7 @@ class ConfluentShareConsumer(ShareConsumerClient):
 
     def commit_sync(self, timeout: float) -> list[AcknowledgementFailure]:
         self._wait_all(time.monotonic() + self._timeout + 1.0)
-        for member in self._members:
+        for member in self._joined:
             if not member.polling:  # else its thread still owns it (a poll that hung)
                 member.consumer.commit_sync(timeout)
         return self.take_acknowledgement_failures()
