@@ -128,6 +128,7 @@ class ConfluentShareConsumer(ShareConsumerClient):
         }
         self._failures: deque[AcknowledgementFailure] = deque()
         self._results: queue.SimpleQueue[Fetched] = queue.SimpleQueue()
+        self._timeout = 0.5
         client_id = self._config.get("client.id", "sharegroups")
         self._members: list[FetchMember] = []
         try:
@@ -143,7 +144,6 @@ class ConfluentShareConsumer(ShareConsumerClient):
         self._ready: deque[Fetched] = deque()
         #: Members whose records the listener holds (acknowledged before the next poll).
         self._handed: list[FetchMember] = []
-        self._timeout = 0.5
         self._acquired_at: float | None = None
         #: Whole producer batches are safe now (``acquire_whole_batches``): fetch ahead.
         self._fetch_ahead = False

@@ -5,9 +5,11 @@ member that polled it, while the others fetch ahead."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
+from confluent_kafka import KafkaException
 
 from django_sharegroups.clients.base import AcknowledgeType
 from django_sharegroups.clients.confluent import ConfluentShareConsumer
@@ -129,3 +131,14 @@ def test_the_member_count_is_a_setting(settings):
         with pytest.raises(ConfigurationError, match="CONFLUENT_MEMBERS"):
             get_settings()
     assert ShareGroupsSettings(client="confluent").confluent_members == 2
+
+
+def test_a_member_that_cannot_be_created_fails_the_client_at_once():
+    """librdkafka refuses the configuration: the error names the key, and no fetch thread
+    is left behind (a closed local port: nothing is ever reached)."""
+    before = {t.name for t in threading.enumerate()}
+    config = {"bootstrap.servers": "127.0.0.1:1", "group.id": "g", "no.such.key": 1}
+    with pytest.raises(KafkaException, match="no.such.key"):
+        ConfluentShareConsumer(config, 2)
+    left = {t.name for t in threading.enumerate()} - before
+    assert not [name for name in left if name.startswith("sharegroups-fetch")]
