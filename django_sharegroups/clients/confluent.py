@@ -161,6 +161,7 @@ class ConfluentShareConsumer(ShareConsumerClient):
         self._timeout = timeout
         for member in self._handed:  # the engine acknowledged all they held
             member.holds = False
+            member.unsent = True
         self._handed = []
         self._drain()
         if not self._ready:
@@ -207,6 +208,7 @@ class ConfluentShareConsumer(ShareConsumerClient):
         """Every member that joined, holds no records and is not polling polls now."""
         for member in self._joined:
             if not member.polling and not member.holds:
+                member.unsent = False  # its acknowledgements ride on the poll
                 member.start_poll(timeout)
 
     def _take(self, fetched: Fetched) -> None:
@@ -269,13 +271,18 @@ class ConfluentShareConsumer(ShareConsumerClient):
     def commit_sync(self, timeout: float) -> list[AcknowledgementFailure]:
         self._wait_all(time.monotonic() + self._timeout + 1.0)
         for member in self._joined:
-            if not member.polling:  # else its thread still owns it (a poll that hung)
+            # Only a member with acknowledgements to send: librdkafka 2.16's commit_sync on
+            # one without them, its fetch in flight, could block for the whole timeout. Not
+            # while its thread still owns it (a poll that hung).
+            if (member.unsent or member in self._handed) and not member.polling:
                 member.consumer.commit_sync(timeout)
+                member.unsent = False
         return self.take_acknowledgement_failures()
 
     def commit_async(self) -> None:
         for member in self._handed:
             member.consumer.commit_async()
+            member.unsent = False
 
     def close(self) -> None:
         self._close_members()
