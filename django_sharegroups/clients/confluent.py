@@ -161,7 +161,6 @@ class ConfluentShareConsumer(ShareConsumerClient):
         self._timeout = timeout
         for member in self._handed:  # the engine acknowledged all they held
             member.holds = False
-            member.unsent = True
         self._handed = []
         self._drain()
         if not self._ready:
@@ -169,8 +168,7 @@ class ConfluentShareConsumer(ShareConsumerClient):
         if not self._ready:
             return []
         fetched = self._ready.popleft()
-        self._handed = [fetched.member]
-        self._acquired_at = fetched.began
+        self._hand_over([fetched])
         return fetched.records
 
     def acquire_whole_batches(self, allowed: bool) -> None:
@@ -190,13 +188,20 @@ class ConfluentShareConsumer(ShareConsumerClient):
     def take_prefetched(self) -> list[ReceivedRecord]:
         """Stopping: wait for the polls in progress and hand over all they acquired."""
         self._wait_all(time.monotonic() + self._timeout + 1.0)
-        records: list[ReceivedRecord] = []
-        while self._ready:
-            fetched = self._ready.popleft()
-            self._handed.append(fetched.member)
-            self._acquired_at = min(self._acquired_at or fetched.began, fetched.began)
-            records.extend(fetched.records)
-        return records
+        taken = list(self._ready)
+        self._ready.clear()
+        if not taken:
+            return []
+        self._hand_over(taken)
+        return [record for fetched in taken for record in fetched.records]
+
+    def _hand_over(self, taken: list[Fetched]) -> None:
+        """The listener now holds these members' records: they owe acknowledgements, and the
+        records' locks started when the earliest of their polls began."""
+        self._handed.extend(fetched.member for fetched in taken)
+        for fetched in taken:
+            fetched.member.unsent = True
+        self._acquired_at = min(fetched.began for fetched in taken)
 
     def last_poll_acquired_at(self) -> float | None:
         return self._acquired_at
@@ -274,7 +279,7 @@ class ConfluentShareConsumer(ShareConsumerClient):
             # Only a member with acknowledgements to send: librdkafka 2.16's commit_sync on
             # one without them, its fetch in flight, could block for the whole timeout. Not
             # while its thread still owns it (a poll that hung).
-            if (member.unsent or member in self._handed) and not member.polling:
+            if member.unsent and not member.polling:
                 member.consumer.commit_sync(timeout)
                 member.unsent = False
         return self.take_acknowledgement_failures()

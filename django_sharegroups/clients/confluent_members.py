@@ -55,7 +55,8 @@ class FetchMember:
         #: Its last poll's records are with the listener (waiting or handed over) and not all
         #: acknowledged: librdkafka refuses to poll it again until they are.
         self.holds = False
-        #: Acknowledgements of its records were made and not sent yet (no poll or commit since).
+        #: Its records were handed over and their acknowledgements not sent since (by a poll
+        #: or a commit).
         self.unsent = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
