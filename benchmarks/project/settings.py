@@ -30,7 +30,7 @@ RUN = json.loads(os.environ.get("BENCH_RUN") or "{}")
 SHAREGROUPS = {
     "CLIENT": os.environ.get("SHAREGROUPS_CLIENT") or None,
     "SUMMARY_INTERVAL": RUN.get("summary_interval", 60.0),
-    "CONFLUENT_MEMBERS": RUN.get("confluent_members", 2),
+    "CONFLUENT_MEMBERS": RUN.get("confluent_members", 1),
 }
 LOGGING = {
     "version": 1,

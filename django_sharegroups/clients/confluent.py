@@ -42,7 +42,7 @@ _ACK_TYPES = {
 #: librdkafka members per share consumer by default (``SHAREGROUPS["CONFLUENT_MEMBERS"]``):
 #: one's poll is at the broker while the other's records are processed
 #: (clients/confluent_members.py).
-FETCH_MEMBERS = 2
+FETCH_MEMBERS = 1
 
 #: Errors a poll can report that only mean "nothing more right now".
 _BENIGN_POLL_ERRORS = {KafkaError._PARTITION_EOF, KafkaError._TIMED_OUT}
