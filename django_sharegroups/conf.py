@@ -27,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "KAFKA": {},
     # librdkafka members behind each share consumer of the "confluent" adapter; with 2, one's
     # poll is at the broker while the other's records are processed (opt-in, docs/native.md).
-    "CONFLUENT_MEMBERS": 1,
+    "CONFLUENT_MEMBERS": 2,
     # Seconds a stopping process waits for running jobs before giving up.
     "SHUTDOWN_TIMEOUT": 30.0,
     # Seconds one poll waits for records before the loop checks for shutdown again.
@@ -69,7 +69,7 @@ class ShareGroupsSettings:
 
     client: str
     kafka: dict[str, Any] = field(default_factory=dict)
-    confluent_members: int = 1
+    confluent_members: int = 2
     shutdown_timeout: float = 30.0
     poll_timeout: float = 0.5
     group_down_timeout: float = 60.0

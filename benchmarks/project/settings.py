@@ -30,8 +30,9 @@ RUN = json.loads(os.environ.get("BENCH_RUN") or "{}")
 SHAREGROUPS = {
     "CLIENT": os.environ.get("SHAREGROUPS_CLIENT") or None,
     "SUMMARY_INTERVAL": RUN.get("summary_interval", 60.0),
-    "CONFLUENT_MEMBERS": RUN.get("confluent_members", 1),
 }
+if "confluent_members" in RUN:
+    SHAREGROUPS["CONFLUENT_MEMBERS"] = RUN["confluent_members"]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -42,7 +42,11 @@ _ACK_TYPES = {
 #: librdkafka members per share consumer by default (``SHAREGROUPS["CONFLUENT_MEMBERS"]``):
 #: one's poll is at the broker while the other's records are processed
 #: (clients/confluent_members.py).
-FETCH_MEMBERS = 1
+FETCH_MEMBERS = 2
+
+#: Seconds a member's ``close`` may take beyond a poll in progress: a close leaves the group
+#: and the share sessions, a few round trips.
+CLOSE_TIMEOUT = 5.0
 
 #: Errors a poll can report that only mean "nothing more right now".
 _BENIGN_POLL_ERRORS = {KafkaError._PARTITION_EOF, KafkaError._TIMED_OUT}
@@ -293,15 +297,26 @@ class ConfluentShareConsumer(ShareConsumerClient):
         self._close_members()
 
     def _close_members(self) -> None:
-        """Stop the fetch threads (after their polls return), then close each consumer."""
+        """Close every member at once, each in its thread (after its poll returns).
+
+        At once: closing them one after the other made the broker move the leaving member's
+        partitions to the next one, and librdkafka 2.16 hangs in ``close`` for good when that
+        assignment arrives while it terminates. A close that does not finish in time is left
+        behind with a warning: its acknowledgements were committed before."""
         for member in self._members:
-            member.stop(self._timeout + 5.0)
+            member.close()
+        deadline = time.monotonic() + self._timeout + CLOSE_TIMEOUT
         errors = []
         for member in self._members:
-            try:
-                member.consumer.close()
-            except Exception as exc:  # close the others anyway
-                errors.append(exc)
+            if not member.join(max(0.0, deadline - time.monotonic())):
+                logger.warning(
+                    "A librdkafka share consumer did not close within %.0f s; leaving it behind "
+                    "(its acknowledgements were committed; the broker releases what it still "
+                    "holds when its session ends).",
+                    self._timeout + CLOSE_TIMEOUT,
+                )
+            elif member.close_error is not None:
+                errors.append(member.close_error)
         if errors:
             raise errors[0]
 

@@ -58,6 +58,8 @@ class FetchMember:
         #: Its records were handed over and their acknowledgements not sent since (by a poll
         #: or a commit).
         self.unsent = False
+        #: What ``consumer.close()`` raised, if anything.
+        self.close_error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -65,16 +67,24 @@ class FetchMember:
         self.polling = True
         self._requests.put(timeout)
 
-    def stop(self, timeout: float) -> None:
-        """End the thread (after a poll in progress returns)."""
+    def close(self) -> None:
+        """Ask the thread to close the consumer (after a poll in progress returns), then end."""
         self._requests.put(None)
+
+    def join(self, timeout: float) -> bool:
+        """Wait for ``close`` to finish; False when it has not after ``timeout``."""
         self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def _run(self) -> None:
         consumer, convert, results = self.consumer, self._convert, self._results
         while True:
             timeout = self._requests.get()
             if timeout is None:
+                try:
+                    consumer.close()
+                except BaseException as exc:  # noqa: BLE001 - the listener raises it
+                    self.close_error = exc
                 return
             began = time.time()
             try:

@@ -123,14 +123,14 @@ def test_one_member_is_the_plain_librdkafka_consumer(kafka_bootstrap_servers, sh
 
 
 def test_the_member_count_is_a_setting(settings):
-    assert get_settings().confluent_members == 1
+    assert get_settings().confluent_members == 2
     settings.SHAREGROUPS = {"CONFLUENT_MEMBERS": 3}
     assert get_settings().confluent_members == 3
     for wrong in (0, "2", True):
         settings.SHAREGROUPS = {"CONFLUENT_MEMBERS": wrong}
         with pytest.raises(ConfigurationError, match="CONFLUENT_MEMBERS"):
             get_settings()
-    assert ShareGroupsSettings(client="confluent").confluent_members == 1
+    assert ShareGroupsSettings(client="confluent").confluent_members == 2
 
 
 def test_a_member_that_cannot_be_created_fails_the_client_at_once():
