@@ -11,7 +11,10 @@ transaction and connections past ``CONN_MAX_AGE`` are still closed exactly as Dj
 A thread that holds no open connection has nothing to tidy: Django's ``connection_created``
 signal tells which threads opened one since their last tidy, so a job that never touches the
 database costs no look into Django's per-thread connection storage (about 7 µs a job, a sixth
-of a ``per_message`` job's whole cost on a backlog).
+of a ``per_message`` job's whole cost on a backlog). After a job that raised, the connections
+are always tidied: Django sends that signal only once a connection is fully set up, so one
+that broke while it was being opened (a server restarting) would otherwise stay, closed, in
+the thread and fail every later job with "the connection is closed".
 """
 
 from __future__ import annotations
@@ -36,10 +39,11 @@ def before_job() -> None:
         _tidy(recent=time.monotonic() - finished < RECHECK_AFTER)
 
 
-def after_job() -> None:
+def after_job(failed: bool = False) -> None:
     """Close what Django would close at the end of a request; the connections left open count
-    as just used by this thread (a thread without one has nothing to remember)."""
-    if getattr(_thread, "opened", True):
+    as just used by this thread (a thread without one has nothing to remember). ``failed``:
+    the job raised, so look even if no connection was reported opened."""
+    if failed or getattr(_thread, "opened", True):
         _tidy(recent=True)
         _thread.finished = time.monotonic()
 

@@ -58,6 +58,7 @@ def execute_job(
         if not live:
             return acknowledgements
     connections.before_job()
+    failed = True
     try:
         acknowledgements.seconds = _call(
             consumer,
@@ -72,8 +73,9 @@ def execute_job(
             bus.wants("job.finished"),
             None,
         )
+        failed = acknowledgements.error is not None
     finally:
-        connections.after_job()
+        connections.after_job(failed)
     acknowledgements.started = len(live)
     if leases is not None and (deadline is None or time.time() >= deadline):
         _lapsed_while_running(consumer, live, bus, leases, acknowledgements)
@@ -124,6 +126,7 @@ def execute_singly(
     add, now = acknowledgements.add, time.time
     spent = 0.0
     connections.before_job()
+    interrupted = True
     try:
         for message in messages:
             add(message)
@@ -155,15 +158,16 @@ def execute_singly(
                 raise RunInterrupted(acknowledgements, exc) from exc
             durations.append(seconds)
             if acknowledgements.errors and message.record in acknowledgements.errors:
-                connections.after_job()  # as after a job that raised
+                connections.after_job(failed=True)
                 connections.before_job()
             if lapsing is not None:
                 _lapsed_while_running(consumer, live, bus, lapsing, acknowledgements)
             spent += seconds
             if spent > budget:
                 break
+        interrupted = False
     finally:
-        connections.after_job()
+        connections.after_job(interrupted)
     acknowledgements.started = len(durations)
     acknowledgements.seconds = spent
     return acknowledgements

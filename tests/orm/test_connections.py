@@ -283,3 +283,43 @@ def test_a_thread_without_an_open_connection_does_not_look_for_one(monkeypatch):
     thread.start()
     thread.join(30)
     assert seen == {"quiet": 1, "closed": True, "after": 2, "again": 2}, seen
+
+
+def test_a_connection_that_broke_while_opening_is_closed_after_the_job_it_failed(
+    effect_consumer, monkeypatch
+):
+    """A server restarting can break a connection after Django assigned it but before it was
+    set up (no ``connection_created`` signal): the job fails, and the next one must run on a
+    new connection rather than on the closed one (seen in CI: a worker failed every job for
+    35 s with "the connection is closed" until its records reached their delivery limit)."""
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 600)
+    wrapper = type(connections["default"])
+    set_up = wrapper.init_connection_state
+    breaks = [True]
+
+    def breaking(self):
+        if breaks and threading.current_thread().name == "broken-open":
+            breaks.clear()
+            self.connection.close()
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        set_up(self)
+
+    monkeypatch.setattr(wrapper, "init_connection_state", breaking)
+    outcomes: list[dict] = []
+
+    def jobs() -> None:
+        job_connections.before_job()
+        job_connections.after_job()  # a thread with no connection open: no look next time
+        for offset in range(3):
+            outcomes.append(_job(effect_consumer, offset))
+        connections["default"].close()
+
+    thread = threading.Thread(target=jobs, name="broken-open")
+    thread.start()
+    thread.join(30)
+    assert not breaks, "the connection never broke: the test did not run its case"
+    assert outcomes == [
+        {0: AcknowledgeType.RELEASE},
+        {1: AcknowledgeType.ACCEPT},
+        {2: AcknowledgeType.ACCEPT},
+    ], outcomes
