@@ -26,7 +26,7 @@ DEFAULTS: dict[str, Any] = {
     # librdkafka configuration passed to every share consumer (and later producers/admin).
     "KAFKA": {},
     # librdkafka members behind each share consumer of the "confluent" adapter; with 2, one's
-    # poll is at the broker while the other's records are processed (opt-in, docs/native.md).
+    # poll is at the broker while the other's records are processed (docs/native.md).
     "CONFLUENT_MEMBERS": 2,
     # Seconds a stopping process waits for running jobs before giving up.
     "SHUTDOWN_TIMEOUT": 30.0,

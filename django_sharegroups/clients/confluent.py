@@ -18,6 +18,7 @@ from typing import Any
 from confluent_kafka import AcknowledgeType as ConfluentAcknowledgeType
 from confluent_kafka import KafkaError, KafkaException, Producer, ShareConsumer
 
+from ..conf import DEFAULTS
 from ..exceptions import NotSupportedError
 from .base import (
     AcknowledgementFailure,
@@ -39,10 +40,10 @@ _ACK_TYPES = {
     AcknowledgeType.REJECT: ConfluentAcknowledgeType.REJECT,
 }
 
-#: librdkafka members per share consumer by default (``SHAREGROUPS["CONFLUENT_MEMBERS"]``):
-#: one's poll is at the broker while the other's records are processed
+#: librdkafka members per share consumer by default (``SHAREGROUPS["CONFLUENT_MEMBERS"]``'s
+#: default): one's poll is at the broker while the other's records are processed
 #: (clients/confluent_members.py).
-FETCH_MEMBERS = 2
+FETCH_MEMBERS: int = DEFAULTS["CONFLUENT_MEMBERS"]
 
 #: Seconds a member's ``close`` may take beyond a poll in progress: a close leaves the group
 #: and the share sessions, a few round trips.
