@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from .processing.acknowledgements import JobAcknowledgements
     from .routing import ShareGroup, Topic
 
+_ACCEPT = AcknowledgeType.ACCEPT
+
 
 class ShareGroupConsumer:
     """Processes the jobs of one topic in one consumer thread; lives as long as the thread.
@@ -62,11 +64,17 @@ class ShareGroupConsumer:
 
     def mark_accepted(self, message: Message) -> None:
         """The record was processed: the broker will not deliver it again."""
-        acknowledgements = self._acknowledgements  # inline: this is the per-record path
+        # JobAcknowledgements.accept, inlined: once per record, a call frame was a fifth of it.
+        acknowledgements = self._acknowledgements
         if acknowledgements is None:
             self._require_acknowledgements()  # raises
-        else:
-            acknowledgements.accept(message)
+            return
+        key = message.record
+        types = acknowledgements._types
+        if key in types or key not in acknowledgements._messages:
+            acknowledgements.accept(message)  # raises the right error
+            return
+        types[key] = _ACCEPT
 
     def mark_released(self, message: Message, delay: int | None = None) -> None:
         """Give the record back: the broker redelivers it (delivery count + 1) until its limit.

@@ -262,12 +262,13 @@ def _lapsed_while_running(
     leases: LeaseTracker,
     acknowledgements: JobAcknowledgements,
 ) -> None:
-    """Records whose lease ran out before their acknowledgement was made (the broker may
-    have given them to another member meanwhile)."""
-    marked_at = acknowledgements.marked_at
+    """Records whose lease ran out before the job finished: their acknowledgements leave
+    with the next request after it, so the broker may have given them to another member
+    meanwhile, however early in the job ``consume`` marked them."""
+    now = time.time()
     for message in live:
         record = message.record
-        if leases.lapsed(record, marked_at.get(record)):
+        if leases.lapsed(record, now):
             acknowledgements.lapse(record)
             _lock_expired(consumer, message, bus, started=True)
 

@@ -16,8 +16,10 @@ it through single dict operations, which the GIL makes atomic, so no lock is tak
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 
 from ..clients.base import ReceivedRecord
 
@@ -94,9 +96,15 @@ class LeaseTracker:
             batch.records.pop(record, None)
 
     def settled_all(self, records: Iterable[ReceivedRecord]) -> None:
-        batch_of = self._batch_of
-        for record in records:
-            batch = batch_of.pop(record, None)
+        """``settled`` for each record. A job's records usually share one batch: then both
+        dicts drop them in C loops, without a Python step per record."""
+        records = list(records)
+        batches = list(map(self._batch_of.pop, records, repeat(None)))
+        first = batches[0] if batches else None
+        if first is not None and batches.count(first) == len(batches):
+            deque(map(first.records.pop, records), maxlen=0)
+            return
+        for record, batch in zip(records, batches, strict=True):
             if batch is not None:
                 batch.records.pop(record, None)
 
