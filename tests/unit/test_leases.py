@@ -35,7 +35,7 @@ def test_a_renewal_moves_records_to_a_batch_of_their_own_and_settling_empties_it
     leases.acquired(records, 1_000, 100.0)
     leases.renewed(records[:2], 5_000, 100.5)
     assert [leases.deadline(r) for r in records] == [105.5, 105.5, 101.0, 101.0]
-    assert [lease.offset for lease in leases.oldest_leases()] == [0, 1, 2, 3]
+    assert sorted(lease.offset for lease in leases.oldest_leases()) == [0, 1, 2, 3]
     leases.settled_all(records[2:])
     assert [len(batch.records) for batch in leases.batches()] == [2]
     lease = leases.get(records[0])
@@ -43,3 +43,17 @@ def test_a_renewal_moves_records_to_a_batch_of_their_own_and_settling_empties_it
     assert lease.acquired_at == 100.0 and lease.deadline == 105.5 and lease.holder == "member"
     leases.settled_all(records[:2])
     assert leases.batches() == [] and len(leases) == 0 and leases.get(records[0]) is None
+
+
+def test_a_job_whose_records_span_batches_settles_every_one_of_them():
+    """A job of records from two batches (one renewed), and one no longer held."""
+    leases = LeaseTracker("member")
+    records = [delivery(n) for n in range(4)]
+    leases.acquired(records, 1_000, 100.0)
+    leases.renewed(records[:1], 5_000, 100.5)
+    gone = delivery(9)
+
+    leases.settled_all([records[0], gone, records[1], records[2]])
+
+    assert leases.held_records == [records[3]] and len(leases) == 1
+    assert not any(leases.holds(r) for r in records[:3])
