@@ -54,11 +54,11 @@ _BENIGN_POLL_ERRORS = {KafkaError._PARTITION_EOF, KafkaError._TIMED_OUT}
 
 
 class ConfluentRecord(ReceivedRecord):
-    """A polled ``confluent_kafka.Message`` as a ``ReceivedRecord``. Only the value is copied
-    (every record's payload is decoded); the rest is read from the message when asked. The
-    engine's common path (one topic, every record ACCEPTed) never asks, and each copy had been
-    a C call and a store per record in the fetch thread, under the GIL: half the conversion's
-    cost."""
+    """A polled ``confluent_kafka.Message`` as a ``ReceivedRecord``. The value and the
+    delivery count are copied (every record's payload is decoded, and the ``poll`` event counts
+    records per delivery count); the rest is read from the message when asked. The engine's
+    common path (one topic, every record ACCEPTed) never asks, and each copy had been a C call
+    and a store per record in the fetch thread, under the GIL."""
 
     __slots__ = ("consumer",)
 
@@ -67,6 +67,7 @@ class ConfluentRecord(ReceivedRecord):
         #: The librdkafka member that polled it (and must acknowledge it).
         self.consumer = consumer
         self.value = message.value()
+        self.delivery_count = message.delivery_count() or 1
 
     # A polled message without error has its topic, partition and offset (typed Optional).
     @property
@@ -80,10 +81,6 @@ class ConfluentRecord(ReceivedRecord):
     @property
     def offset(self) -> int:  # type: ignore[override]
         return self.handle.offset()
-
-    @property
-    def delivery_count(self) -> int:  # type: ignore[override]
-        return self.handle.delivery_count() or 1
 
     @property
     def key(self) -> bytes | None:  # type: ignore[override]
