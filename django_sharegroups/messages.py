@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -37,7 +36,6 @@ _read_json = msgspec.json.Decoder().decode
 #: is one), or the ``UnicodeDecodeError`` msgspec before 0.23 raised for the UTF-8 bytes of a
 #: surrogate, which ``json.loads`` reads.
 _REFUSED = (msgspec.DecodeError, ValueError, RecursionError, TypeError)
-_value_of = attrgetter("value")
 #: ``Message(record, payload)`` without a key: the record's raw key.
 _RAW_KEY: Any = object()
 
@@ -122,7 +120,7 @@ class Deserializers:
         else:  # the usual case: only the payload is decoded
             records = list(records)
             if decode is json_deserializer:
-                payloads = json_payloads(list(map(_value_of, records)))
+                payloads = json_payloads([record.value for record in records])
                 if payloads is not None:
                     return list(map(Message, records, payloads))
             for record in records:

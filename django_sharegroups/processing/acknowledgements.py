@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from operator import attrgetter
 
 from ..clients.base import AcknowledgeType, ReceivedRecord
 from ..exceptions import NotSupportedError, ShareGroupsError
@@ -18,7 +17,6 @@ RENEW_NOT_SUPPORTED = (
 )
 
 _ACCEPT = AcknowledgeType.ACCEPT
-_record_of = attrgetter("record")
 
 #: The empty ``delays``/``dead_letters`` of a job that has none (never written: replaced by a
 #: dict of the job's own at the first entry).
@@ -57,10 +55,13 @@ class JobAcknowledgements:
     )
 
     def __init__(self, messages: Iterable[Message]) -> None:
-        if isinstance(messages, list) and len(messages) > 1:  # in C: no Python step per record
-            self._messages = dict(zip(map(_record_of, messages), messages, strict=True))
-        else:  # a one-record job (per_message): no iterator objects
-            self._messages = {message.record: message for message in messages}
+        # A loop, not a comprehension: a one-record job (per_message) builds no function frame.
+        # (As fast per record as a comprehension, and faster than ``dict(zip(...))``, whose
+        # pairs go through the generic sequence path.)
+        by_key: dict[ReceivedRecord, Message] = {}
+        for message in messages:
+            by_key[message.record] = message
+        self._messages = by_key
         self._types: dict[ReceivedRecord, AcknowledgeType] = {}
         #: The exception ``consume`` raised, if it did (the DLQ records its class and message).
         self.error: BaseException | None = None
