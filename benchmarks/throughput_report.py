@@ -348,8 +348,8 @@ def render_backlog(part: dict) -> str:
         "first report with records to its last record. The backlog is large enough that a run "
         "lasts seconds, as a long-running process does: the `confluent` adapter's second "
         "librdkafka member joins once the jobs prove fast and receives records a group "
-        "heartbeat later (0.5 s on the test broker), which on a 200,000-record backlog was half "
-        "of the run.\n\n" + _table(header, rows) + note
+        "heartbeat later (0.5 s on the test broker), which on a 200,000-record backlog was most "
+        "of the engine's run.\n\n" + _table(header, rows) + note
     )
 
 

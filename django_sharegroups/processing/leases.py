@@ -11,7 +11,7 @@ time on a backlog (py-spy). Leases
 are keyed by the ``ReceivedRecord`` (one per delivery, hashed by identity): a record the
 broker delivers again while an earlier delivery is still held is a lease of its own. A job
 never starts on a lapsed lease (the broker may already have given the record to another member)
-and ``lock_expired`` tells the consumer about leases that ran out before their acknowledgement.
+and ``lock_expired`` tells the consumer about leases that ran out before their job ended.
 
 Only the owner thread changes a tracker; other threads (workers, the mirroring reporter) read
 it through single list and dict operations, which the GIL makes atomic, so no lock is taken per

@@ -35,7 +35,9 @@ def test_a_renewal_moves_records_to_a_batch_of_their_own_and_settling_empties_it
     leases.acquired(records, 1_000, 100.0)
     leases.renewed(records[:2], 5_000, 100.5)
     assert [leases.deadline(r) for r in records] == [105.5, 105.5, 101.0, 101.0]
-    assert sorted(lease.offset for lease in leases.oldest_leases()) == [0, 1, 2, 3]
+    oldest = list(leases.oldest_leases())
+    assert sorted(lease.offset for lease in oldest) == [0, 1, 2, 3]
+    assert [lease.acquired_at for lease in oldest] == [100.0] * 4  # renewed keep theirs
     leases.settled_all(records[2:])
     assert [len(batch.records) for batch in leases.batches()] == [2]
     lease = leases.get(records[0])
