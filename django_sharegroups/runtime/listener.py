@@ -2,11 +2,10 @@
 
 It polls when a worker slot is free, for as many records as acquisition sizing allows
 (processing/acquisition.py); intake turns them into jobs (runtime/intake.py); jobs run inline
-or on the worker pool; the settler applies what each job's strategy decides
-(runtime/settler.py). Beside the loop: the renew scheduler (adapters with RENEW), delayed
-releases, the poison observer, and a state machine (runtime/state.py). Only this thread
-touches its client; adapters without ``hold_across_polls`` (librdkafka) get every record of a
-poll acknowledged before the next poll.
+or on the worker pool; the settler applies what each job's strategy decides, and renewals,
+delayed releases and the poison observer work between polls (runtime/parts.py); its states:
+runtime/state.py. Only this thread touches its client; adapters without ``hold_across_polls``
+(librdkafka) get every record of a poll acknowledged before the next poll.
 """
 
 from __future__ import annotations
@@ -28,10 +27,7 @@ from ..clients.base import (
 from ..consumer import ShareGroupConsumer
 from ..instrumentation import EventBus
 from ..processing.acquisition import MAX_RECORDS_PER_POLL
-from ..processing.delayed_release import DelayedReleases
 from ..processing.leases import LeaseTracker
-from ..processing.poison import PoisonObserver
-from ..processing.renewal import RenewScheduler
 from ..routing.settings import GroupSettings
 from . import process_identity
 from .intake import RecordIntake
@@ -75,9 +71,6 @@ class ShareGroupListener(threading.Thread):
         self.topics = share_group.topics
         self.intake = RecordIntake(share_group.name, bus)
         self.leases = LeaseTracker(self.name)
-        self.delayed = DelayedReleases(share_group.max_delayed_releases, share_group.name, bus)
-        self.observer = PoisonObserver(share_group.name, self.limits.delivery_count_limit, bus)
-        self.renewal = RenewScheduler(self.leases, self.topics, self.delayed.records)
         self.machine = StateMachine()
         #: Set by the runner before it stops polling in quiet mode (SIGTSTP).
         self.quiet_requested = False
@@ -95,7 +88,6 @@ class ShareGroupListener(threading.Thread):
         #: A job run in this thread (a partial, not a method: one Python call less per job).
         self._run_inline = partial(self.run_job, consumers=self.inline_consumers)
         self._run_singly = partial(self.run_job.run_singly, consumers=self.inline_consumers)
-        self.renews = False
         #: The poller, settler and worker pool, once the client exists.
         self.parts: ListenerParts | None = None
 
@@ -159,26 +151,21 @@ class ShareGroupListener(threading.Thread):
             self.share_group.name, client_id=self.client_id, overrides=overrides
         )
         client.subscribe(self.share_group.topic_names)
-        self.renews = client.supports(Capability.RENEW)
         parts = build_parts(
             self.share_group,
             client,
             name=self.name,
-            renews=self.renews,
             leases=self.leases,
-            delayed=self.delayed,
-            observer=self.observer,
-            renewal=self.renewal,
             run_job=self.run_job,
             producer=self.factory.producer,
             bus=self.bus,
             stop_event=self.stop_event,
             poll_timeout=self.poll_timeout,
-            declared_lock_ms=self.limits.record_lock_duration_ms,
+            limits=self.limits,
             lending=self.lending,
         )
         self.parts = parts
-        self.run_job.on_renew = parts.request_renew if self.renews else None
+        self.run_job.on_renew = parts.request_renew if parts.renews else None
         self._publish("consumer.started", client_id=self.client_id)
         self.machine.to(ListenerState.RUNNING)
         self.started_consuming.set()
@@ -203,7 +190,7 @@ class ShareGroupListener(threading.Thread):
             busy = pool is not None and (
                 pool.free_slots() == 0 or (pool.in_flight and not holds_across_polls)
             )
-            if busy or (self.delayed and not holds_across_polls):
+            if busy or (parts.delayed and not holds_across_polls):
                 # librdkafka: all of a poll acknowledged before the next
                 parts.wait(self.poll_timeout)
                 continue
@@ -249,16 +236,8 @@ class ShareGroupListener(threading.Thread):
 
     def _close(self, client: ShareConsumerClient) -> None:
         assert self.parts is not None
-        self.parts.close_pool(self.name)
-        try:
-            self._report_failures(client.commit_sync(self.commit_timeout))
-        except Exception as exc:
-            logger.exception("%s: final commit failed: %s", self.name, exc)
-        shutdown_consumers(self.inline_consumers, self.name)
-        try:
-            client.close()
-        except Exception:
-            logger.exception("%s: closing the client failed", self.name)
+        shutdown_consumers(self.inline_consumers, self.name)  # the workers': at their close
+        self._report_failures(self.parts.close(self.name, self.commit_timeout))
         connections.close_all()
         self._publish("consumer.stopped", client_id=self.client_id)
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..clients.base import RecordProducer, ShareConsumerClient
+from ..clients.base import Capability, RecordProducer, ShareConsumerClient
 from ..instrumentation import EventBus
 from ..messages import Message
 from ..processing.acquisition import STOP_FINISH_SECONDS, AcquisitionSizer
@@ -24,6 +24,7 @@ from ..routing.settings import GroupSettings
 from .intake import Job
 from .jobs import JobRunner
 from .poller import Poller
+from .preflight import GroupLimits
 from .settler import Settler
 from .throttle import Throttle
 from .workers import RenewRequest, WorkerFailure, WorkerPool
@@ -159,8 +160,22 @@ class ListenerParts:
             self.settler.release(entry.message)
         self.settler.report_expired_locks()
 
-    def close_pool(self, owner: str) -> None:
-        """Stop the workers and settle the jobs they finished meanwhile."""
+    def close(self, owner: str, commit_timeout: float) -> list:
+        """Stop the workers, settle the jobs they finished meanwhile, commit what is left and
+        close the client; the acknowledgements the final commit reports as failed."""
+        self._close_pool(owner)
+        failures: list = []
+        try:
+            failures = self.client.commit_sync(commit_timeout)
+        except Exception as exc:
+            logger.exception("%s: final commit failed: %s", owner, exc)
+        try:
+            self.client.close()
+        except Exception:
+            logger.exception("%s: closing the client failed", owner)
+        return failures
+
+    def _close_pool(self, owner: str) -> None:
         try:
             self.settler.flush()
         except Exception:
@@ -180,19 +195,19 @@ def build_parts(
     client: ShareConsumerClient,
     *,
     name: str,
-    renews: bool,
     leases: LeaseTracker,
-    delayed: DelayedReleases,
-    observer: PoisonObserver,
-    renewal: RenewScheduler,
     run_job: JobRunner,
     producer: Callable[[], RecordProducer],
     bus: EventBus,
     stop_event: threading.Event,
     poll_timeout: float,
-    declared_lock_ms: int | None,
+    limits: GroupLimits,
     lending: list[WorkerPool] | None = None,
 ) -> ListenerParts:
+    renews = client.supports(Capability.RENEW)
+    delayed = DelayedReleases(group.max_delayed_releases, group.name, bus)
+    observer = PoisonObserver(group.name, limits.delivery_count_limit, bus)
+    renewal = RenewScheduler(leases, group.topics, delayed.records)
     sizer = AcquisitionSizer(
         workers=group.workers_per_consumer,
         max_messages_per_job=group.max_messages_per_job,
@@ -208,7 +223,7 @@ def build_parts(
         bus=bus,
         stop_event=stop_event,
         timeout=poll_timeout,
-        declared_lock_ms=declared_lock_ms,
+        declared_lock_ms=limits.record_lock_duration_ms,
     )
     poller.lock_ms()
     settler = Settler(
