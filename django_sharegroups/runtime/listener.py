@@ -138,7 +138,7 @@ class ShareGroupListener(threading.Thread):
         except BaseException as exc:  # noqa: BLE001 - the runner restarts a failed listener
             self._fail(exc)
         finally:
-            self._close(client)
+            self._close()
         if self.machine.state is ListenerState.STOPPING:
             self.machine.to(ListenerState.STOPPED)
 
@@ -234,7 +234,7 @@ class ShareGroupListener(threading.Thread):
             parts.settler.take(intake)
             inline = parts.start_jobs(intake.jobs, inline, self._run_inline, self._run_singly)
 
-    def _close(self, client: ShareConsumerClient) -> None:
+    def _close(self) -> None:
         assert self.parts is not None
         shutdown_consumers(self.inline_consumers, self.name)  # the workers': at their close
         self._report_failures(self.parts.close(self.name, self.commit_timeout))

@@ -1,6 +1,7 @@
-"""What a listener builds once its client exists: acquisition sizing, the poller, the settler
-and, with several workers or an adapter that can RENEW, the worker pool; and the work between
-polls that uses them together (finished jobs, renewals, due delayed releases, waiting)."""
+"""What a listener builds once its client exists: acquisition sizing, the poller, the settler,
+delayed releases, the poison observer, the renew scheduler and, with several workers or an
+adapter that can RENEW, the worker pool; the work between polls that uses them together
+(finished jobs, renewals, due delayed releases, waiting); and the close (final commit)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..clients.base import Capability, RecordProducer, ShareConsumerClient
+from ..clients.base import (
+    AcknowledgementFailure,
+    Capability,
+    RecordProducer,
+    ShareConsumerClient,
+)
 from ..instrumentation import EventBus
 from ..messages import Message
 from ..processing.acquisition import STOP_FINISH_SECONDS, AcquisitionSizer
@@ -160,11 +166,11 @@ class ListenerParts:
             self.settler.release(entry.message)
         self.settler.report_expired_locks()
 
-    def close(self, owner: str, commit_timeout: float) -> list:
+    def close(self, owner: str, commit_timeout: float) -> list[AcknowledgementFailure]:
         """Stop the workers, settle the jobs they finished meanwhile, commit what is left and
         close the client; the acknowledgements the final commit reports as failed."""
         self._close_pool(owner)
-        failures: list = []
+        failures: list[AcknowledgementFailure] = []
         try:
             failures = self.client.commit_sync(commit_timeout)
         except Exception as exc:
